@@ -1,0 +1,70 @@
+// Every torchext op schema, in one place. Kernels register themselves per backend
+// (TORCH_LIBRARY_IMPL(torchext, CPU|CUDA, m)) in extension/cpu/*.cpp and extension/cuda/*.cu;
+// fake (meta) kernels and autograd Functions live in torchext/functions/.
+#include <Python.h>
+#include <torch/library.h>
+
+// The module exists only so that `import torchext._C` loads this library, which runs the
+// registrations below as a side effect.
+extern "C" PyMODINIT_FUNC PyInit__C(void) {
+  static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_C", nullptr, -1, nullptr};
+  return PyModule_Create(&module);
+}
+
+TORCH_LIBRARY(torchext, m) {
+  // Elementwise, with full broadcasting and float32/float64 type promotion.
+  m.def("add(Tensor self, Tensor other, Scalar alpha=1) -> Tensor");            // self + alpha*other
+  m.def("sub(Tensor self, Tensor other, Scalar alpha=1) -> Tensor");            // self - alpha*other
+  m.def("mul(Tensor self, Tensor other) -> Tensor");
+  m.def("add_scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor");     // self + alpha*other
+  m.def("rsub_scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor");    // other - alpha*self
+  m.def("mul_scalar(Tensor self, Scalar other) -> Tensor");
+  m.def("pow_scalar(Tensor self, Scalar exponent) -> Tensor");
+  m.def("relu(Tensor self) -> Tensor");
+  m.def("relu_(Tensor(a!) self) -> ()");
+  m.def("relu_backward(Tensor grad_output, Tensor result) -> Tensor");          // grad * (result > 0)
+  m.def("add_relu(Tensor self, Tensor other) -> Tensor");                       // relu(self + other)
+
+  // Reductions and linear algebra.
+  m.def("sum(Tensor self, int[]? dim=None, bool keepdim=False, ScalarType? dtype=None) -> Tensor");
+  m.def("matmul(Tensor self, Tensor other) -> Tensor");
+
+  // Loss. reduction: 0 none, 1 mean, 2 sum (as at::Reduction).
+  m.def("binary_cross_entropy_with_logits(Tensor self, Tensor target, Tensor? weight=None, "
+        "Tensor? pos_weight=None, int reduction=1) -> Tensor");
+  m.def("binary_cross_entropy_with_logits_backward(Tensor grad_output, Tensor self, Tensor target, "
+        "Tensor? weight, Tensor? pos_weight, int reduction, bool[2] output_mask) -> (Tensor, Tensor)");
+
+  // Convolution and linear. padding is (top, bottom, left, right) so that 'same' with an even
+  // kernel (asymmetric padding) needs no extra pass. Backward returns undefined tensors for the
+  // gradients output_mask does not ask for.
+  m.def("conv2d(Tensor input, Tensor weight, Tensor? bias, int[2] stride, int[4] padding, "
+        "int[2] dilation, int groups) -> Tensor");
+  m.def("conv2d_backward(Tensor grad_output, Tensor input, Tensor weight, int[2] stride, "
+        "int[4] padding, int[2] dilation, int groups, bool[3] output_mask) -> (Tensor, Tensor, Tensor)");
+  m.def("linear(Tensor input, Tensor weight, Tensor? bias=None) -> Tensor");
+  m.def("linear_backward(Tensor grad_output, Tensor input, Tensor weight, bool[3] output_mask) "
+        "-> (Tensor, Tensor, Tensor)");
+
+  // Batch normalisation. In training, running stats (when given) are updated in place with
+  // `momentum` as the exponential average factor; save_mean/save_invstd feed the backward.
+  m.def("batch_norm(Tensor input, Tensor? weight, Tensor? bias, Tensor(a!)? running_mean, "
+        "Tensor(b!)? running_var, bool training, float momentum, float eps) "
+        "-> (Tensor, Tensor, Tensor)");
+  m.def("batch_norm_backward(Tensor grad_output, Tensor input, Tensor? weight, Tensor? running_mean, "
+        "Tensor? running_var, Tensor save_mean, Tensor save_invstd, bool training, float eps, "
+        "bool[3] output_mask) -> (Tensor, Tensor, Tensor)");
+
+  // Pooling.
+  m.def("max_pool2d(Tensor self, int[2] kernel_size, int[2] stride, int[2] padding, "
+        "int[2] dilation, bool ceil_mode) -> (Tensor, Tensor)");
+  m.def("max_pool2d_backward(Tensor grad_output, Tensor self, Tensor indices) -> Tensor");
+  m.def("adaptive_avg_pool2d(Tensor self, int[2] output_size) -> Tensor");
+  m.def("adaptive_avg_pool2d_backward(Tensor grad_output, Tensor self) -> Tensor");
+
+  // Optimizer: one fused multi-tensor SGD step over every parameter of a group (as
+  // torch.optim.SGD). `first_step` says the momentum buffers are fresh: buf = grad.
+  m.def("sgd_step_(Tensor(a!)[] params, Tensor[] grads, Tensor(b!)[] momentum_buffers, float lr, "
+        "float momentum, float dampening, float weight_decay, bool nesterov, bool maximize, "
+        "bool first_step) -> ()");
+}

@@ -1,0 +1,38 @@
+"""Helpers shared by the op tests."""
+import torch
+
+from conftest import TOL
+
+
+def assert_close(actual, expected, dtype=None, scale=1.0):
+    """Parity with native within the dtype's tolerance (scale loosens it for long reductions)."""
+    rtol, atol = TOL[dtype or expected.dtype]
+    torch.testing.assert_close(actual, expected, rtol=rtol * scale, atol=atol * scale)
+
+
+def grads(out, inputs, grad_out=None):
+    """Gradients of out w.r.t. the inputs that require grad (None for those that don't)."""
+    if grad_out is None:
+        grad_out = torch.randn_like(out)
+    need = [t for t in inputs if isinstance(t, torch.Tensor) and t.requires_grad]
+    got = iter(torch.autograd.grad(out, need, grad_out, allow_unused=True))
+    return [next(got) if isinstance(t, torch.Tensor) and t.requires_grad else None for t in inputs]
+
+
+def compare_with_native(ours, native, inputs, dtype=None, scale=1.0):
+    """Runs ours(*inputs) and native(*inputs) on independent leaf copies; compares outputs and
+    every input gradient."""
+    def leaves():
+        return [t.detach().clone().requires_grad_(t.requires_grad) if isinstance(t, torch.Tensor) else t
+                for t in inputs]
+    a_in, b_in = leaves(), leaves()
+    a, b = ours(*a_in), native(*b_in)
+    assert_close(a, b, dtype, scale)
+    if not any(isinstance(t, torch.Tensor) and t.requires_grad for t in inputs) or a.numel() == 0:
+        return
+    g = torch.randn_like(b)
+    for ga, gb in zip(grads(a, a_in, g), grads(b, b_in, g)):
+        if gb is None:
+            assert ga is None
+        else:
+            assert_close(ga, gb, dtype, scale)

@@ -1,0 +1,6 @@
+"""torchext: our own C++/CUDA kernels for the ops of the PyTorch autograd tutorials, each behind a
+torch.autograd.Function, so that the stock autograd engine drives backward through them."""
+from ._library import HAS_CUDA_KERNELS, ops
+from . import functional
+
+__all__ = ["functional", "ops", "HAS_CUDA_KERNELS"]

@@ -1,0 +1,20 @@
+"""The functional API: each function has the signature and semantics of the torch function it
+mirrors, and computes on torchext kernels through autograd Functions."""
+import torch
+
+from .functions.activation import AddReLU, ReLU, ReLUInplace
+
+
+def relu(input, inplace=False):
+    """torch.nn.functional.relu."""
+    return ReLUInplace.apply(input) if inplace else ReLU.apply(input)
+
+
+def relu_(input):
+    """torch.relu_."""
+    return ReLUInplace.apply(input)
+
+
+def add_relu(input, other):
+    """relu(input + other) fused, for residual blocks (shapes must match)."""
+    return AddReLU.apply(input, other)

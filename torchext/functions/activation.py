@@ -1,0 +1,83 @@
+"""relu, in-place relu and the fused residual add+relu."""
+import torch
+
+from .._library import ops
+
+
+@torch.library.register_fake("torchext::relu")
+def _relu_fake(self):
+    return torch.empty_like(self)
+
+
+@torch.library.register_fake("torchext::relu_")
+def _relu__fake(self):
+    return None
+
+
+@torch.library.register_fake("torchext::relu_backward")
+def _relu_backward_fake(grad_output, result):
+    torch._check(grad_output.shape == result.shape, lambda: "torchext.relu_backward: shape mismatch")
+    return torch.empty_like(result)
+
+
+@torch.library.register_fake("torchext::add_relu")
+def _add_relu_fake(self, other):
+    torch._check(self.shape == other.shape, lambda: "torchext.add_relu: shape mismatch")
+    return torch.empty_like(self)
+
+
+class ReLUBackward(torch.autograd.Function):
+    """grad * (result > 0); linear in grad, so its own backward is itself."""
+
+    @staticmethod
+    def forward(ctx, grad, result):
+        ctx.save_for_backward(result)
+        return ops.relu_backward(grad, result)
+
+    @staticmethod
+    def backward(ctx, grad_grad):
+        (result,) = ctx.saved_tensors
+        return ReLUBackward.apply(grad_grad, result), None
+
+
+class ReLU(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = ops.relu(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return ReLUBackward.apply(grad, out)
+
+
+class ReLUInplace(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ops.relu_(x)
+        ctx.mark_dirty(x)
+        ctx.save_for_backward(x)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return ReLUBackward.apply(grad, out)
+
+
+class AddReLU(torch.autograd.Function):
+    """relu(a + b) in one pass; both inputs get relu's gradient."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        out = ops.add_relu(a, b)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        g = ReLUBackward.apply(grad, out)
+        return (g if ctx.needs_input_grad[0] else None), (g if ctx.needs_input_grad[1] else None)
