@@ -3,6 +3,8 @@ mirrors, and computes on torchext kernels through autograd Functions."""
 import torch
 
 from .functions.activation import AddReLU, ReLU, ReLUInplace
+from .functions.conv import conv2d  # noqa: F401
+from .functions.linear import linear  # noqa: F401
 
 
 def relu(input, inplace=False):
