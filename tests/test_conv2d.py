@@ -130,6 +130,17 @@ def test_odd_shapes_parity(device, x_shape, w_shape, kwargs, bias):
                         scale=10)
 
 
+@pytest.mark.parametrize("x_shape", [
+    (9, 16, 64, 64),  # columns of several images per chunk, and a last partial chunk
+    (2, 64, 64, 64),  # one image per chunk
+])
+def test_batch_split_into_chunks(device, x_shape):
+    # Columns for the whole batch would exceed the buffer budget (4M elements). float64: the
+    # weight gradient sums 36864 products, too many for a tight float32 comparison.
+    x, w, b = conv_inputs(device, x_shape, (4, x_shape[1], 3, 3), True)
+    compare_with_native(lambda *a: F.conv2d(*a, padding=1), lambda *a: NF.conv2d(*a, padding=1), [x, w, b])
+
+
 @pytest.mark.parametrize("kernel,kwargs", [(3, {"padding": 1}), (1, {}), (1, {"stride": 2})])
 def test_channels_last_input(device, kernel, kwargs):
     x = torch.randn(2, 6, 9, 8, device=device).to(memory_format=torch.channels_last).requires_grad_()

@@ -132,13 +132,12 @@ void scatter_chunk(const T* __restrict__ src, int64_t images, int64_t out_channe
                    const T* __restrict__ bias, T* __restrict__ out) {
   const int64_t ld = images * P;
   at::parallel_for(0, images * out_channels, detail::grain_for(P), [&](int64_t lo, int64_t hi) {
-    for (int64_t plane = lo; plane < hi; ++plane) {
-      const int64_t n = plane / out_channels, c = plane % out_channels;
+    detail::for_each_pair(lo, hi, out_channels, [&](int64_t n, int64_t c, int64_t plane) {
       const T* s = src + c * ld + n * P;
       T* d = out + plane * P;
       const T b = bias ? bias[c] : T(0);
       for (int64_t p = 0; p < P; ++p) d[p] = s[p] + b;
-    }
+    });
   });
 }
 
@@ -148,12 +147,11 @@ void gather_chunk(const T* __restrict__ src, int64_t images, int64_t channels, i
                   T* __restrict__ dst) {
   const int64_t ld = images * P;
   at::parallel_for(0, images * channels, detail::grain_for(P), [&](int64_t lo, int64_t hi) {
-    for (int64_t plane = lo; plane < hi; ++plane) {
-      const int64_t n = plane / channels, c = plane % channels;
+    detail::for_each_pair(lo, hi, channels, [&](int64_t n, int64_t c, int64_t plane) {
       const T* s = src + plane * P;
       T* d = dst + c * ld + n * P;
       for (int64_t p = 0; p < P; ++p) d[p] = s[p];
-    }
+    });
   });
 }
 
@@ -162,11 +160,11 @@ template <typename T>
 void add_bias(T* __restrict__ out, const T* __restrict__ bias, int64_t images, int64_t channels,
               int64_t P) {
   at::parallel_for(0, images * channels, detail::grain_for(P), [&](int64_t lo, int64_t hi) {
-    for (int64_t plane = lo; plane < hi; ++plane) {
-      const T b = bias[plane % channels];
+    detail::for_each_pair(lo, hi, channels, [&](int64_t, int64_t c, int64_t plane) {
+      const T b = bias[c];
       T* d = out + plane * P;
       for (int64_t p = 0; p < P; ++p) d[p] += b;
-    }
+    });
   });
 }
 

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <vector>
 
 namespace torchext::cpu {
 
@@ -27,14 +28,44 @@ struct ConvGeometry {
 
 namespace detail {
 
-// Output columns [lo, hi) of one kernel column kj read inside the input row:
-// 0 <= ow*sw + offset < width with offset = kj*dw - pl.
-inline void valid_ow_range(const ConvGeometry& g, int64_t kj, int64_t& lo, int64_t& hi) {
-  const int64_t offset = kj * g.dilation_w - g.pad_left;
-  lo = offset >= 0 ? 0 : (-offset + g.stride_w - 1) / g.stride_w;
-  hi = g.width - offset <= 0 ? 0 : (g.width - 1 - offset) / g.stride_w + 1;
-  lo = std::min(lo, g.out_w);
-  hi = std::max(lo, std::min(hi, g.out_w));
+// For one kernel offset along one axis: the output positions [lo, hi) whose input position
+// o*stride + offset (offset = k*dilation - pad_before) lies inside [0, size).
+struct AxisRange {
+  int64_t lo, hi, offset;
+};
+
+inline AxisRange axis_range(int64_t size, int64_t out, int64_t stride, int64_t offset) {
+  int64_t lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
+  int64_t hi = size - offset <= 0 ? 0 : (size - 1 - offset) / stride + 1;
+  lo = std::min(lo, out);
+  hi = std::max(lo, std::min(hi, out));
+  return {lo, hi, offset};
+}
+
+// The valid output ranges of every kernel row (ki) and column (kj), computed once per call so
+// that the copy loops do no division.
+struct KernelRanges {
+  std::vector<AxisRange> rows, cols;
+  explicit KernelRanges(const ConvGeometry& g) {
+    for (int64_t ki = 0; ki < g.kernel_h; ++ki)
+      rows.push_back(axis_range(g.height, g.out_h, g.stride_h, ki * g.dilation_h - g.pad_top));
+    for (int64_t kj = 0; kj < g.kernel_w; ++kj)
+      cols.push_back(axis_range(g.width, g.out_w, g.stride_w, kj * g.dilation_w - g.pad_left));
+  }
+};
+
+// Calls fn(outer, inner, index) for index in [begin, end) of an (outer, inner) grid flattened
+// row-major with `inner` columns, dividing once rather than per index.
+template <typename F>
+inline void for_each_pair(int64_t begin, int64_t end, int64_t inner, const F& fn) {
+  int64_t outer = begin / inner, in = begin % inner;
+  for (int64_t index = begin; index < end; ++index) {
+    fn(outer, in, index);
+    if (++in == inner) {
+      in = 0;
+      ++outer;
+    }
+  }
 }
 
 // Tasks per parallel chunk so that each chunk moves roughly `elements` values.
@@ -49,33 +80,34 @@ template <typename T>
 void im2col(const T* __restrict__ input, int64_t batch, const ConvGeometry& g,
             T* __restrict__ columns) {
   const int64_t kk = g.kernel_area(), P = g.out_area(), ld = batch * P;
-  const int64_t rows = g.channels * kk;
-  at::parallel_for(0, rows * batch, detail::grain_for(P), [&](int64_t begin, int64_t end) {
-    for (int64_t task = begin; task < end; ++task) {
-      const int64_t row = task / batch, n = task % batch;
-      const int64_t c = row / kk, ki = (row / g.kernel_w) % g.kernel_h, kj = row % g.kernel_w;
+  const int64_t Wo = g.out_w, sw = g.stride_w, sh = g.stride_h;
+  const detail::KernelRanges ranges(g);
+  // One task per (channel, image): its kh*kw rows of columns, P entries each.
+  at::parallel_for(0, g.channels * batch, detail::grain_for(kk * P), [&](int64_t begin, int64_t end) {
+    detail::for_each_pair(begin, end, batch, [&](int64_t c, int64_t n, int64_t) {
       const T* plane = input + (n * g.channels + c) * g.in_area();
-      T* dst = columns + row * ld + n * P;
-      int64_t lo, hi;
-      detail::valid_ow_range(g, kj, lo, hi);
-      const int64_t col_offset = kj * g.dilation_w - g.pad_left;
-      for (int64_t oh = 0; oh < g.out_h; ++oh) {
-        T* d = dst + oh * g.out_w;
-        const int64_t ih = oh * g.stride_h - g.pad_top + ki * g.dilation_h;
-        if (ih < 0 || ih >= g.height) {
-          std::fill(d, d + g.out_w, T(0));
-          continue;
+      for (int64_t ki = 0; ki < g.kernel_h; ++ki) {
+        const detail::AxisRange rows = ranges.rows[ki];
+        for (int64_t kj = 0; kj < g.kernel_w; ++kj) {
+          const detail::AxisRange cols = ranges.cols[kj];
+          T* dst = columns + ((c * g.kernel_h + ki) * g.kernel_w + kj) * ld + n * P;
+          std::fill(dst, dst + rows.lo * Wo, T(0));
+          for (int64_t oh = rows.lo; oh < rows.hi; ++oh) {
+            T* d = dst + oh * Wo;
+            const T* s = plane + (oh * sh + rows.offset) * g.width;  // input row
+            const int64_t off = cols.offset;
+            std::fill(d, d + cols.lo, T(0));
+            if (sw == 1) {
+              for (int64_t ow = cols.lo; ow < cols.hi; ++ow) d[ow] = s[ow + off];
+            } else {
+              for (int64_t ow = cols.lo; ow < cols.hi; ++ow) d[ow] = s[ow * sw + off];
+            }
+            std::fill(d + cols.hi, d + Wo, T(0));
+          }
+          std::fill(dst + rows.hi * Wo, dst + P, T(0));
         }
-        const T* s = plane + ih * g.width;
-        std::fill(d, d + lo, T(0));
-        if (g.stride_w == 1) {
-          for (int64_t ow = lo; ow < hi; ++ow) d[ow] = s[ow + col_offset];
-        } else {
-          for (int64_t ow = lo; ow < hi; ++ow) d[ow] = s[ow * g.stride_w + col_offset];
-        }
-        std::fill(d + hi, d + g.out_w, T(0));
       }
-    }
+    });
   });
 }
 
@@ -84,35 +116,34 @@ void im2col(const T* __restrict__ input, int64_t batch, const ConvGeometry& g,
 template <typename T>
 void col2im(const T* __restrict__ columns, int64_t batch, const ConvGeometry& g,
             T* __restrict__ grad_input) {
-  const int64_t kk = g.kernel_area(), P = g.out_area(), ld = batch * P;
-  const int64_t planes = batch * g.channels;
+  const int64_t P = g.out_area(), ld = batch * P;
+  const int64_t Wo = g.out_w, sw = g.stride_w, sh = g.stride_h;
+  const detail::KernelRanges ranges(g);
   // One task per (image, channel) plane: the planes are disjoint, so no two tasks write the
   // same pixel.
-  at::parallel_for(0, planes, detail::grain_for(kk * P), [&](int64_t begin, int64_t end) {
-    for (int64_t plane_index = begin; plane_index < end; ++plane_index) {
-      const int64_t n = plane_index / g.channels, c = plane_index % g.channels;
-      T* plane = grad_input + plane_index * g.in_area();
+  at::parallel_for(0, batch * g.channels, detail::grain_for(g.kernel_area() * P),
+                   [&](int64_t begin, int64_t end) {
+    detail::for_each_pair(begin, end, g.channels, [&](int64_t n, int64_t c, int64_t task) {
+      T* plane = grad_input + task * g.in_area();
       std::fill(plane, plane + g.in_area(), T(0));
       for (int64_t ki = 0; ki < g.kernel_h; ++ki) {
+        const detail::AxisRange rows = ranges.rows[ki];
         for (int64_t kj = 0; kj < g.kernel_w; ++kj) {
+          const detail::AxisRange cols = ranges.cols[kj];
           const T* src = columns + ((c * g.kernel_h + ki) * g.kernel_w + kj) * ld + n * P;
-          int64_t lo, hi;
-          detail::valid_ow_range(g, kj, lo, hi);
-          const int64_t col_offset = kj * g.dilation_w - g.pad_left;
-          for (int64_t oh = 0; oh < g.out_h; ++oh) {
-            const int64_t ih = oh * g.stride_h - g.pad_top + ki * g.dilation_h;
-            if (ih < 0 || ih >= g.height) continue;
-            T* d = plane + ih * g.width;
-            const T* s = src + oh * g.out_w;
-            if (g.stride_w == 1) {
-              for (int64_t ow = lo; ow < hi; ++ow) d[ow + col_offset] += s[ow];
+          for (int64_t oh = rows.lo; oh < rows.hi; ++oh) {
+            T* d = plane + (oh * sh + rows.offset) * g.width;  // input row
+            const T* s = src + oh * Wo;
+            const int64_t off = cols.offset;
+            if (sw == 1) {
+              for (int64_t ow = cols.lo; ow < cols.hi; ++ow) d[ow + off] += s[ow];
             } else {
-              for (int64_t ow = lo; ow < hi; ++ow) d[ow * g.stride_w + col_offset] += s[ow];
+              for (int64_t ow = cols.lo; ow < cols.hi; ++ow) d[ow * sw + off] += s[ow];
             }
           }
         }
       }
-    }
+    });
   });
 }
 
