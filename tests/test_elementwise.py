@@ -73,6 +73,26 @@ def test_large_parallel_parity(device):
     assert_close(F.sub(b, a), b - a)
 
 
+@pytest.mark.parametrize("threads", [1, 3])
+def test_parallel_chunks_split_rows_exactly(device, threads):
+    """Chunks of the flat output index start and end mid-row; float64 add and mul are exact
+    operations, so every element must equal native bit for bit."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        a = torch.randn(3, 33, 1001, device=device, dtype=torch.float64)
+        cases = [(a, torch.randn(33, 1, device=device, dtype=torch.float64)),
+                 (a.transpose(0, 2), torch.randn(1001, 1, 3, device=device, dtype=torch.float64)),
+                 (a[:, ::2, 3:], torch.randn(3, 1, 998, device=device, dtype=torch.float64)),
+                 (torch.randn(5, 1, 7, 1, device=device, dtype=torch.float64),
+                  torch.randn(1, 111, 1, 97, device=device, dtype=torch.float64))]
+        for x, y in cases:
+            assert torch.equal(F.add(x, y), x + y) and torch.equal(F.mul(y, x), y * x)
+            assert torch.equal(F.sub(x, 1.5), x - 1.5)
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_output_is_contiguous(device):
     a = torch.randn(5, 7, device=device).t()
     assert F.mul(a, 2.0).is_contiguous() and F.add(a, a).is_contiguous()
