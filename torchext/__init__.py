@@ -2,5 +2,6 @@
 torch.autograd.Function, so that the stock autograd engine drives backward through them."""
 from ._library import HAS_CUDA_KERNELS, ops
 from . import functional
+from . import optim
 
-__all__ = ["functional", "ops", "HAS_CUDA_KERNELS"]
+__all__ = ["functional", "optim", "ops", "HAS_CUDA_KERNELS"]
