@@ -272,3 +272,29 @@ def test_ddp_averages_gradients_like_one_process():
     for name, p in reference.named_parameters():
         assert torch.equal(results[0][name], results[1][name]), name  # allreduce gives both the same
         assert_rel_close(results[0][name] * world_size, p.grad, REL[dtype], name)
+
+
+def test_bottleneck_resnet_matches_native():
+    """torchvision's Bottleneck blocks (ResNet50's) are patched too; a one-block-per-stage net."""
+    from torchvision.models.resnet import Bottleneck, ResNet
+    torch.manual_seed(0)
+    native = ResNet(Bottleneck, [1, 1, 1, 1], num_classes=10)
+    ours, report = torchext.patch(copy.deepcopy(native), return_report=True)
+    assert report.patched["Bottleneck"] == 4 and report.native == {}
+    data, labels = batch(2, 32, classes=10)
+    pa, _ = train_step(ours, data, labels, torchext_loss)
+    pb, _ = train_step(native, data, labels, native_loss)
+    assert_rel_close(pa, pb, REL[torch.float32], "prediction")
+    assert_models_close(ours, native, REL[torch.float32])
+
+
+def test_block_with_another_activation_adds_then_applies_it():
+    """A block whose relu module was replaced keeps torchvision's semantics: act(out + identity)."""
+    native, ours = twins()
+    native.layer1[0].relu = nn.Tanh()
+    ours.layer1[0].relu = nn.Tanh()
+    data, labels = batch(2, 32)
+    pa, _ = train_step(ours, data, labels, torchext_loss)
+    pb, _ = train_step(native, data, labels, native_loss)
+    assert_rel_close(pa, pb, REL[torch.float32], "prediction")
+    assert_models_close(ours, native, REL[torch.float32])
