@@ -3,6 +3,7 @@ torch.autograd.Function, so that the stock autograd engine drives backward throu
 from ._library import HAS_CUDA_KERNELS, ops
 from . import functional
 from . import nn, optim
+from .mode import enable
 from .patch import PatchReport, patch, unpatch
 
-__all__ = ["functional", "nn", "optim", "patch", "unpatch", "PatchReport", "ops", "HAS_CUDA_KERNELS"]
+__all__ = ["functional", "enable", "nn", "optim", "patch", "unpatch", "PatchReport", "ops", "HAS_CUDA_KERNELS"]
