@@ -93,7 +93,9 @@ def test_no_native_compute_op_in_programs_2_to_4():
     recorder = OpRecorder()
     with torchext.enable(), recorder:
         run()
-    assert recorder.native_compute_ops() == []
+    # add_ is the autograd engine accumulating into an existing .grad (program 4 backpropagates
+    # again after inp.grad.zero_()), not an op of the programs.
+    assert recorder.native_compute_ops(extra_allowed={"add_"}) == []
     assert {"torchext::pow_scalar", "torchext::mul_scalar", "torchext::sub", "torchext::matmul",
             "torchext::add", "torchext::add_scalar",
             "torchext::binary_cross_entropy_with_logits",
