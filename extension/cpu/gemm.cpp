@@ -150,9 +150,10 @@ void gemm_rectangle(const Problem<T>& p, int64_t m0, int64_t m1, int64_t n0, int
   const int64_t a_size = round_up(mc_max * kc_max, 64 / sizeof(T));  // keeps b_packed aligned
   T* a_packed = workspace<T>(a_size + nc_max * kc_max);
   T* b_packed = a_packed + a_size;
-  // A row-major and C too narrow to amortise packing A: the micro-kernel reads full MR-row
-  // panels of A in place; only a trailing partial panel is packed (for its zero padding).
-  const bool direct_a = p.a_cs == 1 && n1 - n0 <= kDirectAMaxColumns * NR;
+  // C too narrow to amortise packing A, and A row- or column-major: the micro-kernel reads full
+  // MR-row panels of A in place; only a trailing partial panel is packed (for its zero padding).
+  const bool a_rows = p.a_cs == 1, a_cols = p.a_rs == 1 && !a_rows;
+  const bool direct_a = (a_rows || a_cols) && n1 - n0 <= kDirectAMaxColumns * NR;
 
   for (int64_t jc = n0; jc < n1; jc += nc_max) {
     const int64_t nc = std::min(nc_max, n1 - jc);
@@ -174,11 +175,14 @@ void gemm_rectangle(const Problem<T>& p, int64_t m0, int64_t m1, int64_t n0, int
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
             T* c_tile = c_block + ir * p.c_rs;
-            if (ir < in_place) {
+            if (ir < in_place && a_rows) {
               micro_kernel<T, true>(kc, a_block + ir * p.a_rs, p.a_rs, b_panel, p.alpha, beta,
                                     c_tile, p.c_rs, p.c_cs, mr, nr);
+            } else if (ir < in_place) {
+              micro_kernel<T, false>(kc, a_block + ir * p.a_rs, p.a_cs, b_panel, p.alpha, beta,
+                                     c_tile, p.c_rs, p.c_cs, mr, nr);
             } else {
-              micro_kernel<T, false>(kc, a_packed + (ir - in_place) * kc, 0, b_panel, p.alpha,
+              micro_kernel<T, false>(kc, a_packed + (ir - in_place) * kc, MR, b_panel, p.alpha,
                                      beta, c_tile, p.c_rs, p.c_cs, mr, nr);
             }
           }

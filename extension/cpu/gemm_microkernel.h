@@ -33,10 +33,11 @@ struct Tile {
 };
 
 // C[0:mr, 0:nr] = beta * C + alpha * A B over kc steps, B a packed panel (NR values per k,
-// zero-padded past nr). A is a packed panel (MR values per k, zero-padded past mr; lda unused)
-// or, with kDirectA, MR rows read in place: A(i, k) = a[i * lda + k]. beta == 0 never reads C.
-template <typename T, bool kDirectA>
-void micro_kernel(int64_t kc, const T* __restrict__ a, int64_t lda, const T* __restrict__ b,
+// zero-padded past nr) and A an MR-row panel addressed A(i, k) = a[k * a_step + i] (a packed
+// panel with a_step = MR, or a column-major A read in place) or, with kRowsA, a[i * a_step + k]
+// (a row-major A read in place). beta == 0 never reads C.
+template <typename T, bool kRowsA>
+void micro_kernel(int64_t kc, const T* __restrict__ a, int64_t a_step, const T* __restrict__ b,
                   T alpha, T beta, T* __restrict__ c, int64_t c_rs, int64_t c_cs, int mr, int nr) {
   using S = Simd<T>;
   using V = typename S::V;
@@ -62,7 +63,7 @@ void micro_kernel(int64_t kc, const T* __restrict__ a, int64_t lda, const T* __r
     for (int j = 0; j < NV; ++j) bv[j] = S::load(b + j * W);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
-      V av = S::set1(kDirectA ? a[i * lda + k] : a[k * MR + i]);
+      V av = S::set1(kRowsA ? a[i * a_step + k] : a[k * a_step + i]);
 #pragma GCC unroll 4
       for (int j = 0; j < NV; ++j) acc[i][j] = S::fmadd(av, bv[j], acc[i][j]);
     }
