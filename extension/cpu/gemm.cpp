@@ -24,6 +24,8 @@ inline int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 
 // Multiply-adds below which a product is not worth splitting across threads (about 10 us).
 constexpr int64_t kMinFmasPerThread = int64_t(1) << 19;
+// The same for one dot product, which is bound by memory rather than arithmetic.
+constexpr int64_t kMinDotPerThread = int64_t(1) << 15;
 
 // Widest C rectangle (in NR-column panels) for which row-major A is read in place, unpacked.
 constexpr int64_t kDirectAMaxColumns = 8;
@@ -110,6 +112,22 @@ void gemv(int64_t m, int64_t k, T alpha, const T* a, int64_t rs, int64_t cs, con
     x_copy.resize(k);
     for (int64_t kk = 0; kk < k; ++kk) x_copy[kk] = x[kk * xs];
     x = x_copy.data();
+  }
+  if (m == 1 && cs == 1 && parallel && k >= 2 * kMinDotPerThread) {
+    // One long dot product: fixed chunks summed in order, so the result does not depend on
+    // which thread ran which chunk.
+    const int64_t chunks = std::min<int64_t>(at::get_num_threads(), k / kMinDotPerThread);
+    std::vector<T> partial(chunks);
+    at::parallel_for(0, chunks, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t c = lo; c < hi; ++c) {
+        const int64_t k0 = c * k / chunks, k1 = (c + 1) * k / chunks;
+        partial[c] = dot_contiguous(a + k0, x + k0, k1 - k0);
+      }
+    });
+    T s = 0;
+    for (T v : partial) s += v;
+    store(0, s);
+    return;
   }
   at::parallel_for(0, m, grain, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) {

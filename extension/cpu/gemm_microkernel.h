@@ -52,13 +52,15 @@ void micro_kernel(int64_t kc, const T* __restrict__ a, int64_t a_step, const T* 
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) {
     if (i >= mr) break;
-    __builtin_prefetch(c + i * c_rs, 1);
-    __builtin_prefetch(c + i * c_rs + (nr - 1) * c_cs, 1);
+    TORCHEXT_PREFETCH(c + i * c_rs, 1);
+    TORCHEXT_PREFETCH(c + i * c_rs + (nr - 1) * c_cs, 1);
   }
 
 #pragma GCC unroll 4
   for (int64_t k = 0; k < kc; ++k) {
     V bv[NV];
+    // A column-major A read in place takes a new cache line every k: ask for it a few k ahead.
+    if (!kRowsA && k + 4 < kc) TORCHEXT_PREFETCH(a + (k + 4) * a_step, 0);
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) bv[j] = S::load(b + j * W);
 #pragma GCC unroll 16
