@@ -1,0 +1,50 @@
+// Device-side helpers shared by the torchext CUDA kernels (included only by .cu files, which
+// stay free of the heavy ATen headers): accumulate types, launch configuration, grid-stride
+// loops, the stream to launch on and the instantiation list of the supported dtypes.
+#pragma once
+#include <ATen/AccumulateType.h>
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAStream.h>
+#include <c10/util/BFloat16.h>
+#include <c10/util/Half.h>
+
+#include <algorithm>
+#include <cstdint>
+
+namespace torchext::cuda {
+
+// float for half/bfloat16/float, double for double.
+template <typename T>
+using acc_t = at::acc_type<T, /*is_cuda=*/true>;
+
+constexpr int kBlock = 256;
+// Grid-stride loops cover any n with at most this many blocks.
+constexpr int64_t kMaxBlocks = 1 << 16;
+
+inline cudaStream_t current_stream() { return c10::cuda::getCurrentCUDAStream().stream(); }
+
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Blocks of `block` threads for a grid-stride loop over n items (n > 0).
+inline unsigned grid_for(int64_t n, int block = kBlock) {
+  return static_cast<unsigned>(std::min(ceil_div(n, block), kMaxBlocks));
+}
+
+__device__ __forceinline__ int64_t thread_index() {
+  return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+}
+
+__device__ __forceinline__ int64_t thread_count() {
+  return static_cast<int64_t>(gridDim.x) * blockDim.x;
+}
+
+// NaN-propagating max(x, 0), as torch.relu.
+template <typename A>
+__device__ __forceinline__ A relu_value(A x) {
+  return (x > A(0) || x != x) ? x : A(0);
+}
+
+}  // namespace torchext::cuda
+
+// Instantiates M(T) for every dtype the CUDA kernels support.
+#define TORCHEXT_FOR_CUDA_FLOATING_TYPES(M) M(float) M(double) M(c10::Half) M(c10::BFloat16)
