@@ -38,6 +38,15 @@ __device__ __forceinline__ int64_t thread_count() {
   return static_cast<int64_t>(gridDim.x) * blockDim.x;
 }
 
+// x * y + z with a single rounding, in the accumulate type (what nvcc makes of torch's own
+// `a + alpha * b`; written out so the rounding does not depend on contraction flags).
+__device__ __forceinline__ float fused_mul_add(float x, float y, float z) {
+  return __fmaf_rn(x, y, z);
+}
+__device__ __forceinline__ double fused_mul_add(double x, double y, double z) {
+  return __fma_rn(x, y, z);
+}
+
 // NaN-propagating max(x, 0), as torch.relu.
 template <typename A>
 __device__ __forceinline__ A relu_value(A x) {

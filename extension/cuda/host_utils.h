@@ -4,7 +4,9 @@
 #include <ATen/ATen.h>
 #include <c10/cuda/CUDAGuard.h>
 
+#include <algorithm>
 #include <array>
+#include <vector>
 
 #include "../common.h"
 #include "indexer.h"
@@ -21,6 +23,21 @@ inline void check_float_on(const char* op, const char* arg, const at::Tensor& t,
                            const char* ref_arg, const at::Tensor& ref) {
   check_float(op, arg, t);
   check_same_device(op, ref_arg, ref, arg, t);
+}
+
+// The shape a and b broadcast to (numpy rules), or an error naming the op and both shapes.
+inline std::vector<int64_t> broadcast_shape(const char* op, const char* arg_a, const at::Tensor& a,
+                                            const char* arg_b, const at::Tensor& b) {
+  const int64_t nd = std::max(a.dim(), b.dim());
+  std::vector<int64_t> shape(nd);
+  for (int64_t i = 0; i < nd; ++i) {
+    const int64_t da = i < nd - a.dim() ? 1 : a.size(i - (nd - a.dim()));
+    const int64_t db = i < nd - b.dim() ? 1 : b.size(i - (nd - b.dim()));
+    TORCH_CHECK(da == db || da == 1 || db == 1, op, ": ", arg_a, " of shape ", a.sizes(),
+                " and ", arg_b, " of shape ", b.sizes(), " cannot be broadcast together");
+    shape[i] = da == 1 ? db : da;
+  }
+  return shape;
 }
 
 // Every operand's strides viewed over `shape` (already broadcast: stride 0 where an operand
