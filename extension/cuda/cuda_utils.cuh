@@ -3,6 +3,7 @@
 // loops, the stream to launch on and the instantiation list of the supported dtypes.
 #pragma once
 #include <ATen/AccumulateType.h>
+#include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAStream.h>
 #include <c10/util/BFloat16.h>
@@ -28,6 +29,14 @@ inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 // Blocks of `block` threads for a grid-stride loop over n items (n > 0).
 inline unsigned grid_for(int64_t n, int block = kBlock) {
   return static_cast<unsigned>(std::min(ceil_div(n, block), kMaxBlocks));
+}
+
+// Scratch device memory for `count` values of A from torch's caching allocator. It is released
+// when the returned pointer goes out of scope; the allocator orders the reuse after the kernels
+// already queued on the current stream, so launching and then dropping it is safe.
+template <typename A>
+c10::DataPtr allocate_scratch(int64_t count) {
+  return c10::cuda::CUDACachingAllocator::get()->allocate(static_cast<size_t>(count) * sizeof(A));
 }
 
 __device__ __forceinline__ int64_t thread_index() {
