@@ -13,12 +13,15 @@ namespace {
 at::Tensor binary_cuda(const char* op, const at::Tensor& self, const at::Tensor& other,
                        BinaryOp kind, double alpha) {
   check_float(op, "self", self);
-  check_float_on(op, "other", other, "self", self);
+  check_float(op, "other", other);
   const auto shape = broadcast_shape(op, "self", self, "other", other);
-  c10::cuda::CUDAGuard guard(self.device());
   const auto dtype = at::result_type(self, other);
-  const auto a = self.to(dtype).expand(shape);
-  const auto b = other.to(dtype).expand(shape);
+  // One of them may be a 0-dim CPU tensor (a wrapped number); the other is on the GPU.
+  const bool self_on_cpu = self.device().is_cpu();
+  const auto& ref = self_on_cpu ? other : self;
+  c10::cuda::CUDAGuard guard(ref.device());
+  const auto a = on_device_of(op, "self", self, "other", other).to(dtype).expand(shape);
+  const auto b = on_device_of(op, "other", other, "self", self).to(dtype).expand(shape);
   auto out = at::empty(shape, a.options());
   const auto ix = make_indexer<2>(shape, {a.strides(), b.strides()});
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, dtype, "torchext_binary", [&] {

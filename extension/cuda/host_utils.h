@@ -25,6 +25,25 @@ inline void check_float_on(const char* op, const char* arg, const at::Tensor& t,
   check_same_device(op, ref_arg, ref, arg, t);
 }
 
+// `t` on the device of `ref` (the CUDA operand that selected this kernel): a 0-dim CPU tensor is
+// copied there, as native elementwise ops accept one; any other device mismatch is an error.
+inline at::Tensor on_device_of(const char* op, const char* arg, const at::Tensor& t,
+                               const char* ref_arg, const at::Tensor& ref) {
+  if (t.dim() == 0 && t.device().is_cpu() && !ref.device().is_cpu()) return t.to(ref.device());
+  check_same_device(op, ref_arg, ref, arg, t);
+  return t;
+}
+
+// `t` broadcasts to `shape` without growing it.
+inline void check_broadcastable_to(const char* op, const char* arg, const at::Tensor& t,
+                                   at::IntArrayRef shape, const char* shape_name) {
+  bool ok = t.dim() <= static_cast<int64_t>(shape.size());
+  const int64_t lead = static_cast<int64_t>(shape.size()) - t.dim();
+  for (int64_t d = 0; ok && d < t.dim(); ++d) ok = t.size(d) == 1 || t.size(d) == shape[lead + d];
+  TORCH_CHECK(ok, op, ": expected ", arg, " of shape ", t.sizes(), " to be broadcastable to the ",
+              shape_name, " shape ", shape);
+}
+
 // The shape a and b broadcast to (numpy rules), or an error naming the op and both shapes.
 inline std::vector<int64_t> broadcast_shape(const char* op, const char* arg_a, const at::Tensor& a,
                                             const char* arg_b, const at::Tensor& b) {
