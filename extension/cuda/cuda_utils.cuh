@@ -2,7 +2,6 @@
 // stay free of the heavy ATen headers): accumulate types, launch configuration, grid-stride
 // loops, the stream to launch on and the instantiation list of the supported dtypes.
 #pragma once
-#include <ATen/AccumulateType.h>
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAStream.h>
@@ -12,11 +11,9 @@
 #include <algorithm>
 #include <cstdint>
 
-namespace torchext::cuda {
+#include "acc_type.h"
 
-// float for half/bfloat16/float, double for double.
-template <typename T>
-using acc_t = at::acc_type<T, /*is_cuda=*/true>;
+namespace torchext::cuda {
 
 constexpr int kBlock = 256;
 // Grid-stride loops cover any n with at most this many blocks.

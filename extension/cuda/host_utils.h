@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "../common.h"
+#include "acc_type.h"
 #include "indexer.h"
 
 namespace torchext::cuda {
