@@ -3,6 +3,8 @@ mirrors, and computes on torchext kernels through autograd Functions."""
 import torch
 
 from .functions.activation import AddReLU, ReLU, ReLUInplace
+from .functions.norm import batch_norm  # noqa: F401
+from .functions.pooling import adaptive_avg_pool2d, max_pool2d  # noqa: F401
 
 
 def relu(input, inplace=False):

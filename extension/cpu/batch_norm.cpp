@@ -76,14 +76,15 @@ std::vector<double> invstd_of(const std::vector<double>& var, double eps) {
   return r;
 }
 
-// y = x * scale[c] + shift[c] into a new tensor laid out as L.
-at::Tensor channel_affine(const at::Tensor& x, const ChannelLayout& L, const std::vector<double>& scale,
-                          const std::vector<double>& shift) {
+// (x - center[c]) * scale[c] + shift[c] into a new tensor laid out as L.
+at::Tensor channel_affine(const at::Tensor& x, const ChannelLayout& L, const std::vector<double>& center,
+                          const std::vector<double>& scale, const std::vector<double>& shift) {
   auto out = at::empty_like(x, L.format);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "torchext_batch_norm_affine", [&] {
-    const std::vector<scalar_t> s(scale.begin(), scale.end()), t(shift.begin(), shift.end());
-    channel_scale_shift(L, x.const_data_ptr<scalar_t>(), s.data(), t.data(),
-                        out.mutable_data_ptr<scalar_t>());
+    const std::vector<scalar_t> m(center.begin(), center.end()), s(scale.begin(), scale.end()),
+        t(shift.begin(), shift.end());
+    channel_normalize(L, x.const_data_ptr<scalar_t>(), m.data(), s.data(), t.data(),
+                      out.mutable_data_ptr<scalar_t>());
   });
   return out;
 }
@@ -137,13 +138,10 @@ Tensors3 batch_norm_cpu(const at::Tensor& input, const std::optional<at::Tensor>
     save_mean = at::empty({0}, x.options());
     save_invstd = at::empty({0}, x.options());
   }
-  // y = (x - mean) * invstd * w + b = x * scale + shift.
-  std::vector<double> scale(C), shift(C);
-  for (int64_t c = 0; c < C; ++c) {
-    scale[c] = invstd[c] * w[c];
-    shift[c] = b[c] - mean[c] * scale[c];
-  }
-  return {channel_affine(x, L, scale, shift), save_mean, save_invstd};
+  // y = (x - mean) * (invstd * w) + b.
+  std::vector<double> scale(C);
+  for (int64_t c = 0; c < C; ++c) scale[c] = invstd[c] * w[c];
+  return {channel_affine(x, L, mean, scale, b), save_mean, save_invstd};
 }
 
 // Gradients of y = (x - mean) * invstd * w + b. With xhat = (x - mean) * invstd and n values per
@@ -199,7 +197,7 @@ Tensors3 batch_norm_backward_cpu(const at::Tensor& grad_output, const at::Tensor
     if (!training) {
       std::vector<double> k(C), zero(C, 0.0);
       for (int64_t c = 0; c < C; ++c) k[c] = w[c] * invstd[c];
-      grad_input = channel_affine(dy, L, k, zero);
+      grad_input = channel_affine(dy, L, zero, k, zero);
     } else {
       grad_input = at::empty_like(x, L.format);
       if (n > 0) {

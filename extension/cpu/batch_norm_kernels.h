@@ -243,25 +243,29 @@ void channel_grad_sums(const ChannelLayout& L, const T* dy, const T* x, const do
   }
 }
 
-// out = x * scale[c] + shift[c].
+// out = (x - center[c]) * scale[c] + shift[c]. Subtracting first keeps the result accurate when
+// the values sit far from zero relative to their spread.
 template <typename T>
-void channel_scale_shift(const ChannelLayout& L, const T* x, const T* scale, const T* shift, T* out) {
+void channel_normalize(const ChannelLayout& L, const T* x, const T* center, const T* scale,
+                       const T* shift, T* out) {
   if (!L.elementwise_rows()) {
     for_plane_pieces(L, [&](int64_t c, int64_t off, int64_t n) {
-      const T s = scale[c], t = shift[c];
+      const T m = center[c], s = scale[c], t = shift[c];
       const T* __restrict__ in = x + off;
       T* __restrict__ o = out + off;
-      for (int64_t i = 0; i < n; ++i) o[i] = in[i] * s + t;
+      for (int64_t i = 0; i < n; ++i) o[i] = (in[i] - m) * s + t;
     });
     return;
   }
-  const std::vector<T> s_pos = per_row_position<T>(L, scale), t_pos = per_row_position<T>(L, shift);
+  const std::vector<T> m_pos = per_row_position<T>(L, center), s_pos = per_row_position<T>(L, scale),
+                       t_pos = per_row_position<T>(L, shift);
   for_row_pieces(L, [&](int64_t j, int64_t off, int64_t n) {
+    const T* __restrict__ m = m_pos.data() + j;
     const T* __restrict__ s = s_pos.data() + j;
     const T* __restrict__ t = t_pos.data() + j;
     const T* __restrict__ in = x + off;
     T* __restrict__ o = out + off;
-    for (int64_t i = 0; i < n; ++i) o[i] = in[i] * s[i] + t[i];
+    for (int64_t i = 0; i < n; ++i) o[i] = (in[i] - m[i]) * s[i] + t[i];
   });
 }
 
