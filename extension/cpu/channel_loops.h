@@ -104,12 +104,13 @@ void for_each_plane_unit(const ChannelLayout& L, const PlaneUnits& U, const F& f
 // Reduction units of a rows layout: tiles of up to `rows_per_block` rows by `tile_channels`
 // whole channels. Partials are kept per (row block, channel).
 struct RowUnits {
-  int64_t outer, channels, tile_channels, tiles, rows_per_block, blocks;
+  int64_t outer, channels, tile_channels, tile_values, tiles, rows_per_block, blocks;
   explicit RowUnits(const ChannelLayout& L) : outer(L.outer), channels(L.channels) {
     const int64_t inner = std::max<int64_t>(L.inner, 1);
     tile_channels = std::max<int64_t>(1, std::min(channels, kRowTile / inner));
+    tile_values = tile_channels * inner;
     tiles = (channels + tile_channels - 1) / tile_channels;
-    rows_per_block = std::clamp<int64_t>(kChannelUnit / (tile_channels * inner), 1, kMaxTileRows);
+    rows_per_block = std::clamp<int64_t>(kChannelUnit / tile_values, 1, kMaxTileRows);
     rows_per_block = std::max<int64_t>(1, std::min(outer, rows_per_block));
     blocks = (outer + rows_per_block - 1) / rows_per_block;
   }
@@ -119,7 +120,8 @@ struct RowUnits {
 // of a rows layout.
 template <typename F>
 void for_each_row_unit(const RowUnits& U, const F& f) {
-  at::parallel_for(0, U.blocks * U.tiles, 1, [&](int64_t b, int64_t e) {
+  const int64_t grain = std::max<int64_t>(1, kElementwiseGrain / (U.rows_per_block * U.tile_values));
+  at::parallel_for(0, U.blocks * U.tiles, grain, [&](int64_t b, int64_t e) {
     for (int64_t k = b; k < e; ++k) {
       const int64_t block = k / U.tiles, c0 = (k % U.tiles) * U.tile_channels;
       const int64_t r0 = block * U.rows_per_block;

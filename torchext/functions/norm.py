@@ -55,7 +55,7 @@ class BatchNormBackward(torch.autograd.Function):
     @staticmethod
     def forward(ctx, grad, input, weight, running_mean, running_var, save_mean, save_invstd,
                 training, eps, output_mask):
-        return ops.batch_norm_backward(grad, input, weight, running_mean, running_var, save_mean,
+        return ops.batch_norm_backward.default(grad, input, weight, running_mean, running_var, save_mean,
                                        save_invstd, training, eps, output_mask)
 
     @staticmethod
@@ -66,7 +66,7 @@ class BatchNormBackward(torch.autograd.Function):
 class BatchNorm(torch.autograd.Function):
     @staticmethod
     def forward(ctx, input, weight, bias, running_mean, running_var, training, momentum, eps):
-        out, save_mean, save_invstd = ops.batch_norm(input, weight, bias, running_mean, running_var,
+        out, save_mean, save_invstd = ops.batch_norm.default(input, weight, bias, running_mean, running_var,
                                                      training, momentum, eps)
         ctx.training, ctx.eps = training, eps
         if training:
@@ -87,7 +87,10 @@ class BatchNorm(torch.autograd.Function):
         else:
             running_mean, running_var = a, b
             save_mean = save_invstd = input.new_empty((0,))
-        grad_input, grad_weight, grad_bias = BatchNormBackward.apply(
+        # Under create_graph the backward goes through BatchNormBackward, whose own backward
+        # raises; otherwise nothing is recorded and the op is called directly.
+        backward = BatchNormBackward.apply if torch.is_grad_enabled() else ops.batch_norm_backward.default
+        grad_input, grad_weight, grad_bias = backward(
             grad, input, weight, running_mean, running_var, save_mean, save_invstd, ctx.training,
             ctx.eps, mask)
         return grad_input, grad_weight, grad_bias, None, None, None, None, None

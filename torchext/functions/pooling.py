@@ -63,7 +63,7 @@ class MaxPool2dBackward(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, grad, input, indices):
-        return ops.max_pool2d_backward(grad, input, indices)
+        return ops.max_pool2d_backward.default(grad, input, indices)
 
     @staticmethod
     def backward(ctx, grad_grad):
@@ -73,7 +73,7 @@ class MaxPool2dBackward(torch.autograd.Function):
 class MaxPool2d(torch.autograd.Function):
     @staticmethod
     def forward(ctx, input, kernel_size, stride, padding, dilation, ceil_mode):
-        out, indices = ops.max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode)
+        out, indices = ops.max_pool2d.default(input, kernel_size, stride, padding, dilation, ceil_mode)
         ctx.mark_non_differentiable(indices)
         ctx.save_for_backward(input, indices)
         return out, indices
@@ -83,7 +83,9 @@ class MaxPool2d(torch.autograd.Function):
         if not ctx.needs_input_grad[0]:
             return (None,) * 6
         input, indices = ctx.saved_tensors
-        return MaxPool2dBackward.apply(grad, input, indices), None, None, None, None, None
+        # Under create_graph through MaxPool2dBackward (whose backward raises), else directly.
+        backward = MaxPool2dBackward.apply if torch.is_grad_enabled() else ops.max_pool2d_backward.default
+        return backward(grad, input, indices), None, None, None, None, None
 
 
 class AdaptiveAvgPool2dBackward(torch.autograd.Function):
@@ -92,7 +94,7 @@ class AdaptiveAvgPool2dBackward(torch.autograd.Function):
     @staticmethod
     def forward(ctx, grad, input):
         ctx.output_size = tuple(grad.shape[-2:])
-        return ops.adaptive_avg_pool2d_backward(grad, input)
+        return ops.adaptive_avg_pool2d_backward.default(grad, input)
 
     @staticmethod
     def backward(ctx, grad_grad):
@@ -103,14 +105,16 @@ class AdaptiveAvgPool2d(torch.autograd.Function):
     @staticmethod
     def forward(ctx, input, output_size):
         ctx.save_for_backward(input)
-        return ops.adaptive_avg_pool2d(input, output_size)
+        return ops.adaptive_avg_pool2d.default(input, output_size)
 
     @staticmethod
     def backward(ctx, grad):
         if not ctx.needs_input_grad[0]:
             return None, None
         (input,) = ctx.saved_tensors
-        return AdaptiveAvgPool2dBackward.apply(grad, input), None
+        if torch.is_grad_enabled():  # create_graph: record the backward for double backward
+            return AdaptiveAvgPool2dBackward.apply(grad, input), None
+        return ops.adaptive_avg_pool2d_backward.default(grad, input), None
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
