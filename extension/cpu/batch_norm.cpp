@@ -4,6 +4,7 @@
 #include <ATen/Dispatch.h>
 #include <torch/library.h>
 
+#include <array>
 #include <cmath>
 #include <optional>
 #include <tuple>

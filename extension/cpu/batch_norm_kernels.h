@@ -119,11 +119,11 @@ namespace rows {
 // Per unit, values of every row position accumulate column-wise (vectorized across the row, in
 // the data's dtype, at most kMaxTileRows adds each); each channel then totals its columns.
 
-// The per-channel totals, over its `inner` columns, of a tile's column accumulators.
+// out[c] = the total of channel c's `inner` column accumulators, for the tile's channels.
 template <typename T>
-static void channel_columns(const T* acc, int64_t c0, int64_t c1, int64_t inner, double* out) {
-  for (int64_t c = c0; c < c1; ++c) {
-    const T* __restrict__ p = acc + (c - c0) * inner;
+static void channel_columns(const T* acc, int64_t channels, int64_t inner, double* out) {
+  for (int64_t c = 0; c < channels; ++c) {
+    const T* __restrict__ p = acc + c * inner;
     double s[4] = {0, 0, 0, 0};  // four independent chains (one vector of doubles)
     int64_t i = 0;
     for (; i + 4 <= inner; i += 4)
@@ -167,7 +167,7 @@ void channel_moments(const ChannelLayout& L, const T* x, double* mean, double* v
         for (int64_t j = 0; j < len; ++j) acc[j] += row[j];
       }
       double sums[kRowTile];
-      rows::channel_columns(acc, 0, c1 - c0, inner, sums);
+      rows::channel_columns(acc, c1 - c0, inner, sums);
       for (int64_t c = c0; c < c1; ++c) {
         const double m = sums[c - c0] / n;
         um[c * units + k] = m;
@@ -182,7 +182,7 @@ void channel_moments(const ChannelLayout& L, const T* x, double* mean, double* v
           acc[j] += d * d;
         }
       }
-      rows::channel_columns(acc, 0, c1 - c0, inner, sums);
+      rows::channel_columns(acc, c1 - c0, inner, sums);
       for (int64_t c = c0; c < c1; ++c) um2[c * units + k] = sums[c - c0];
     });
   }
@@ -227,8 +227,8 @@ void channel_grad_sums(const ChannelLayout& L, const T* dy, const T* x, const do
         }
       }
       double sa[kRowTile], sb[kRowTile];
-      rows::channel_columns(a, 0, c1 - c0, inner, sa);
-      rows::channel_columns(b, 0, c1 - c0, inner, sb);
+      rows::channel_columns(a, c1 - c0, inner, sa);
+      rows::channel_columns(b, c1 - c0, inner, sb);
       for (int64_t c = c0; c < c1; ++c) {
         pa[c * units + k] = sa[c - c0];
         pb[c * units + k] = sb[c - c0];

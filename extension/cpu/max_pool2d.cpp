@@ -69,8 +69,8 @@ void check_pool_input(const char* op, const at::Tensor& self) {
               ": expected self to be 3-D (C, H, W) or 4-D (N, C, H, W) but got a ", self.dim(),
               "-D tensor of shape ", self.sizes());
   for (int64_t d = self.dim() - 3; d < self.dim(); ++d)
-    TORCH_CHECK(self.size(d) > 0, op, ": expected self to have non-zero channel and spatial sizes but got shape ",
-                self.sizes());
+    TORCH_CHECK(self.size(d) > 0, op,
+                ": expected self to have non-zero channel and spatial sizes but got shape ", self.sizes());
 }
 
 // The max of one window, scanning rows then columns. The first maximum wins; a NaN is taken
@@ -108,8 +108,8 @@ inline void pool_one(const T* __restrict__ in, const PoolGeometry& g, int64_t oh
 
 // Vector path (GCC/Clang vector extensions): kVL adjacent outputs of one row at once, each lane
 // keeping its running max and index with the same rule and scan order as window_max, for
-// undilated windows inside the input's columns, with column stride 1 or 2. Indices are computed in lanes of the
-// value's width (int32 for float, so planes must have fewer than 2^31 values).
+// undilated windows inside the input's columns, with column stride 1 or 2. Indices are computed
+// in lanes of the value's width (int32 for float, so planes must have fewer than 2^31 values).
 template <typename T>
 using Vec [[gnu::vector_size(32)]] = T;
 template <typename T>
@@ -232,8 +232,9 @@ at::Tensor max_pool2d_backward_cpu(const at::Tensor& grad_output, const at::Tens
   check_same_device(op, "self", self, "indices", indices);
   TORCH_CHECK(indices.scalar_type() == at::kLong, op, ": expected indices to be int64 but got ",
               indices.scalar_type());
-  TORCH_CHECK(grad_output.sizes() == indices.sizes(), op, ": expected grad_output and indices of the same shape but got ",
-              grad_output.sizes(), " and ", indices.sizes());
+  TORCH_CHECK(grad_output.sizes() == indices.sizes(), op,
+              ": expected grad_output and indices of the same shape but got ", grad_output.sizes(), " and ",
+              indices.sizes());
   TORCH_CHECK(grad_output.dim() == self.dim() &&
                   grad_output.sizes().slice(0, self.dim() - 2) == self.sizes().slice(0, self.dim() - 2),
               op, ": expected grad_output to have self's leading (batch, channel) sizes ",
