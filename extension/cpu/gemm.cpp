@@ -279,11 +279,11 @@ void gemm(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t a_rs, in
     gemv(N, K, alpha, B, b_cs, b_rs, A, a_cs, beta, C, c_cs, parallel);
     return;
   }
-  // Computing C^T = B^T A^T instead wastes less of the MR x NR tiles when N is the small side,
-  // and turns a column-major C into the row-major one the micro-kernel stores to directly.
-  const double use = tile_use<T>(M, N), use_t = tile_use<T>(N, M);
-  const bool c_col_major = c_rs == 1 && c_cs != 1;
-  if (use_t > use * 1.05 || (use_t >= use && c_col_major)) {
+  // C^T = B^T A^T is the same product with M and N swapped. The micro-kernel stores unit-stride
+  // rows of C fast and strided ones slowly, so take the orientation where C's rows are
+  // unit-stride (for a C with neither, the one wasting less of the MR x NR tiles).
+  const bool transpose = c_cs == 1 ? false : c_rs == 1 ? true : tile_use<T>(N, M) > tile_use<T>(M, N);
+  if (transpose) {
     gemm_packed(Problem<T>{N, M, K, alpha, B, b_cs, b_rs, A, a_cs, a_rs, beta, C, c_cs, c_rs});
   } else {
     gemm_packed(Problem<T>{M, N, K, alpha, A, a_rs, a_cs, B, b_rs, b_cs, beta, C, c_rs, c_cs});
