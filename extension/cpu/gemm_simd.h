@@ -72,7 +72,7 @@ struct Simd<float> {
       p += 4;
     }
     if (n & 2) {
-      part = _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(p)));
+      part = _mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
       p += 2;
     }
     if (n & 1) part = (n & 2) ? _mm_movelh_ps(part, _mm_load_ss(p)) : _mm_load_ss(p);
@@ -86,7 +86,7 @@ struct Simd<float> {
       p += 4;
     }
     if (n & 2) {
-      _mm_store_sd(reinterpret_cast<double*>(p), _mm_castps_pd(part));
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(p), _mm_castps_si128(part));
       part = _mm_movehl_ps(part, part);
       p += 2;
     }
