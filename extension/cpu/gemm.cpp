@@ -61,6 +61,21 @@ void scale_c(int64_t M, int64_t N, T beta, T* c, int64_t rs, int64_t cs) {
     }
 }
 
+// Products this small cost less computed directly than the packing and blocking set-up.
+constexpr int64_t kTinyFmas = 512;
+
+template <typename T>
+void gemm_tiny(int64_t M, int64_t N, int64_t K, T alpha, const T* a, int64_t a_rs, int64_t a_cs,
+               const T* b, int64_t b_rs, int64_t b_cs, T beta, T* c, int64_t c_rs, int64_t c_cs) {
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      T s = 0;
+      for (int64_t k = 0; k < K; ++k) s += a[i * a_rs + k * a_cs] * b[k * b_rs + j * b_cs];
+      T& out = c[i * c_rs + j * c_cs];
+      out = beta == T(0) ? alpha * s : beta * out + alpha * s;
+    }
+}
+
 template <typename T>
 T dot_contiguous(const T* __restrict__ a, const T* __restrict__ x, int64_t k) {
   using S = Simd<T>;
@@ -268,6 +283,10 @@ void gemm(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t a_rs, in
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == T(0)) {
     scale_c(M, N, beta, C, c_rs, c_cs);
+    return;
+  }
+  if (M <= kTinyFmas && N <= kTinyFmas && K <= kTinyFmas && M * N * K <= kTinyFmas) {
+    gemm_tiny(M, N, K, alpha, A, a_rs, a_cs, B, b_rs, b_cs, beta, C, c_rs, c_cs);
     return;
   }
   const bool parallel = !at::in_parallel_region() && at::get_num_threads() > 1;
