@@ -8,6 +8,8 @@ from .functions.loss import binary_cross_entropy_with_logits  # noqa: F401
 from .functions.linalg import matmul  # noqa: F401
 from .functions.reduction import sum  # noqa: F401
 from .functions.views import flatten, t, transpose  # noqa: F401
+from .functions.conv import conv2d  # noqa: F401
+from .functions.linear import linear  # noqa: F401
 
 
 def relu(input, inplace=False):

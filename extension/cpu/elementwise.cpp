@@ -31,19 +31,11 @@ BinaryOperands prepare_binary(const char* op, const at::Tensor& self, const at::
   return {a, b, at::empty(shape, a.options().device(device))};
 }
 
-template <typename F>
-at::Tensor binary(const char* op, const at::Tensor& self, const at::Tensor& other, const F& run) {
-  auto operands = prepare_binary(op, self, other);
-  AT_DISPATCH_FLOATING_TYPES(operands.out.scalar_type(), "torchext_binary", [&] {
-    run(operands, scalar_t(0));
-  });
-  return operands.out;
-}
-
 at::Tensor add_cpu(const at::Tensor& self, const at::Tensor& other, const at::Scalar& alpha) {
   check_real_scalar("torchext.add", "alpha", alpha);
-  return binary("torchext.add", self, other, [&](BinaryOperands& o, auto zero) {
-    using T = decltype(zero);
+  auto o = prepare_binary("torchext.add", self, other);
+  AT_DISPATCH_FLOATING_TYPES(o.out.scalar_type(), "torchext_add", [&] {
+    using T = scalar_t;
     const T a = alpha.to<T>();
     if (a == T(1)) {
       elementwise<T, 2>(o.out, {o.self, o.other}, [](T x, T y) { return x + y; });
@@ -51,12 +43,14 @@ at::Tensor add_cpu(const at::Tensor& self, const at::Tensor& other, const at::Sc
       elementwise<T, 2>(o.out, {o.self, o.other}, [a](T x, T y) { return x + a * y; });
     }
   });
+  return o.out;
 }
 
 at::Tensor sub_cpu(const at::Tensor& self, const at::Tensor& other, const at::Scalar& alpha) {
   check_real_scalar("torchext.sub", "alpha", alpha);
-  return binary("torchext.sub", self, other, [&](BinaryOperands& o, auto zero) {
-    using T = decltype(zero);
+  auto o = prepare_binary("torchext.sub", self, other);
+  AT_DISPATCH_FLOATING_TYPES(o.out.scalar_type(), "torchext_sub", [&] {
+    using T = scalar_t;
     const T a = alpha.to<T>();
     if (a == T(1)) {
       elementwise<T, 2>(o.out, {o.self, o.other}, [](T x, T y) { return x - y; });
@@ -64,41 +58,45 @@ at::Tensor sub_cpu(const at::Tensor& self, const at::Tensor& other, const at::Sc
       elementwise<T, 2>(o.out, {o.self, o.other}, [a](T x, T y) { return x - a * y; });
     }
   });
+  return o.out;
 }
 
 at::Tensor mul_cpu(const at::Tensor& self, const at::Tensor& other) {
-  return binary("torchext.mul", self, other, [](BinaryOperands& o, auto zero) {
-    using T = decltype(zero);
+  auto o = prepare_binary("torchext.mul", self, other);
+  AT_DISPATCH_FLOATING_TYPES(o.out.scalar_type(), "torchext_mul", [&] {
+    using T = scalar_t;
     elementwise<T, 2>(o.out, {o.self, o.other}, [](T x, T y) { return x * y; });
   });
+  return o.out;
 }
 
-// Tensor-scalar ops: a Python number never promotes a float tensor, so the result has self's dtype.
-template <typename F>
-at::Tensor unary(const char* op, const at::Tensor& self, const F& run) {
+// Tensor-scalar ops: a Python number never promotes a float tensor, so the output (contiguous)
+// has self's shape and dtype.
+at::Tensor prepare_unary(const char* op, const at::Tensor& self) {
   check_float(op, "self", self);
-  auto out = at::empty(self.sizes(), self.options());
-  AT_DISPATCH_FLOATING_TYPES(self.scalar_type(), "torchext_unary", [&] { run(out, scalar_t(0)); });
-  return out;
+  return at::empty(self.sizes(), self.options());
 }
 
 at::Tensor add_scalar_cpu(const at::Tensor& self, const at::Scalar& other, const at::Scalar& alpha) {
   const char* op = "torchext.add_scalar";
   check_real_scalar(op, "other", other);
   check_real_scalar(op, "alpha", alpha);
-  return unary(op, self, [&](at::Tensor& out, auto zero) {
-    using T = decltype(zero);
+  auto out = prepare_unary(op, self);
+  AT_DISPATCH_FLOATING_TYPES(self.scalar_type(), "torchext_add_scalar", [&] {
+    using T = scalar_t;
     const T c = alpha.to<T>() * other.to<T>();
     elementwise<T, 1>(out, {self}, [c](T x) { return x + c; });
   });
+  return out;
 }
 
 at::Tensor rsub_scalar_cpu(const at::Tensor& self, const at::Scalar& other, const at::Scalar& alpha) {
   const char* op = "torchext.rsub_scalar";
   check_real_scalar(op, "other", other);
   check_real_scalar(op, "alpha", alpha);
-  return unary(op, self, [&](at::Tensor& out, auto zero) {
-    using T = decltype(zero);
+  auto out = prepare_unary(op, self);
+  AT_DISPATCH_FLOATING_TYPES(self.scalar_type(), "torchext_rsub_scalar", [&] {
+    using T = scalar_t;
     const T c = other.to<T>();
     const T a = alpha.to<T>();
     if (a == T(1)) {
@@ -107,16 +105,19 @@ at::Tensor rsub_scalar_cpu(const at::Tensor& self, const at::Scalar& other, cons
       elementwise<T, 1>(out, {self}, [c, a](T x) { return c - a * x; });
     }
   });
+  return out;
 }
 
 at::Tensor mul_scalar_cpu(const at::Tensor& self, const at::Scalar& other) {
   const char* op = "torchext.mul_scalar";
   check_real_scalar(op, "other", other);
-  return unary(op, self, [&](at::Tensor& out, auto zero) {
-    using T = decltype(zero);
+  auto out = prepare_unary(op, self);
+  AT_DISPATCH_FLOATING_TYPES(self.scalar_type(), "torchext_mul_scalar", [&] {
+    using T = scalar_t;
     const T c = other.to<T>();
     elementwise<T, 1>(out, {self}, [c](T x) { return x * c; });
   });
+  return out;
 }
 
 // As torch.pow: exponent 0 gives 1 everywhere (0**0 and nan**0 too), 1 copies, and the common
@@ -126,8 +127,9 @@ at::Tensor pow_scalar_cpu(const at::Tensor& self, const at::Scalar& exponent) {
   const char* op = "torchext.pow_scalar";
   check_real_scalar(op, "exponent", exponent);
   const double e = exponent.to<double>();
-  return unary(op, self, [&](at::Tensor& out, auto zero) {
-    using T = decltype(zero);
+  auto out = prepare_unary(op, self);
+  AT_DISPATCH_FLOATING_TYPES(self.scalar_type(), "torchext_pow_scalar", [&] {
+    using T = scalar_t;
     auto run = [&](auto f) { elementwise<T, 1>(out, {self}, f); };
     if (e == 0.0) {
       run([](T) { return T(1); });
@@ -150,6 +152,7 @@ at::Tensor pow_scalar_cpu(const at::Tensor& self, const at::Scalar& exponent) {
       run([te](T x) { return std::pow(x, te); });
     }
   });
+  return out;
 }
 
 }  // namespace

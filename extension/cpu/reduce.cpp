@@ -94,7 +94,8 @@ DimList reduction_dims(const at::Tensor& x, const std::vector<bool>& reduced, co
   return merged;
 }
 
-DimList select(const DimList& dims, size_t count, bool reduced) {
+// The dims among the first `count` that are (or are not) reduced, in order.
+DimList dims_of_kind(const DimList& dims, size_t count, bool reduced) {
   DimList picked;
   for (size_t i = 0; i < count; ++i) {
     if (dims[i].reduced == reduced) picked.push_back(dims[i]);
@@ -195,7 +196,8 @@ void sum_outer(const T* x, T* y, const DimList& kept, const DimList& reduced, in
 template <typename T>
 void sum_kernel(const at::Tensor& x, const std::vector<bool>& reduced, bool keepdim, at::Tensor& out) {
   const DimList dims = reduction_dims(x, reduced, out, keepdim);
-  const bool any_reduced = std::any_of(dims.begin(), dims.end(), [](const ReduceDim& d) { return d.reduced; });
+  const bool any_reduced =
+      std::any_of(dims.begin(), dims.end(), [](const ReduceDim& d) { return d.reduced; });
   if (!any_reduced) {  // every reduced dim has size 1: each output is one input element
     out.copy_(x.reshape(out.sizes()));
     return;
@@ -203,12 +205,12 @@ void sum_kernel(const at::Tensor& x, const std::vector<bool>& reduced, bool keep
   const T* xp = x.const_data_ptr<T>();
   T* yp = out.mutable_data_ptr<T>();
   const ReduceDim& inner = dims.back();
-  const size_t outer = dims.size() - 1;
+  const DimList outer_kept = dims_of_kind(dims, dims.size() - 1, false);
+  const DimList outer_reduced = dims_of_kind(dims, dims.size() - 1, true);
   if (inner.reduced) {
-    sum_inner(xp, yp, select(dims, outer, false), select(dims, outer, true), inner.size, inner.in_stride);
+    sum_inner(xp, yp, outer_kept, outer_reduced, inner.size, inner.in_stride);
   } else {
-    sum_outer(xp, yp, select(dims, outer, false), select(dims, outer, true), inner.size, inner.in_stride,
-              inner.out_stride);
+    sum_outer(xp, yp, outer_kept, outer_reduced, inner.size, inner.in_stride, inner.out_stride);
   }
 }
 
@@ -253,7 +255,9 @@ at::Tensor sum_cpu(const at::Tensor& self, at::OptionalIntArrayRef dim, bool kee
   auto out = at::empty(out_shape, x.options());
   if (out.numel() == 0) return out;
   if (x.numel() == 0) return out.zero_();  // the sum over nothing
-  AT_DISPATCH_FLOATING_TYPES(out_dtype, "torchext_sum", [&] { sum_kernel<scalar_t>(x, reduced, keepdim, out); });
+  AT_DISPATCH_FLOATING_TYPES(out_dtype, "torchext_sum", [&] {
+    sum_kernel<scalar_t>(x, reduced, keepdim, out);
+  });
   return out;
 }
 

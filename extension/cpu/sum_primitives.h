@@ -14,16 +14,19 @@ namespace torchext::cpu {
 
 constexpr int64_t kCarry = 16;           // additions per cascade level before carrying upwards
 constexpr int kLevels = 4;               // levels 0..2 carry; the last one takes the rest
-constexpr int64_t kMaxRowWidth = 256;    // widest row block summed at once
-constexpr int64_t kLanes = 64;           // independent partial sums in a contiguous sum
+constexpr int64_t kMaxRowWidth = 1024;   // widest row block summed at once (streams rows up to 4-8 KB)
+constexpr int64_t kLanes = 64;           // independent partial sums in a long contiguous sum
+constexpr int64_t kShortLanes = 16;      // ... and in a medium one
 constexpr int64_t kReduceGrain = 32768;  // elements per task below which threads do not pay
 
 // out[c] = sum over nrows rows of row[c * col_stride], c < width <= kMaxRowWidth; next_row()
 // returns the rows' base pointers in order.
 template <typename T, typename NextRow>
 void sum_rows(int64_t nrows, int64_t width, int64_t col_stride, NextRow&& next_row, T* out) {
+  int levels = 1;  // levels this many rows reach: level l takes carries every kCarry^l rows
+  for (int64_t r = nrows / kCarry; r > 0 && levels < kLevels; r /= kCarry) ++levels;
   T acc[kLevels][kMaxRowWidth];
-  for (int l = 0; l < kLevels; ++l) std::fill(acc[l], acc[l] + width, T(0));
+  for (int l = 0; l < levels; ++l) std::fill(acc[l], acc[l] + width, T(0));
   for (int64_t r = 1; r <= nrows; ++r) {
     const T* __restrict__ row = next_row();
     T* __restrict__ a0 = acc[0];
@@ -40,7 +43,10 @@ void sum_rows(int64_t nrows, int64_t width, int64_t col_stride, NextRow&& next_r
       }
     }
   }
-  for (int64_t c = 0; c < width; ++c) out[c] = ((acc[0][c] + acc[1][c]) + acc[2][c]) + acc[3][c];
+  std::copy(acc[0], acc[0] + width, out);
+  for (int l = 1; l < levels; ++l) {
+    for (int64_t c = 0; c < width; ++c) out[c] += acc[l][c];
+  }
 }
 
 // A scalar cascade accumulator, for sums of values produced one at a time (e.g. row sums).
@@ -60,23 +66,40 @@ struct CascadeSum {
   T value() const { return ((acc[0] + acc[1]) + acc[2]) + acc[3]; }
 };
 
-// Sum of n contiguous elements: kLanes interleaved cascades, then a pairwise sum of the lanes.
+// Pairwise sum of lanes[0, n), n a power of two; overwrites lanes.
+template <typename T>
+T sum_lanes(T* lanes, int64_t n) {
+  for (int64_t w = n / 2; w >= 1; w /= 2) {
+    for (int64_t j = 0; j < w; ++j) lanes[j] += lanes[j + w];
+  }
+  return lanes[0];
+}
+
+// Sum of n contiguous elements. Short runs go plainly; medium ones into kShortLanes interleaved
+// partial sums (at most kLanes * kCarry / kShortLanes values each); long ones into kLanes
+// interleaved cascades. The partial sums are then added pairwise.
 template <typename T>
 T sum_contiguous(const T* p, int64_t n) {
-  if (n < 2 * kLanes) {
+  if (n < kShortLanes) {
     T s = T(0);
     for (int64_t i = 0; i < n; ++i) s += p[i];
     return s;
+  }
+  if (n < kLanes * kCarry) {
+    T lanes[kShortLanes] = {};
+    int64_t i = 0;
+    for (; i + kShortLanes <= n; i += kShortLanes) {
+      for (int64_t j = 0; j < kShortLanes; ++j) lanes[j] += p[i + j];
+    }
+    for (int64_t j = 0; i + j < n; ++j) lanes[j] += p[i + j];
+    return sum_lanes(lanes, kShortLanes);
   }
   T lanes[kLanes];
   const int64_t rows = n / kLanes;
   const T* row = p;
   sum_rows<T>(rows, kLanes, 1, [&] { const T* r = row; row += kLanes; return r; }, lanes);
   for (int64_t j = 0; j < n - rows * kLanes; ++j) lanes[j] += row[j];
-  for (int64_t w = kLanes / 2; w >= 1; w /= 2) {
-    for (int64_t j = 0; j < w; ++j) lanes[j] += lanes[j + w];
-  }
-  return lanes[0];
+  return sum_lanes(lanes, kLanes);
 }
 
 // Sum of n elements `stride` apart.
