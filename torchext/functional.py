@@ -3,6 +3,13 @@ mirrors, and computes on torchext kernels through autograd Functions."""
 import torch
 
 from .functions.activation import AddReLU, ReLU, ReLUInplace
+from .functions.elementwise import add, mul, pow, rsub, sub  # noqa: F401
+from .functions.loss import binary_cross_entropy_with_logits  # noqa: F401
+from .functions.linalg import matmul  # noqa: F401
+from .functions.reduction import sum  # noqa: F401
+from .functions.views import flatten, t, transpose  # noqa: F401
+from .functions.conv import conv2d  # noqa: F401
+from .functions.linear import linear  # noqa: F401
 
 
 def relu(input, inplace=False):

@@ -1,0 +1,396 @@
+// 2-D convolution (CPU): im2col over a chunk of images + one GEMM per group, and its backward.
+//
+// Forward, per group g:  out_g [Cout_g, B*P] = W_g [Cout_g, Cg*kh*kw] @ columns_g [Cg*kh*kw, B*P]
+// Backward:              grad_W_g  = grad_out_g @ columns_g^T      (summed over chunks)
+//                        grad_in   = col2im(W_g^T @ grad_out_g)
+//                        grad_bias = sum of grad_out over images and pixels
+// A 1x1 stride-1 unpadded convolution is already a GEMM on each image: no im2col.
+#include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <array>
+#include <tuple>
+
+#include "../common.h"
+#include "gemm.h"
+#include "im2col.h"
+
+namespace torchext::cpu {
+namespace {
+
+// Upper bound on the columns buffer (elements): the batch is processed in chunks of images whose
+// columns fit (always at least one image).
+constexpr int64_t kColumnsBudget = int64_t(1) << 22;
+// The weight gradient sums over the chunk's output pixels (ld of them). From this many on it
+// runs as grad_W^T = columns @ grad_out^T, which lets the GEMM stream the large columns matrix
+// as a row-major left operand instead of repacking it transposed; below, the reduction is too
+// short to amortise storing grad_W^T column by column.
+constexpr int64_t kLongReduction = 256;
+// Below this many output pixels per image a per-image GEMM is too narrow to run well, so even a
+// 1x1 convolution goes through columns that put the images side by side.
+constexpr int64_t kWideGemm = 64;
+
+struct ConvShape {
+  int64_t batch, out_channels, groups;
+  ConvGeometry geo;
+  int64_t in_per_group() const { return geo.channels / groups; }
+  int64_t out_per_group() const { return out_channels / groups; }
+  int64_t gemm_k() const { return in_per_group() * geo.kernel_area(); }  // GEMM depth per group
+  // 1x1, stride 1, no padding: the input image is already the columns matrix.
+  bool is_pointwise() const {
+    return geo.kernel_h == 1 && geo.kernel_w == 1 && geo.stride_h == 1 && geo.stride_w == 1 &&
+           geo.out_h == geo.height && geo.out_w == geo.width && geo.pad_top == 0 &&
+           geo.pad_left == 0;
+  }
+  bool direct_gemm() const {
+    return is_pointwise() && (batch == 1 || geo.out_area() >= kWideGemm);
+  }
+  // Images per im2col chunk.
+  int64_t chunk() const {
+    const int64_t per_image = std::max<int64_t>(1, geo.channels * geo.kernel_area() * geo.out_area());
+    return std::clamp<int64_t>(kColumnsBudget / per_image, 1, std::max<int64_t>(batch, 1));
+  }
+};
+
+// Validates every argument and derives the geometry (shared by forward and backward).
+ConvShape conv_shape(const char* op, const at::Tensor& input, const at::Tensor& weight,
+                     at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation,
+                     int64_t groups) {
+  check_float(op, "input", input);
+  check_float(op, "weight", weight);
+  check_same_device(op, "input", input, "weight", weight);
+  check_same_dtype(op, "input", input, "weight", weight);
+  TORCH_CHECK(input.dim() == 4, op, ": expected input to be 4-D (N, C, H, W) but got a ",
+              input.dim(), "-D tensor of shape ", input.sizes());
+  check_dim(op, "weight", weight, 4);
+  TORCH_CHECK(stride.size() == 2, op, ": expected stride to have 2 values but got ", stride);
+  TORCH_CHECK(padding.size() == 4, op,
+              ": expected padding to have 4 values (top, bottom, left, right) but got ", padding);
+  TORCH_CHECK(dilation.size() == 2, op, ": expected dilation to have 2 values but got ", dilation);
+  TORCH_CHECK(stride[0] > 0 && stride[1] > 0, op, ": expected stride to be positive but got ",
+              stride);
+  TORCH_CHECK(dilation[0] > 0 && dilation[1] > 0, op,
+              ": expected dilation to be positive but got ", dilation);
+  for (int64_t p : padding) {
+    TORCH_CHECK(p >= 0, op, ": expected padding to be non-negative but got ", padding);
+  }
+  TORCH_CHECK(groups > 0, op, ": expected groups to be positive but got ", groups);
+  const int64_t channels = input.size(1), out_channels = weight.size(0);
+  TORCH_CHECK(channels % groups == 0, op, ": expected input channels (", channels,
+              ") to be divisible by groups (", groups, ")");
+  TORCH_CHECK(out_channels % groups == 0, op, ": expected weight's output channels (",
+              out_channels, ") to be divisible by groups (", groups, ")");
+  TORCH_CHECK(weight.size(1) * groups == channels, op, ": weight of shape ", weight.sizes(),
+              " expects ", weight.size(1) * groups, " input channels (", weight.size(1),
+              " per group x ", groups, " groups) but input of shape ", input.sizes(), " has ",
+              channels);
+
+  ConvGeometry g{};
+  g.channels = channels;
+  g.height = input.size(2);
+  g.width = input.size(3);
+  g.kernel_h = weight.size(2);
+  g.kernel_w = weight.size(3);
+  g.stride_h = stride[0];
+  g.stride_w = stride[1];
+  g.pad_top = padding[0];
+  g.pad_left = padding[2];
+  g.dilation_h = dilation[0];
+  g.dilation_w = dilation[1];
+  // out = floor((padded - dilated_kernel) / stride) + 1, which is >= 1 exactly when the dilated
+  // kernel fits in the padded input.
+  const int64_t padded_h = g.height + padding[0] + padding[1];
+  const int64_t padded_w = g.width + padding[2] + padding[3];
+  const int64_t span_h = g.dilation_h * (g.kernel_h - 1) + 1;
+  const int64_t span_w = g.dilation_w * (g.kernel_w - 1) + 1;
+  TORCH_CHECK(g.kernel_h > 0 && g.kernel_w > 0, op, ": expected a non-empty kernel but weight has shape ",
+              weight.sizes());
+  TORCH_CHECK(padded_h >= span_h && padded_w >= span_w, op, ": computed output size (",
+              padded_h >= span_h ? (padded_h - span_h) / g.stride_h + 1 : 0, " x ",
+              padded_w >= span_w ? (padded_w - span_w) / g.stride_w + 1 : 0,
+              ") is too small: the dilated kernel (", span_h, " x ", span_w,
+              ") is larger than the padded input (", padded_h, " x ", padded_w, ")");
+  g.out_h = (padded_h - span_h) / g.stride_h + 1;
+  g.out_w = (padded_w - span_w) / g.stride_w + 1;
+  return ConvShape{input.size(0), out_channels, groups, g};
+}
+
+// Runs fn(group) for every group: in parallel across groups when there are several (each GEMM
+// then runs on its thread), else once with the GEMM itself parallel.
+template <typename F>
+void for_each_group(int64_t groups, const F& fn) {
+  if (groups == 1) {
+    fn(0);
+    return;
+  }
+  at::parallel_for(0, groups, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t grp = lo; grp < hi; ++grp) fn(grp);
+  });
+}
+
+// out[n][c][p] = src[c][n*P + p] (+ bias[c]) for the images of one chunk.
+template <typename T>
+void scatter_chunk(const T* __restrict__ src, int64_t images, int64_t out_channels, int64_t P,
+                   const T* __restrict__ bias, T* __restrict__ out) {
+  const int64_t ld = images * P;
+  at::parallel_for(0, images * out_channels, detail::grain_for(P), [&](int64_t lo, int64_t hi) {
+    detail::for_each_pair(lo, hi, out_channels, [&](int64_t n, int64_t c, int64_t plane) {
+      const T* s = src + c * ld + n * P;
+      T* d = out + plane * P;
+      const T b = bias ? bias[c] : T(0);
+      for (int64_t p = 0; p < P; ++p) d[p] = s[p] + b;
+    });
+  });
+}
+
+// dst[c][n*P + p] = src[n][c][p] for the images of one chunk (the inverse of scatter_chunk).
+template <typename T>
+void gather_chunk(const T* __restrict__ src, int64_t images, int64_t channels, int64_t P,
+                  T* __restrict__ dst) {
+  const int64_t ld = images * P;
+  at::parallel_for(0, images * channels, detail::grain_for(P), [&](int64_t lo, int64_t hi) {
+    detail::for_each_pair(lo, hi, channels, [&](int64_t n, int64_t c, int64_t plane) {
+      const T* s = src + plane * P;
+      T* d = dst + c * ld + n * P;
+      for (int64_t p = 0; p < P; ++p) d[p] = s[p];
+    });
+  });
+}
+
+// out[n][c][p] += bias[c] over contiguous NCHW planes.
+template <typename T>
+void add_bias(T* __restrict__ out, const T* __restrict__ bias, int64_t images, int64_t channels,
+              int64_t P) {
+  at::parallel_for(0, images * channels, detail::grain_for(P), [&](int64_t lo, int64_t hi) {
+    detail::for_each_pair(lo, hi, channels, [&](int64_t, int64_t c, int64_t plane) {
+      const T b = bias[c];
+      T* d = out + plane * P;
+      for (int64_t p = 0; p < P; ++p) d[p] += b;
+    });
+  });
+}
+
+// grad_bias[c] = sum over images and pixels of grad_out[n][c][p].
+template <typename T>
+void bias_grad(const T* __restrict__ grad_out, int64_t images, int64_t channels, int64_t P,
+               T* __restrict__ grad_bias) {
+  constexpr int64_t kLanes = 16;  // independent partial sums, so the inner loop vectorizes
+  at::parallel_for(0, channels, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t c = lo; c < hi; ++c) {
+      T lanes[kLanes] = {};
+      T tail = 0;
+      for (int64_t n = 0; n < images; ++n) {
+        const T* s = grad_out + (n * channels + c) * P;
+        int64_t p = 0;
+        for (; p + kLanes <= P; p += kLanes) {
+          for (int64_t l = 0; l < kLanes; ++l) lanes[l] += s[p + l];
+        }
+        for (; p < P; ++p) tail += s[p];
+      }
+      for (int64_t l = 0; l < kLanes; ++l) tail += lanes[l];
+      grad_bias[c] = tail;
+    }
+  });
+}
+
+template <typename T>
+void conv2d_forward_kernel(const ConvShape& s, const T* x, const T* w, const T* bias, T* out) {
+  const ConvGeometry& g = s.geo;
+  const int64_t P = g.out_area(), K = s.gemm_k(), cin_g = s.in_per_group(),
+                cout_g = s.out_per_group();
+  const int64_t image_in = g.channels * g.in_area(), image_out = s.out_channels * P;
+
+  if (s.direct_gemm()) {
+    for (int64_t n = 0; n < s.batch; ++n) {
+      for_each_group(s.groups, [&](int64_t grp) {
+        gemm<T>(cout_g, P, K, T(1), w + grp * cout_g * K, K, 1,
+                x + n * image_in + grp * cin_g * P, P, 1, T(0),
+                out + n * image_out + grp * cout_g * P, P, 1);
+      });
+    }
+    if (bias) add_bias(out, bias, s.batch, s.out_channels, P);
+    return;
+  }
+
+  const int64_t chunk = s.chunk();
+  at::Tensor columns = at::empty({g.channels * g.kernel_area() * chunk * P},
+                           at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value));
+  // Several images per chunk: the GEMM writes [Cout, images*P], scattered to NCHW afterwards.
+  at::Tensor staging;
+  if (chunk > 1) staging = at::empty({s.out_channels * chunk * P}, columns.options());
+  T* cols = columns.mutable_data_ptr<T>();
+  for (int64_t n0 = 0; n0 < s.batch; n0 += chunk) {
+    const int64_t images = std::min(chunk, s.batch - n0), ld = images * P;
+    im2col(x + n0 * image_in, images, g, cols);
+    T* dst = images > 1 ? staging.mutable_data_ptr<T>() : out + n0 * image_out;
+    for_each_group(s.groups, [&](int64_t grp) {
+      gemm<T>(cout_g, ld, K, T(1), w + grp * cout_g * K, K, 1, cols + grp * K * ld, ld, 1, T(0),
+              dst + grp * cout_g * ld, ld, 1);
+    });
+    if (images > 1) {
+      scatter_chunk<T>(dst, images, s.out_channels, P, bias, out + n0 * image_out);
+    } else if (bias) {
+      add_bias(out + n0 * image_out, bias, 1, s.out_channels, P);
+    }
+  }
+}
+
+at::Tensor conv2d_cpu(const at::Tensor& input, const at::Tensor& weight,
+                      const std::optional<at::Tensor>& bias_opt, at::IntArrayRef stride,
+                      at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups) {
+  const char* op = "torchext.conv2d";
+  const ConvShape s = conv_shape(op, input, weight, stride, padding, dilation, groups);
+  at::Tensor bias;
+  if (bias_opt.has_value() && bias_opt->defined()) {
+    bias = bias_opt->contiguous();
+    check_same_device(op, "input", input, "bias", bias);
+    check_same_dtype(op, "input", input, "bias", bias);
+    TORCH_CHECK(bias.dim() == 1 && bias.size(0) == s.out_channels, op,
+                ": expected bias of shape [", s.out_channels, "] but got ", bias.sizes());
+  }
+  auto out = at::empty({s.batch, s.out_channels, s.geo.out_h, s.geo.out_w}, input.options());
+  if (out.numel() == 0) return out;
+  if (s.gemm_k() == 0) {  // no input channels: the output is the bias alone
+    if (bias.defined()) {
+      out.copy_(bias.view({1, s.out_channels, 1, 1}).expand_as(out));
+    } else {
+      out.zero_();
+    }
+    return out;
+  }
+  auto x = input.contiguous();
+  auto w = weight.contiguous();
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "torchext_conv2d", [&] {
+    conv2d_forward_kernel<scalar_t>(s, x.const_data_ptr<scalar_t>(), w.const_data_ptr<scalar_t>(),
+                                    bias.defined() ? bias.const_data_ptr<scalar_t>() : nullptr,
+                                    out.mutable_data_ptr<scalar_t>());
+  });
+  return out;
+}
+
+// Input and weight gradients (either may be null: not asked).
+template <typename T>
+void conv2d_backward_kernel(const ConvShape& s, const T* gout, const T* x, const T* w,
+                            T* grad_in, T* grad_w) {
+  const ConvGeometry& g = s.geo;
+  const int64_t P = g.out_area(), K = s.gemm_k(), cin_g = s.in_per_group(),
+                cout_g = s.out_per_group();
+  const int64_t image_in = g.channels * g.in_area(), image_out = s.out_channels * P;
+
+  if (s.direct_gemm()) {
+    for (int64_t n = 0; n < s.batch; ++n) {
+      const T* go = gout + n * image_out;
+      for_each_group(s.groups, [&](int64_t grp) {
+        const T* go_g = go + grp * cout_g * P;
+        const T* w_g = w + grp * cout_g * K;
+        if (grad_w) {  // grad_W_g [Cout_g, Cg] += grad_out_g [Cout_g, P] @ x_g^T [P, Cg]
+          gemm<T>(cout_g, K, P, T(1), go_g, P, 1, x + n * image_in + grp * cin_g * P, 1, P,
+                  n == 0 ? T(0) : T(1), grad_w + grp * cout_g * K, K, 1);
+        }
+        if (grad_in) {  // grad_x_g [Cg, P] = W_g^T [Cg, Cout_g] @ grad_out_g [Cout_g, P]
+          gemm<T>(K, P, cout_g, T(1), w_g, 1, K, go_g, P, 1, T(0),
+                  grad_in + n * image_in + grp * cin_g * P, P, 1);
+        }
+      });
+    }
+    return;
+  }
+
+  const int64_t chunk = s.chunk();
+  const at::TensorOptions options = at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value);
+  // One buffer serves both directions: the columns of the input for the weight gradient, then
+  // W^T @ grad_out for col2im.
+  at::Tensor columns = at::empty({g.channels * g.kernel_area() * chunk * P}, options);
+  at::Tensor gathered;
+  if (chunk > 1) gathered = at::empty({s.out_channels * chunk * P}, options);
+  T* cols = columns.mutable_data_ptr<T>();
+  for (int64_t n0 = 0; n0 < s.batch; n0 += chunk) {
+    const int64_t images = std::min(chunk, s.batch - n0), ld = images * P;
+    // grad_out of the chunk as [Cout, images*P], matching the columns' column order.
+    const T* go = gout + n0 * image_out;
+    if (images > 1) {
+      gather_chunk(go, images, s.out_channels, P, gathered.mutable_data_ptr<T>());
+      go = gathered.const_data_ptr<T>();
+    }
+    if (grad_w) {
+      im2col(x + n0 * image_in, images, g, cols);
+      const T beta = n0 == 0 ? T(0) : T(1);
+      for_each_group(s.groups, [&](int64_t grp) {
+        const T* cols_g = cols + grp * K * ld;
+        const T* go_g = go + grp * cout_g * ld;
+        T* gw_g = grad_w + grp * cout_g * K;
+        if (ld >= kLongReduction) {  // grad_W_g^T [K, Cout_g] = columns_g @ grad_out_g^T
+          gemm<T>(K, cout_g, ld, T(1), cols_g, ld, 1, go_g, 1, ld, beta, gw_g, 1, K);
+        } else {  // grad_W_g [Cout_g, K] = grad_out_g @ columns_g^T
+          gemm<T>(cout_g, K, ld, T(1), go_g, ld, 1, cols_g, 1, ld, beta, gw_g, K, 1);
+        }
+      });
+    }
+    if (grad_in) {
+      for_each_group(s.groups, [&](int64_t grp) {
+        gemm<T>(K, ld, cout_g, T(1), w + grp * cout_g * K, 1, K, go + grp * cout_g * ld, ld, 1,
+                T(0), cols + grp * K * ld, ld, 1);
+      });
+      col2im(cols, images, g, grad_in + n0 * image_in);
+    }
+  }
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> conv2d_backward_cpu(
+    const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& weight,
+    at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
+    std::array<bool, 3> output_mask) {
+  const char* op = "torchext.conv2d_backward";
+  const ConvShape s = conv_shape(op, input, weight, stride, padding, dilation, groups);
+  check_float(op, "grad_output", grad_output);
+  check_same_device(op, "grad_output", grad_output, "input", input);
+  check_same_dtype(op, "grad_output", grad_output, "input", input);
+  const std::array<int64_t, 4> out_shape{s.batch, s.out_channels, s.geo.out_h, s.geo.out_w};
+  TORCH_CHECK(grad_output.sizes() == at::IntArrayRef(out_shape), op,
+              ": expected grad_output of shape ", at::IntArrayRef(out_shape), " but got ",
+              grad_output.sizes());
+
+  at::Tensor grad_input, grad_weight, grad_bias;
+  if (output_mask[0]) grad_input = at::empty(input.sizes(), input.options());
+  if (output_mask[1]) grad_weight = at::empty(weight.sizes(), weight.options());
+  if (output_mask[2]) grad_bias = at::empty({s.out_channels}, grad_output.options());
+  if (!output_mask[0] && !output_mask[1] && !output_mask[2]) {
+    return {grad_input, grad_weight, grad_bias};
+  }
+
+  auto go = grad_output.contiguous();
+  const bool empty_gemm = s.batch == 0 || s.out_channels == 0 || s.gemm_k() == 0;
+  AT_DISPATCH_FLOATING_TYPES(go.scalar_type(), "torchext_conv2d_backward", [&] {
+    if (grad_bias.defined()) {
+      bias_grad<scalar_t>(go.const_data_ptr<scalar_t>(), s.batch, s.out_channels,
+                          s.geo.out_area(), grad_bias.mutable_data_ptr<scalar_t>());
+    }
+    if (empty_gemm) {  // every product sums over nothing
+      if (grad_input.defined()) grad_input.zero_();
+      if (grad_weight.defined()) grad_weight.zero_();
+      return;
+    }
+    if (!grad_input.defined() && !grad_weight.defined()) return;
+    // The input is read only for the weight gradient.
+    auto x = grad_weight.defined() ? input.contiguous() : at::Tensor();
+    auto w = weight.contiguous();
+    conv2d_backward_kernel<scalar_t>(
+        s, go.const_data_ptr<scalar_t>(), x.defined() ? x.const_data_ptr<scalar_t>() : nullptr,
+        w.const_data_ptr<scalar_t>(),
+        grad_input.defined() ? grad_input.mutable_data_ptr<scalar_t>() : nullptr,
+        grad_weight.defined() ? grad_weight.mutable_data_ptr<scalar_t>() : nullptr);
+  });
+  return {grad_input, grad_weight, grad_bias};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(torchext, CPU, m) {
+  m.impl("conv2d", &conv2d_cpu);
+  m.impl("conv2d_backward", &conv2d_backward_cpu);
+}
+
+}  // namespace torchext::cpu

@@ -1,0 +1,149 @@
+// CPU iteration for elementwise kernels: out[i] = f(in_0[..], ..., in_{N-1}[..]) over every element
+// of a broadcast shape, the output contiguous. Size-1 dims are dropped and neighbouring dims merged
+// wherever every operand is linear across them, so most calls run one flat loop; that loop has a
+// contiguous variant and, for two operands, variants with one operand broadcast as a scalar, all
+// written as plain indexed loops the compiler vectorizes. Other layouts take the strided loop.
+#pragma once
+#include <ATen/ATen.h>
+#include <c10/util/SmallVector.h>
+
+#include <algorithm>
+#include <array>
+#include <utility>
+#include <vector>
+
+#include "loops.h"
+
+namespace torchext::cpu {
+
+// Loop dims after merging, outermost first, with each input's element strides (0 where broadcast).
+template <size_t N>
+struct BroadcastLayout {
+  c10::SmallVector<int64_t, 6> sizes;
+  std::array<c10::SmallVector<int64_t, 6>, N> strides;
+  int64_t numel = 1;
+};
+
+// Lays the inputs over `shape`, which each of them must broadcast to.
+template <size_t N>
+BroadcastLayout<N> broadcast_layout(at::IntArrayRef shape, const std::array<at::Tensor, N>& inputs) {
+  BroadcastLayout<N> layout;
+  const int64_t ndim = static_cast<int64_t>(shape.size());
+  for (int64_t d = 0; d < ndim; ++d) {
+    layout.numel *= shape[d];
+    if (shape[d] == 1) continue;
+    std::array<int64_t, N> stride;
+    for (size_t k = 0; k < N; ++k) {
+      const int64_t kd = d - (ndim - inputs[k].dim());  // the input's own dim, if it has one
+      stride[k] = (kd < 0 || inputs[k].size(kd) == 1) ? 0 : inputs[k].stride(kd);
+    }
+    // Merge into the previous dim when every input steps over this one linearly.
+    bool merge = !layout.sizes.empty();
+    for (size_t k = 0; merge && k < N; ++k) {
+      merge = layout.strides[k].back() == stride[k] * shape[d];
+    }
+    if (merge) {
+      layout.sizes.back() *= shape[d];
+      for (size_t k = 0; k < N; ++k) layout.strides[k].back() = stride[k];
+    } else {
+      layout.sizes.push_back(shape[d]);
+      for (size_t k = 0; k < N; ++k) layout.strides[k].push_back(stride[k]);
+    }
+  }
+  return layout;
+}
+
+namespace detail {
+
+template <typename T, size_t N, typename F, size_t... I>
+inline void inner_contiguous(T* __restrict__ out, const std::array<const T*, N>& in, int64_t n,
+                             const F& f, std::index_sequence<I...>) {
+  for (int64_t i = 0; i < n; ++i) out[i] = f(in[I][i]...);
+}
+
+// Input S is the same element throughout the run; the others are contiguous.
+template <size_t S, typename T, size_t N, typename F, size_t... I>
+inline void inner_one_scalar(T* __restrict__ out, const std::array<const T*, N>& in, int64_t n,
+                             const F& f, std::index_sequence<I...>) {
+  const T scalar = in[S][0];
+  for (int64_t i = 0; i < n; ++i) out[i] = f((I == S ? scalar : in[I][i])...);
+}
+
+template <typename T, size_t N, typename F, size_t... I>
+inline void inner_strided(T* __restrict__ out, const std::array<const T*, N>& in,
+                          const std::array<int64_t, N>& stride, int64_t n, const F& f,
+                          std::index_sequence<I...>) {
+  for (int64_t i = 0; i < n; ++i) out[i] = f(in[I][i * stride[I]]...);
+}
+
+template <typename T, size_t N, typename F>
+inline void inner_loop(T* out, const std::array<const T*, N>& in, const std::array<int64_t, N>& stride,
+                       int64_t n, const F& f) {
+  constexpr auto seq = std::make_index_sequence<N>();
+  bool contiguous = true;
+  for (size_t k = 0; k < N; ++k) contiguous = contiguous && stride[k] == 1;
+  if (contiguous) return inner_contiguous(out, in, n, f, seq);
+  if constexpr (N == 2) {
+    if (stride[0] == 1 && stride[1] == 0) return inner_one_scalar<1>(out, in, n, f, seq);
+    if (stride[0] == 0 && stride[1] == 1) return inner_one_scalar<0>(out, in, n, f, seq);
+  }
+  inner_strided(out, in, stride, n, f, seq);
+}
+
+}  // namespace detail
+
+// out (contiguous, layout.numel elements) = f applied elementwise to the inputs' data pointers
+// laid out by `layout`. Parallel over chunks of the flat output index.
+template <typename T, size_t N, typename F>
+void for_each_element(const BroadcastLayout<N>& layout, T* out, const std::array<const T*, N>& in,
+                      const F& f) {
+  const int64_t ndim = static_cast<int64_t>(layout.sizes.size());
+  if (layout.numel == 0) return;
+  if (ndim == 0) {  // a single element
+    std::array<int64_t, N> zero{};
+    detail::inner_loop(out, in, zero, 1, f);
+    return;
+  }
+  const int64_t inner = layout.sizes[ndim - 1];
+  std::array<int64_t, N> inner_stride;
+  for (size_t k = 0; k < N; ++k) inner_stride[k] = layout.strides[k][ndim - 1];
+
+  parallel_chunks(layout.numel, [&](int64_t begin, int64_t end) {
+    // Multi-index of `begin` over the outer dims, and the input offsets it stands for.
+    std::vector<int64_t> index(ndim - 1, 0);
+    std::array<int64_t, N> offset{};
+    int64_t rest = begin / inner;
+    for (int64_t d = ndim - 2; d >= 0; --d) {
+      index[d] = rest % layout.sizes[d];
+      rest /= layout.sizes[d];
+      for (size_t k = 0; k < N; ++k) offset[k] += index[d] * layout.strides[k][d];
+    }
+    int64_t j = begin % inner;
+    for (int64_t pos = begin; pos < end;) {
+      const int64_t n = std::min(inner - j, end - pos);
+      std::array<const T*, N> ptr;
+      for (size_t k = 0; k < N; ++k) ptr[k] = in[k] + offset[k] + j * inner_stride[k];
+      detail::inner_loop(out + pos, ptr, inner_stride, n, f);
+      pos += n;
+      j = 0;
+      for (int64_t d = ndim - 2; d >= 0; --d) {  // next row: odometer step over the outer dims
+        for (size_t k = 0; k < N; ++k) offset[k] += layout.strides[k][d];
+        if (++index[d] < layout.sizes[d]) break;
+        for (size_t k = 0; k < N; ++k) offset[k] -= layout.strides[k][d] * layout.sizes[d];
+        index[d] = 0;
+      }
+    }
+  });
+}
+
+// Convenience: lays out the (already dtype-converted) inputs over out's shape and runs f.
+template <typename T, size_t N, typename F>
+void elementwise(at::Tensor& out, const std::array<at::Tensor, N>& inputs, const F& f) {
+  TORCH_INTERNAL_ASSERT(out.is_contiguous());
+  auto layout = broadcast_layout<N>(out.sizes(), inputs);
+  std::array<const T*, N> ptrs;
+  for (size_t k = 0; k < N; ++k) ptrs[k] = inputs[k].template const_data_ptr<T>();
+  for_each_element(layout, out.mutable_data_ptr<T>(), ptrs, f);
+}
+
+}  // namespace torchext::cpu

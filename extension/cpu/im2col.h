@@ -1,0 +1,227 @@
+// im2col / col2im for 2-D convolution on CPU, over a chunk of images at once.
+//
+// The columns matrix has one row per (channel, ki, kj) and one column per (image, oh, ow):
+//   columns[(c*kh + ki)*kw + kj][n*P + oh*Wo + ow] = x[n][c][oh*sh - pt + ki*dh][ow*sw - pl + kj*dw]
+// (zero where that index falls in the padding), P = Ho*Wo. Putting every image of the chunk side
+// by side gives the convolution GEMM a wide N even when each image's output is tiny.
+#pragma once
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+namespace torchext::cpu {
+
+struct ConvGeometry {
+  int64_t channels, height, width;  // one input image
+  int64_t kernel_h, kernel_w;
+  int64_t stride_h, stride_w;
+  int64_t pad_top, pad_left;  // bottom/right padding only shows through out_h/out_w
+  int64_t dilation_h, dilation_w;
+  int64_t out_h, out_w;
+
+  int64_t kernel_area() const { return kernel_h * kernel_w; }
+  int64_t out_area() const { return out_h * out_w; }
+  int64_t in_area() const { return height * width; }
+};
+
+namespace detail {
+
+// Calls fn(outer, inner, index) for index in [begin, end) of an (outer, inner) grid flattened
+// row-major with `inner` columns, dividing once rather than per index.
+template <typename F>
+inline void for_each_pair(int64_t begin, int64_t end, int64_t inner, const F& fn) {
+  int64_t outer = begin / inner, in = begin % inner;
+  for (int64_t index = begin; index < end; ++index) {
+    fn(outer, in, index);
+    if (++in == inner) {
+      in = 0;
+      ++outer;
+    }
+  }
+}
+
+// Tasks per parallel chunk so that each chunk moves roughly `elements` values.
+inline int64_t grain_for(int64_t per_task, int64_t elements = 16384) {
+  return std::max<int64_t>(1, elements / std::max<int64_t>(1, per_task));
+}
+
+// Output rows narrower than this are handled by the tap-table path: with only a few pixels per
+// row, the row path's per-row loop overhead would cost more than the copying itself.
+constexpr int64_t kNarrowRow = 16;
+
+// For every kernel tap (ki, kj) and output pixel p: the offset within an input plane that it
+// reads, or in_area (a zero slot just past the plane) where it reads padding. [kh*kw][P].
+inline std::vector<int64_t> tap_table(const ConvGeometry& g) {
+  std::vector<int64_t> table;
+  table.reserve(g.kernel_area() * g.out_area());
+  for (int64_t ki = 0; ki < g.kernel_h; ++ki)
+    for (int64_t kj = 0; kj < g.kernel_w; ++kj)
+      for (int64_t oh = 0; oh < g.out_h; ++oh)
+        for (int64_t ow = 0; ow < g.out_w; ++ow) {
+          const int64_t ih = oh * g.stride_h - g.pad_top + ki * g.dilation_h;
+          const int64_t iw = ow * g.stride_w - g.pad_left + kj * g.dilation_w;
+          const bool inside = ih >= 0 && ih < g.height && iw >= 0 && iw < g.width;
+          table.push_back(inside ? ih * g.width + iw : g.in_area());
+        }
+  return table;
+}
+
+// The part of the zero-padded input plane that some tap of some output pixel reads: rows
+// [0, height) and columns [0, width) of the plane shifted by (pad_top, pad_left).
+struct PaddedExtent {
+  int64_t height, width;
+  explicit PaddedExtent(const ConvGeometry& g)
+      : height((g.out_h - 1) * g.stride_h + (g.kernel_h - 1) * g.dilation_h + 1),
+        width((g.out_w - 1) * g.stride_w + (g.kernel_w - 1) * g.dilation_w + 1) {}
+  // Input rows / columns that land inside the extent (stride may skip the last ones).
+  int64_t rows(const ConvGeometry& g) const { return std::clamp<int64_t>(height - g.pad_top, 0, g.height); }
+  int64_t cols(const ConvGeometry& g) const { return std::clamp<int64_t>(width - g.pad_left, 0, g.width); }
+  int64_t area() const { return height * width; }
+};
+
+// im2col one task per (channel, image), row by row: the plane is first copied into a zeroed
+// padded buffer (whose border stays zero from task to task), so each columns row is a plain
+// copy of out_w elements with no bounds to check.
+template <typename T>
+void im2col_rows(const T* __restrict__ input, int64_t batch, const ConvGeometry& g,
+                 T* __restrict__ columns) {
+  const int64_t P = g.out_area(), ld = batch * P;
+  const int64_t Wo = g.out_w, sw = g.stride_w, sh = g.stride_h;
+  const PaddedExtent ext(g);
+  const int64_t rows = ext.rows(g), cols = ext.cols(g);
+  at::parallel_for(0, g.channels * batch, grain_for(g.kernel_area() * P), [&](int64_t begin, int64_t end) {
+    std::vector<T> buffer(ext.area(), T(0));
+    T* __restrict__ padded = buffer.data();
+    for_each_pair(begin, end, batch, [&](int64_t c, int64_t n, int64_t) {
+      const T* plane = input + (n * g.channels + c) * g.in_area();
+      for (int64_t r = 0; r < rows; ++r)
+        std::copy_n(plane + r * g.width, cols, padded + (r + g.pad_top) * ext.width + g.pad_left);
+      for (int64_t ki = 0; ki < g.kernel_h; ++ki) {
+        for (int64_t kj = 0; kj < g.kernel_w; ++kj) {
+          T* dst = columns + ((c * g.kernel_h + ki) * g.kernel_w + kj) * ld + n * P;
+          const T* src = padded + ki * g.dilation_h * ext.width + kj * g.dilation_w;
+          for (int64_t oh = 0; oh < g.out_h; ++oh) {
+            T* __restrict__ d = dst + oh * Wo;
+            const T* __restrict__ s = src + oh * sh * ext.width;
+            if (sw == 1) {
+              for (int64_t ow = 0; ow < Wo; ++ow) d[ow] = s[ow];
+            } else {
+              for (int64_t ow = 0; ow < Wo; ++ow) d[ow] = s[ow * sw];
+            }
+          }
+        }
+      }
+    });
+  });
+}
+
+// im2col one task per (channel, image) through the tap table: the plane is copied next to a
+// zero, then every columns entry is a single indexed load with no branch.
+template <typename T>
+void im2col_gather(const T* __restrict__ input, int64_t batch, const ConvGeometry& g,
+                   T* __restrict__ columns) {
+  const int64_t P = g.out_area(), ld = batch * P, kk = g.kernel_area(), area = g.in_area();
+  const std::vector<int64_t> table = tap_table(g);
+  const int64_t* __restrict__ taps = table.data();
+  at::parallel_for(0, g.channels * batch, grain_for(kk * P), [&](int64_t begin, int64_t end) {
+    std::vector<T> padded(area + 1, T(0));
+    T* __restrict__ src = padded.data();
+    for_each_pair(begin, end, batch, [&](int64_t c, int64_t n, int64_t) {
+      std::copy_n(input + (n * g.channels + c) * area, area, src);
+      for (int64_t tap = 0; tap < kk; ++tap) {
+        T* __restrict__ d = columns + (c * kk + tap) * ld + n * P;
+        const int64_t* __restrict__ t = taps + tap * P;
+        for (int64_t p = 0; p < P; ++p) d[p] = src[t[p]];
+      }
+    });
+  });
+}
+
+// col2im one task per (image, channel) plane, row by row, accumulating into a zeroed padded
+// buffer (so no bounds to check) whose interior is then the plane's gradient. The planes are
+// disjoint, so no two tasks write the same pixel.
+template <typename T>
+void col2im_rows(const T* __restrict__ columns, int64_t batch, const ConvGeometry& g,
+                 T* __restrict__ grad_input) {
+  const int64_t P = g.out_area(), ld = batch * P;
+  const int64_t Wo = g.out_w, sw = g.stride_w, sh = g.stride_h;
+  const PaddedExtent ext(g);
+  const int64_t rows = ext.rows(g), cols = ext.cols(g);
+  at::parallel_for(0, batch * g.channels, grain_for(g.kernel_area() * P), [&](int64_t begin, int64_t end) {
+    std::vector<T> buffer(ext.area());
+    T* __restrict__ padded = buffer.data();
+    for_each_pair(begin, end, g.channels, [&](int64_t n, int64_t c, int64_t task) {
+      std::fill(buffer.begin(), buffer.end(), T(0));
+      for (int64_t ki = 0; ki < g.kernel_h; ++ki) {
+        for (int64_t kj = 0; kj < g.kernel_w; ++kj) {
+          const T* src = columns + ((c * g.kernel_h + ki) * g.kernel_w + kj) * ld + n * P;
+          T* dst = padded + ki * g.dilation_h * ext.width + kj * g.dilation_w;
+          for (int64_t oh = 0; oh < g.out_h; ++oh) {
+            T* __restrict__ d = dst + oh * sh * ext.width;
+            const T* __restrict__ s = src + oh * Wo;
+            if (sw == 1) {
+              for (int64_t ow = 0; ow < Wo; ++ow) d[ow] += s[ow];
+            } else {
+              for (int64_t ow = 0; ow < Wo; ++ow) d[ow * sw] += s[ow];
+            }
+          }
+        }
+      }
+      // Pixels no tap reads (skipped by the stride) get zero.
+      T* plane = grad_input + task * g.in_area();
+      if (rows < g.height || cols < g.width) std::fill_n(plane, g.in_area(), T(0));
+      for (int64_t r = 0; r < rows; ++r)
+        std::copy_n(padded + (r + g.pad_top) * ext.width + g.pad_left, cols, plane + r * g.width);
+    });
+  });
+}
+
+// col2im one task per (image, channel) plane through the tap table: padding taps add into the
+// spare slot past the plane, which is dropped.
+template <typename T>
+void col2im_scatter(const T* __restrict__ columns, int64_t batch, const ConvGeometry& g,
+                    T* __restrict__ grad_input) {
+  const int64_t P = g.out_area(), ld = batch * P, kk = g.kernel_area(), area = g.in_area();
+  const std::vector<int64_t> table = tap_table(g);
+  const int64_t* __restrict__ taps = table.data();
+  at::parallel_for(0, batch * g.channels, grain_for(kk * P), [&](int64_t begin, int64_t end) {
+    std::vector<T> padded(area + 1);
+    T* __restrict__ acc = padded.data();
+    for_each_pair(begin, end, g.channels, [&](int64_t n, int64_t c, int64_t task) {
+      std::fill_n(acc, area, T(0));
+      for (int64_t tap = 0; tap < kk; ++tap) {
+        const T* __restrict__ s = columns + (c * kk + tap) * ld + n * P;
+        const int64_t* __restrict__ t = taps + tap * P;
+        for (int64_t p = 0; p < P; ++p) acc[t[p]] += s[p];
+      }
+      std::copy_n(acc, area, grad_input + task * area);
+    });
+  });
+}
+
+}  // namespace detail
+
+// input: `batch` contiguous NCHW images; columns: [channels*kh*kw, batch*P], row-major.
+template <typename T>
+void im2col(const T* input, int64_t batch, const ConvGeometry& g, T* columns) {
+  if (g.out_w < detail::kNarrowRow) {
+    detail::im2col_gather(input, batch, g, columns);
+  } else {
+    detail::im2col_rows(input, batch, g, columns);
+  }
+}
+
+// The adjoint of im2col: every input pixel receives the sum of the columns entries that read it.
+// columns: [channels*kh*kw, batch*P]; grad_input: `batch` NCHW images, fully overwritten.
+template <typename T>
+void col2im(const T* columns, int64_t batch, const ConvGeometry& g, T* grad_input) {
+  if (g.out_w < detail::kNarrowRow) {
+    detail::col2im_scatter(columns, batch, g, grad_input);
+  } else {
+    detail::col2im_rows(columns, batch, g, grad_input);
+  }
+}
+
+}  // namespace torchext::cpu

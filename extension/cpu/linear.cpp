@@ -1,0 +1,159 @@
+// linear (CPU): y = x @ W^T + b over any leading dimensions, and its backward, on our GEMM.
+//   grad_x = grad_y @ W,  grad_W = grad_y^T @ x,  grad_b = sum of grad_y over the rows.
+// The leading dimensions are flattened to M rows with a reshape (a view whenever the strides
+// allow); every operand is handed to the GEMM with its own strides, so transposed inputs and
+// weights are read in place.
+#include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <array>
+#include <tuple>
+#include <vector>
+
+#include "../common.h"
+#include "gemm.h"
+#include "loops.h"
+
+namespace torchext::cpu {
+namespace {
+
+// A 2-D operand of a product: pointer and element strides.
+template <typename T>
+struct Mat {
+  const T* data;
+  int64_t row_stride, col_stride;
+  Mat t() const { return {data, col_stride, row_stride}; }
+};
+
+template <typename T>
+Mat<T> as_mat(const at::Tensor& t) {
+  return {t.const_data_ptr<T>(), t.stride(0), t.stride(1)};
+}
+
+// out [M, N] (row-major, contiguous) = a [M, K] @ b [K, N]; an empty sum gives zeros.
+template <typename T>
+void product(int64_t M, int64_t N, int64_t K, Mat<T> a, Mat<T> b, T* out) {
+  if (M == 0 || N == 0) return;
+  if (K == 0) {
+    std::fill(out, out + M * N, T(0));
+    return;
+  }
+  gemm<T>(M, N, K, T(1), a.data, a.row_stride, a.col_stride, b.data, b.row_stride, b.col_stride,
+          T(0), out, N, 1);
+}
+
+void check_operands(const char* op, const at::Tensor& input, const at::Tensor& weight) {
+  check_float(op, "input", input);
+  check_float(op, "weight", weight);
+  check_same_device(op, "input", input, "weight", weight);
+  check_same_dtype(op, "input", input, "weight", weight);
+  TORCH_CHECK(input.dim() >= 1, op, ": expected input to have at least 1 dimension but got a 0-D tensor");
+  check_dim(op, "weight", weight, 2);
+  TORCH_CHECK(input.size(-1) == weight.size(1), op, ": expected input's last dimension (",
+              input.size(-1), ") to equal weight's in_features (", weight.size(1),
+              "), but input has shape ", input.sizes(), " and weight has shape ", weight.sizes());
+}
+
+// Rows of the flattened input: the product of its leading dimensions.
+int64_t leading_rows(const at::Tensor& input) {
+  int64_t rows = 1;
+  for (int64_t d = 0; d + 1 < input.dim(); ++d) rows *= input.size(d);
+  return rows;
+}
+
+std::vector<int64_t> output_shape(const at::Tensor& input, int64_t out_features) {
+  std::vector<int64_t> shape(input.sizes().begin(), input.sizes().end());
+  shape.back() = out_features;
+  return shape;
+}
+
+at::Tensor linear_cpu(const at::Tensor& input, const at::Tensor& weight,
+                      const std::optional<at::Tensor>& bias_opt) {
+  const char* op = "torchext.linear";
+  check_operands(op, input, weight);
+  const int64_t M = leading_rows(input), K = weight.size(1), N = weight.size(0);
+  at::Tensor bias;
+  if (bias_opt.has_value() && bias_opt->defined()) {
+    bias = bias_opt->contiguous();
+    check_same_device(op, "input", input, "bias", bias);
+    check_same_dtype(op, "input", input, "bias", bias);
+    TORCH_CHECK(bias.dim() == 1 && bias.size(0) == N, op, ": expected bias of shape [", N,
+                "] (weight's out_features) but got ", bias.sizes());
+  }
+  auto out = at::empty({M, N}, input.options());
+  auto x = input.reshape({M, K});
+  AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "torchext_linear", [&] {
+    scalar_t* o = out.mutable_data_ptr<scalar_t>();
+    // y = x @ W^T: W^T is W with its strides swapped.
+    product<scalar_t>(M, N, K, as_mat<scalar_t>(x), as_mat<scalar_t>(weight).t(), o);
+    if (bias.defined() && M * N > 0) {
+      const scalar_t* __restrict__ b = bias.const_data_ptr<scalar_t>();
+      parallel_chunks(M, [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i) {
+          scalar_t* __restrict__ row = o + i * N;
+          for (int64_t j = 0; j < N; ++j) row[j] += b[j];
+        }
+      }, std::max<int64_t>(1, kElementwiseGrain / N));
+    }
+  });
+  return out.view(output_shape(input, N));
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> linear_backward_cpu(
+    const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& weight,
+    std::array<bool, 3> output_mask) {
+  const char* op = "torchext.linear_backward";
+  check_operands(op, input, weight);
+  check_float(op, "grad_output", grad_output);
+  check_same_device(op, "grad_output", grad_output, "input", input);
+  check_same_dtype(op, "grad_output", grad_output, "input", input);
+  const int64_t M = leading_rows(input), K = weight.size(1), N = weight.size(0);
+  const auto expected = output_shape(input, N);
+  TORCH_CHECK(grad_output.sizes() == at::IntArrayRef(expected), op,
+              ": expected grad_output of shape ", at::IntArrayRef(expected), " but got ",
+              grad_output.sizes());
+
+  at::Tensor grad_input, grad_weight, grad_bias;
+  if (output_mask[0]) grad_input = at::empty(input.sizes(), input.options());
+  if (output_mask[1]) grad_weight = at::empty({N, K}, weight.options());
+  if (output_mask[2]) grad_bias = at::empty({N}, grad_output.options());
+  auto g = grad_output.contiguous().view({M, N});
+  AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "torchext_linear_backward", [&] {
+    const auto go = as_mat<scalar_t>(g);
+    if (grad_input.defined()) {  // [M, K] = grad_y [M, N] @ W [N, K]
+      product<scalar_t>(M, K, N, go, as_mat<scalar_t>(weight),
+                        grad_input.mutable_data_ptr<scalar_t>());
+    }
+    if (grad_weight.defined()) {  // [N, K] = grad_y^T [N, M] @ x [M, K]
+      product<scalar_t>(N, K, M, go.t(), as_mat<scalar_t>(input.reshape({M, K})),
+                        grad_weight.mutable_data_ptr<scalar_t>());
+    }
+    if (grad_bias.defined()) {
+      // Column sums of the contiguous [M, N] grad_y, a block of columns per task; the inner
+      // loop runs along a row, so it vectorizes.
+      const scalar_t* __restrict__ gp = g.const_data_ptr<scalar_t>();
+      scalar_t* __restrict__ gb = grad_bias.mutable_data_ptr<scalar_t>();
+      at::parallel_for(0, N, std::max<int64_t>(64, kElementwiseGrain / std::max<int64_t>(M, 1)),
+                       [&](int64_t lo, int64_t hi) {
+        for (int64_t j = lo; j < hi; ++j) gb[j] = scalar_t(0);
+        for (int64_t i = 0; i < M; ++i) {
+          const scalar_t* __restrict__ row = gp + i * N;
+          for (int64_t j = lo; j < hi; ++j) gb[j] += row[j];
+        }
+      });
+    }
+  });
+  return {grad_input, grad_weight, grad_bias};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(torchext, CPU, m) {
+  m.impl("linear", &linear_cpu);
+  m.impl("linear_backward", &linear_backward_cpu);
+}
+
+}  // namespace torchext::cpu

@@ -1,0 +1,49 @@
+"""A TorchDispatchMode that records every op reaching the dispatcher, to prove that only
+torchext ops compute while the rest is allocation, views, copies and fills."""
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+# aten ops that do no arithmetic: allocation, views, copies (incl. dtype casts) and fills.
+ALLOCATION = {"empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided", "zeros",
+              "zeros_like", "ones", "ones_like", "full", "full_like", "new_zeros", "new_ones",
+              "new_full", "scalar_tensor", "lift_fresh", "eye", "_local_scalar_dense"}
+VIEWS = {"view", "_unsafe_view", "as_strided", "t", "transpose", "expand", "unsqueeze", "squeeze",
+         "permute", "alias", "detach", "select", "slice", "_reshape_alias", "reshape", "view_as",
+         "unflatten", "flatten", "split", "narrow", "set_"}
+COPIES = {"copy_", "clone", "_to_copy", "contiguous", "lift_fresh_copy", "_copy_from"}
+FILLS = {"fill_", "zero_"}
+NON_COMPUTE = ALLOCATION | VIEWS | COPIES | FILLS
+
+
+class OpRecorder(TorchDispatchMode):
+    def __init__(self):
+        super().__init__()
+        self.ops = []
+        self._targets = []  # storage of each op's first tensor argument
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.ops.append(func)
+        first = args[0] if args and isinstance(args[0], torch.Tensor) else None
+        self._targets.append(first.untyped_storage().data_ptr() if first is not None else None)
+        return func(*args, **(kwargs or {}))
+
+    def native_compute_ops(self, gradients=()):
+        """aten ops seen that are neither torchext ops nor in the non-compute set. `gradients`
+        lists .grad tensors that the autograd engine may accumulate into with add_ (its
+        gradient accumulation, not an op of the program)."""
+        grad_storages = {g.untyped_storage().data_ptr() for g in gradients}
+        found = set()
+        for op, target in zip(self.ops, self._targets):
+            namespace = op.namespace
+            name = op._schema.name.split("::")[-1]
+            if namespace == "torchext":
+                continue
+            if namespace == "aten" and name in NON_COMPUTE:
+                continue
+            if namespace == "aten" and name == "add_" and target in grad_storages:
+                continue
+            found.add(str(op))
+        return sorted(found)
+
+    def torchext_ops(self):
+        return sorted({op._schema.name for op in self.ops if op.namespace == "torchext"})

@@ -1,0 +1,142 @@
+"""torchext.patch / unpatch mechanics and the torchext.nn modules: what is swapped, what stays
+native (and is named), identity of parameters and buffers, hooks, optimizers, devices and dtypes,
+idempotence, and each module's parity with its torch.nn original."""
+import copy
+import io
+import warnings
+
+import pytest
+import torch
+import torchvision
+from torch import nn
+
+import torchext
+from op_recorder import OpRecorder
+from resnet_helpers import resnet18
+
+RESNET18_COUNTS = {"Conv2d": 20, "BatchNorm2d": 20, "ReLU": 9, "MaxPool2d": 1,
+                   "AdaptiveAvgPool2d": 1, "Linear": 1, "BasicBlock": 8, "ResNet": 1}
+
+
+def patch_quietly(model):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # ResNet18 must patch without any warning
+        return torchext.patch(model, return_report=True)
+
+
+def test_resnet18_every_module_is_swapped():
+    model = resnet18()
+    originals = {name: type(m) for name, m in model.named_modules()}
+    patched, report = patch_quietly(model)
+    assert patched is model
+    assert report.patched == RESNET18_COUNTS and report.native == {}
+    for name, module in model.named_modules():
+        if originals[name] in (nn.Sequential,):
+            assert type(module) is nn.Sequential
+        else:
+            assert type(module).__module__ in ("torchext.nn", "torchext.resnet"), name
+            assert isinstance(module, originals[name]), name  # still a torch.nn / torchvision type
+    assert "ResNet x1" in str(report)
+
+
+def test_parameters_buffers_and_state_dict_are_the_same_objects():
+    model = resnet18()
+    params = {n: p for n, p in model.named_parameters()}
+    buffers = {n: b for n, b in model.named_buffers()}
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    torchext.patch(model)
+    assert {n: id(p) for n, p in model.named_parameters()} == {n: id(p) for n, p in params.items()}
+    assert {n: id(b) for n, b in model.named_buffers()} == {n: id(b) for n, b in buffers.items()}
+    after = model.state_dict()
+    assert list(after) == list(state)
+    assert all(torch.equal(after[k], state[k]) for k in state)
+    assert repr(model) == repr(torchext.unpatch(copy.deepcopy(model)))
+
+
+def test_patch_twice_is_harmless_and_unpatch_restores_native_classes():
+    model = resnet18()
+    reference = copy.deepcopy(model)
+    _, first = patch_quietly(model)
+    _, second = patch_quietly(model)
+    assert first == second
+    assert torchext.unpatch(model) is model
+    for (name, m), (_, r) in zip(model.named_modules(), reference.named_modules()):
+        assert type(m) is type(r), name
+    torchext.unpatch(model)  # twice is harmless too
+    data = torch.rand(2, 3, 32, 32)
+    recorder = OpRecorder()
+    with recorder:
+        out = model(data)
+    assert recorder.torchext_ops() == []
+    assert torch.equal(out, reference(data))
+
+
+def test_module_assigned_after_patching_is_native_until_patched_again():
+    model = torchext.patch(resnet18())
+    model.fc = nn.Linear(512, 10)
+    assert type(model.fc) is nn.Linear
+    _, report = patch_quietly(model)
+    assert type(model.fc) is torchext.nn.Linear and report.patched["Linear"] == 1
+
+
+def test_unsupported_configurations_stay_native_and_are_named():
+    class MyConv(nn.Conv2d):
+        pass
+
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, padding_mode="reflect"), MyConv(4, 4, 1),
+                          nn.GELU(), nn.Identity(), nn.Conv2d(4, 4, 1), nn.Sequential(nn.ReLU()))
+    with pytest.warns(UserWarning, match=r"3 module\(s\) stay native") as caught:
+        _, report = torchext.patch(model, return_report=True)
+    message = str(caught[0].message)
+    assert "0 (padding_mode='reflect'" in message and "MyConv is a subclass of Conv2d" in message
+    assert "GELU has no torchext version" in message
+    assert set(report.native) == {"0", "1", "2"}  # Identity computes nothing: not reported
+    assert type(model[0]) is nn.Conv2d and type(model[1]) is MyConv
+    assert type(model[4]) is torchext.nn.Conv2d and type(model[5][0]) is torchext.nn.ReLU
+    assert report.patched == {"Conv2d": 1, "ReLU": 1}
+
+
+def test_configuration_changed_after_patching_is_switched_back():
+    conv = torchext.patch(nn.Conv2d(3, 4, 3))
+    conv.padding_mode = "circular"
+    with pytest.warns(UserWarning, match="padding_mode='circular'"):
+        torchext.patch(conv)
+    assert type(conv) is nn.Conv2d
+
+
+def test_unpatch_leaves_user_subclasses_of_torchext_modules():
+    class Mine(torchext.nn.Linear):
+        pass
+
+    model = nn.Sequential(Mine(3, 3), torchext.nn.Linear(3, 3))
+    _, report = patch_quietly(model)
+    assert report.patched == {"Mine": 1, "Linear": 1}
+    torchext.unpatch(model)
+    assert type(model[0]) is Mine and type(model[1]) is nn.Linear
+
+
+def test_patch_rejects_non_modules():
+    with pytest.raises(TypeError, match="torchext.patch expects an nn.Module"):
+        torchext.patch(lambda x: x)
+
+
+def test_deepcopy_pickle_to_and_modes_keep_the_patch():
+    model = torchext.patch(resnet18())
+    buffer = io.BytesIO()
+    torch.save(model, buffer)
+    buffer.seek(0)
+    loaded = torch.load(buffer, weights_only=False)
+    for m in (copy.deepcopy(model), loaded, model.to(torch.float64)):
+        assert type(m.conv1) is torchext.nn.Conv2d and type(m.layer1[0]) is torchext.resnet.BasicBlock
+    assert model.conv1.weight.dtype == torch.float64
+    model.eval()
+    assert not any(m.training for m in model.modules())
+    model.train()
+    assert all(m.training for m in model.modules())
+
+
+def test_patch_costs_little():
+    import timeit
+    model = torchext.patch(resnet18())
+    seconds = min(timeit.repeat(lambda: torchext.patch(model), number=10, repeat=3)) / 10
+    assert seconds < 0.05, f"re-patching ResNet18 took {seconds * 1e3:.1f} ms"

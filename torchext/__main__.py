@@ -1,0 +1,27 @@
+"""The torchext command line: `python -m torchext {demo,check,bench}`."""
+import argparse
+import sys
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m torchext", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("demo", help="tutorial programs and a ResNet18 training step on torchext vs "
+                                "native, gradcheck of every op, and a speed comparison")
+    sub.add_parser("check", help="gradcheck every torchext op (float64, small shapes)")
+    bench = sub.add_parser("bench", help="per-op and whole-model benchmarks against native")
+    bench.add_argument("--quick", action="store_true", help="fewer shapes and repeats")
+    bench.add_argument("--out", default="benchmarks/results", help="where to save the results")
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        from .demo import main as run
+        return run()
+    if args.command == "check":
+        from .check import main as run
+        return run()
+    from .bench import main as run
+    return run(quick=args.quick, out_dir=args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,320 @@
+"""`python -m torchext bench`: per-op and whole-model benchmarks, native eager vs torchext (and
+torch.compile of native where it runs), measured in the same process and run. Saves a markdown
+table, a JSON file and a PNG chart of the ratios under benchmarks/results/, stamped with the
+machine."""
+import copy
+import datetime
+import json
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+import torch.nn.functional as NF
+import torch.utils.benchmark as benchmark
+from torch import nn
+
+import torchext
+from . import functional as F
+from .timing import time_training_step
+
+MODEL_SHAPES = [(1, 64), (8, 64), (32, 64), (8, 224)]
+
+
+def machine():
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = {"cpu": cpu, "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "date": datetime.datetime.now().isoformat(timespec="seconds"), "python": platform.python_version()}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name()
+    return info
+
+
+class Progress:
+    """A one-line text progress bar on stderr."""
+
+    def __init__(self, total, label):
+        self.total, self.done, self.label = total, 0, label
+
+    def step(self, what):
+        self.done += 1
+        filled = int(30 * self.done / self.total)
+        sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total} {what[:40]:<40}")
+        if self.done == self.total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def resnet18_layer_cases(batch=8, size=64):
+    """Every distinct (op, configuration, input shape) of ResNet18's forward at batch x 3 x size^2,
+    found by hooks on a native model, as (name, native_fn, ours_fn, make_inputs)."""
+    from torchvision.models import resnet18
+    from torchvision.models.resnet import BasicBlock
+
+    model = resnet18(weights=None)
+    seen = {}
+
+    def hook(module, inputs, output):
+        x = inputs[0]
+        shape = tuple(x.shape)
+        if isinstance(module, nn.Conv2d):
+            key = ("conv2d", shape, module.out_channels, module.kernel_size, module.stride, module.padding)
+            if key not in seen:
+                seen[key] = _conv_case(module, shape)
+        elif isinstance(module, nn.BatchNorm2d):
+            key = ("batch_norm", shape)
+            seen.setdefault(key, _batch_norm_case(shape))
+        elif isinstance(module, nn.MaxPool2d):
+            key = ("max_pool2d", shape)
+            seen.setdefault(key, _unary_case(f"max_pool2d 3/2/1 {_fmt(shape)}", shape,
+                                             lambda t: NF.max_pool2d(t, 3, 2, 1), lambda t: F.max_pool2d(t, 3, 2, 1)))
+        elif isinstance(module, nn.AdaptiveAvgPool2d):
+            key = ("adaptive_avg_pool2d", shape)
+            seen.setdefault(key, _unary_case(f"adaptive_avg_pool2d 1x1 {_fmt(shape)}", shape,
+                                             lambda t: NF.adaptive_avg_pool2d(t, 1), lambda t: F.adaptive_avg_pool2d(t, 1)))
+        elif isinstance(module, nn.Linear):
+            key = ("linear", shape)
+            seen.setdefault(key, _linear_case(module, shape))
+        elif isinstance(module, BasicBlock):
+            key = ("add_relu", tuple(output.shape))
+            seen.setdefault(key, _add_relu_case(tuple(output.shape)))
+
+    for module in model.modules():
+        module.register_forward_hook(hook)
+    with torch.no_grad():
+        model(torch.rand(batch, 3, size, size))
+    relu_shape = (batch, 64, size // 2, size // 2)
+    seen[("relu", relu_shape)] = _unary_case(f"relu {_fmt(relu_shape)}", relu_shape, NF.relu, F.relu)
+    return list(seen.values())
+
+
+def _fmt(shape):
+    return "x".join(map(str, shape))
+
+
+def _param(*shape):
+    return torch.randn(*shape).requires_grad_()
+
+
+def _conv_case(module, shape):
+    weight_shape = tuple(module.weight.shape)
+    stride, padding = module.stride, module.padding
+    name = f"conv2d {weight_shape[2]}x{weight_shape[3]}/{stride[0]} {shape[1]}->{weight_shape[0]} on {_fmt(shape)}"
+    return (name, lambda x, w: NF.conv2d(x, w, None, stride, padding),
+            lambda x, w: F.conv2d(x, w, None, stride, padding),
+            lambda: (torch.randn(shape).requires_grad_(), _param(*weight_shape)))
+
+
+def _batch_norm_case(shape):
+    channels = shape[1]
+
+    def make():
+        return (torch.randn(shape).requires_grad_(), torch.zeros(channels), torch.ones(channels),
+                _param(channels), _param(channels))
+    return (f"batch_norm train {_fmt(shape)}",
+            lambda x, rm, rv, w, b: NF.batch_norm(x, rm, rv, w, b, training=True),
+            lambda x, rm, rv, w, b: F.batch_norm(x, rm, rv, w, b, training=True), make)
+
+
+def _linear_case(module, shape):
+    return (f"linear {module.in_features}->{module.out_features} on {_fmt(shape)}", NF.linear, F.linear,
+            lambda: (torch.randn(shape).requires_grad_(), _param(module.out_features, module.in_features),
+                     _param(module.out_features)))
+
+
+def _add_relu_case(shape):
+    return (f"add+relu {_fmt(shape)}", lambda a, b: NF.relu(a + b), F.add_relu,
+            lambda: (torch.randn(shape).requires_grad_(), torch.randn(shape).requires_grad_()))
+
+
+def _unary_case(name, shape, native, ours):
+    return (name, native, ours, lambda: (torch.randn(shape).requires_grad_(),))
+
+
+def _time(stmt, min_run_time):
+    """(median, q1, q3) in ms of a callable, via torch.utils.benchmark."""
+    measurement = benchmark.Timer(stmt="fn()", globals={"fn": stmt}).blocked_autorange(min_run_time=min_run_time)
+    times = sorted(measurement.times)
+    q = lambda p: times[min(len(times) - 1, int(p * (len(times) - 1) + 0.5))] * 1e3  # noqa: E731
+    return (measurement.median * 1e3, q(0.25), q(0.75))
+
+
+def time_op(native, ours, make_inputs, min_run_time):
+    """Forward and forward+backward of native and ours on the same inputs."""
+    inputs = make_inputs()
+    result = {}
+    for label, fn in (("native", native), ("torchext", ours)):
+        def forward():
+            with torch.no_grad():
+                fn(*inputs)
+
+        def forward_backward():
+            out = fn(*inputs)
+            out.backward(grad)
+        with torch.no_grad():
+            grad = torch.ones_like(fn(*inputs))
+        result[label] = {"forward": _time(forward, min_run_time),
+                         "forward+backward": _time(forward_backward, min_run_time)}
+    return result
+
+
+def gemm_cases():
+    """The GEMM at 1024^3 and 2048^3 (float32), ours vs torch.mm, in GFLOP/s."""
+    cases = []
+    for n in (1024, 2048):
+        a, b = torch.randn(n, n), torch.randn(n, n)
+        flops = 2 * n**3
+        native = _time(lambda: torch.mm(a, b), 1.0)
+        ours = _time(lambda: torchext.ops.matmul(a, b), 1.0)
+        cases.append({"name": f"gemm {n}^3", "native_gflops": flops / native[0] / 1e6,
+                      "torchext_gflops": flops / ours[0] / 1e6, "native_ms": native, "torchext_ms": ours})
+    return cases
+
+
+def model_step(batch, size, reps, compile_native):
+    """Median times of the tutorial step's phases, native vs torchext (vs compiled native)."""
+    from torchvision.models import resnet18
+
+    torch.manual_seed(0)
+    model = resnet18(weights=None)
+    patched = torchext.patch(copy.deepcopy(model))
+    data, labels = torch.rand(batch, 3, size, size), torch.rand(batch, 1000)
+    runs = {"native": time_training_step(model, torch.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9),
+                                         data, labels, reps=reps),
+            "torchext": time_training_step(patched, torchext.optim.SGD(patched.parameters(), lr=1e-2, momentum=0.9),
+                                           data, labels, reps=reps)}
+    if compile_native:
+        compiled_model = copy.deepcopy(model)
+        compiled = torch.compile(compiled_model)
+        runs["native compiled"] = time_training_step(
+            compiled, torch.optim.SGD(compiled_model.parameters(), lr=1e-2, momentum=0.9), data, labels,
+            reps=reps, warmup=3)
+    return runs
+
+
+def peak_memory_mb(batch, size, implementation):
+    """Peak resident memory added by training steps, measured in a fresh process."""
+    code = (
+        "import resource, torch, torchext\n"
+        "from torchvision.models import resnet18\n"
+        "torch.manual_seed(0)\n"
+        f"model = resnet18(weights=None)\n"
+        f"data, labels = torch.rand({batch}, 3, {size}, {size}), torch.rand({batch}, 1000)\n"
+        + ("model = torchext.patch(model); opt = torchext.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9)\n"
+           if implementation == "torchext" else
+           "opt = torch.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9)\n")
+        + "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "for _ in range(3):\n"
+        "    opt.zero_grad(); (model(data) - labels).sum().backward(); opt.step()\n"
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def _ms(stats):
+    return f"{stats[0]:.3f} ({stats[1]:.3f}-{stats[2]:.3f})"
+
+
+def write_results(results, out_dir):
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = "cuda" if results["machine"].get("device") == "cuda" else "cpu"
+    (out / f"bench_{stem}.json").write_text(json.dumps(results, indent=1))
+    m = results["machine"]
+    lines = [f"# torchext vs native: {m['cpu']}{', ' + m['gpu'] if 'gpu' in m else ''}, {m['threads']} threads, "
+             f"torch {m['torch']}, {m['date']}", "",
+             "Median ms (interquartile range); ratio = torchext / native (below 1 is faster).", ""]
+    lines += ["## Training step of ResNet18 (forward, backward, SGD momentum step)", "",
+              "| input | phase | native | torchext | ratio | compiled native |", "|---|---|---|---|---|---|"]
+    for row in results["model"]:
+        for phase in ("forward", "backward", "step", "total"):
+            compiled = row["runs"].get("native compiled")
+            lines.append(f"| {row['input']} | {phase} | {_ms(row['runs']['native'][phase])} | "
+                         f"{_ms(row['runs']['torchext'][phase])} | "
+                         f"{row['runs']['torchext'][phase][0] / row['runs']['native'][phase][0]:.2f} | "
+                         f"{_ms(compiled[phase]) if compiled else '-'} |")
+    if results.get("memory"):
+        lines += ["", "## Peak memory added by 3 training steps (MB, resident)", "",
+                  "| input | native | torchext |", "|---|---|---|"]
+        lines += [f"| {r['input']} | {r['native']:.0f} | {r['torchext']:.0f} |" for r in results["memory"]]
+    lines += ["", "## Per op, every distinct ResNet18 layer shape (batch 8, 64x64)", "",
+              "| op | fwd native | fwd torchext | fwd ratio | fwd+bwd native | fwd+bwd torchext | fwd+bwd ratio |",
+              "|---|---|---|---|---|---|---|"]
+    for row in results["ops"]:
+        n, o = row["native"], row["torchext"]
+        lines.append(f"| {row['name']} | {_ms(n['forward'])} | {_ms(o['forward'])} | "
+                     f"{o['forward'][0] / n['forward'][0]:.2f} | {_ms(n['forward+backward'])} | "
+                     f"{_ms(o['forward+backward'])} | {o['forward+backward'][0] / n['forward+backward'][0]:.2f} |")
+    if results.get("gemm"):
+        lines += ["", "## GEMM (float32)", "", "| size | torch.mm GFLOP/s | torchext GFLOP/s | fraction |", "|---|---|---|---|"]
+        lines += [f"| {g['name']} | {g['native_gflops']:.1f} | {g['torchext_gflops']:.1f} | "
+                  f"{g['torchext_gflops'] / g['native_gflops']:.2f} |" for g in results["gemm"]]
+    (out / f"bench_{stem}.md").write_text("\n".join(lines) + "\n")
+    _chart(results, out / f"bench_{stem}.png")
+    return out / f"bench_{stem}.md"
+
+
+def _chart(results, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels, ratios = [], []
+    for row in results["model"]:
+        labels.append(f"step {row['input']}")
+        ratios.append(row["runs"]["torchext"]["total"][0] / row["runs"]["native"]["total"][0])
+    for row in results["ops"]:
+        labels.append(row["name"])
+        ratios.append(row["torchext"]["forward+backward"][0] / row["native"]["forward+backward"][0])
+    fig, ax = plt.subplots(figsize=(9, 0.28 * len(labels) + 1.5))
+    colors = ["tab:green" if r <= 1 else "tab:red" for r in ratios]
+    ax.barh(range(len(labels)), ratios, color=colors)
+    ax.axvline(1.0, color="black", linewidth=1)
+    ax.set_yticks(range(len(labels)), labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("time ratio torchext / native (fwd+bwd for ops, whole step for the model; < 1 is faster)")
+    m = results["machine"]
+    ax.set_title(f"{m['cpu']}, {m['threads']} threads, torch {m['torch']}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(quick=False, out_dir="benchmarks/results"):
+    results = {"machine": machine(), "model": [], "ops": [], "gemm": [], "memory": []}
+    shapes = MODEL_SHAPES[:2] if quick else MODEL_SHAPES
+    cases = resnet18_layer_cases()
+    progress = Progress(len(shapes) + len(cases) + 1 + (0 if quick else len(shapes)), "bench")
+    for batch, size in shapes:
+        reps = 5 if (quick or batch * size * size > 8 * 64 * 64 * 4) else 15
+        compile_native = not quick and batch == 8 and size == 64
+        try:
+            runs = model_step(batch, size, reps, compile_native)
+        except Exception as error:  # torch.compile may not work on every machine
+            print(f"\nnote: compiled native failed ({str(error).splitlines()[0][:80]}); timing eager only",
+                  file=sys.stderr)
+            runs = model_step(batch, size, reps, False)
+        results["model"].append({"input": f"{batch}x3x{size}x{size}", "runs": runs})
+        progress.step(f"model {batch}x3x{size}x{size}")
+    for name, native, ours, make in cases:
+        results["ops"].append({"name": name, **time_op(native, ours, make, 0.2 if quick else 0.5)})
+        progress.step(name)
+    results["gemm"] = gemm_cases()
+    progress.step("gemm")
+    if not quick:
+        for batch, size in shapes:
+            results["memory"].append({"input": f"{batch}x3x{size}x{size}",
+                                      "native": peak_memory_mb(batch, size, "native"),
+                                      "torchext": peak_memory_mb(batch, size, "torchext")})
+            progress.step(f"memory {batch}x3x{size}x{size}")
+    table = write_results(results, out_dir)
+    print(table.read_text())
+    return 0

@@ -1,0 +1,232 @@
+"""add, sub, mul (tensor-tensor with broadcasting; tensor-scalar) and pow by a scalar exponent.
+Every backward is built from these Functions and sum_to_size, so all are differentiable to any
+order."""
+import numbers
+
+import torch
+
+from .._library import ops
+from .reduction import sum_to_size
+
+
+def _binary_fake(self, other):
+    device = other.device if self.dim() == 0 and self.device.type == "cpu" else self.device
+    shape = torch.broadcast_shapes(self.shape, other.shape)
+    return torch.empty(shape, dtype=torch.result_type(self, other), device=device)
+
+
+@torch.library.register_fake("torchext::add")
+def _add_fake(self, other, alpha=1):
+    return _binary_fake(self, other)
+
+
+@torch.library.register_fake("torchext::sub")
+def _sub_fake(self, other, alpha=1):
+    return _binary_fake(self, other)
+
+
+@torch.library.register_fake("torchext::mul")
+def _mul_fake(self, other):
+    return _binary_fake(self, other)
+
+
+# Tensor-scalar ops keep self's shape and dtype; the output is contiguous.
+@torch.library.register_fake("torchext::add_scalar")
+def _add_scalar_fake(self, other, alpha=1):
+    return self.new_empty(self.shape)
+
+
+@torch.library.register_fake("torchext::rsub_scalar")
+def _rsub_scalar_fake(self, other, alpha=1):
+    return self.new_empty(self.shape)
+
+
+@torch.library.register_fake("torchext::mul_scalar")
+def _mul_scalar_fake(self, other):
+    return self.new_empty(self.shape)
+
+
+@torch.library.register_fake("torchext::pow_scalar")
+def _pow_scalar_fake(self, exponent):
+    return self.new_empty(self.shape)
+
+
+def _scaled(grad, factor):
+    return grad if factor == 1 else MulScalar.apply(grad, factor)
+
+
+class Add(torch.autograd.Function):
+    """self + alpha * other."""
+
+    @staticmethod
+    def forward(ctx, a, b, alpha):
+        ctx.shapes, ctx.alpha = (a.shape, b.shape), alpha
+        return ops.add(a, b, alpha)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a_shape, b_shape = ctx.shapes
+        ga = sum_to_size(grad, a_shape) if ctx.needs_input_grad[0] else None
+        gb = sum_to_size(_scaled(grad, ctx.alpha), b_shape) if ctx.needs_input_grad[1] else None
+        return ga, gb, None
+
+
+class Sub(torch.autograd.Function):
+    """self - alpha * other."""
+
+    @staticmethod
+    def forward(ctx, a, b, alpha):
+        ctx.shapes, ctx.alpha = (a.shape, b.shape), alpha
+        return ops.sub(a, b, alpha)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a_shape, b_shape = ctx.shapes
+        ga = sum_to_size(grad, a_shape) if ctx.needs_input_grad[0] else None
+        gb = sum_to_size(MulScalar.apply(grad, -ctx.alpha), b_shape) if ctx.needs_input_grad[1] else None
+        return ga, gb, None
+
+
+class Mul(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = (a.shape, b.shape)
+        # Each gradient needs the other operand.
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b if ctx.needs_input_grad[0] else None)
+        return ops.mul(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        a_shape, b_shape = ctx.shapes
+        ga = sum_to_size(Mul.apply(grad, b), a_shape) if ctx.needs_input_grad[0] else None
+        gb = sum_to_size(Mul.apply(grad, a), b_shape) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+class AddScalar(torch.autograd.Function):
+    """self + alpha * other, other a number."""
+
+    @staticmethod
+    def forward(ctx, x, other, alpha):
+        return ops.add_scalar(x, other, alpha)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, None, None
+
+
+class RSubScalar(torch.autograd.Function):
+    """other - alpha * self, other a number."""
+
+    @staticmethod
+    def forward(ctx, x, other, alpha):
+        ctx.alpha = alpha
+        return ops.rsub_scalar(x, other, alpha)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return MulScalar.apply(grad, -ctx.alpha), None, None
+
+
+class MulScalar(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, other):
+        ctx.other = other
+        return ops.mul_scalar(x, other)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return MulScalar.apply(grad, ctx.other), None
+
+
+class PowScalar(torch.autograd.Function):
+    """self ** exponent. d/dx = exponent * x**(exponent - 1), computed as native does
+    (grad * (exponent * x.pow(exponent - 1))); exponent 0 has a zero gradient."""
+
+    @staticmethod
+    def forward(ctx, x, exponent):
+        ctx.exponent = exponent
+        ctx.save_for_backward(x)
+        return ops.pow_scalar(x, exponent)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        e = ctx.exponent
+        if e == 0:
+            return torch.zeros_like(x), None
+        return Mul.apply(grad, MulScalar.apply(PowScalar.apply(x, e - 1), e)), None
+
+
+def _number(op, name, value):
+    """A real Python number as the dispatcher's Scalar (bool, int or float)."""
+    if isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    raise TypeError(f"torchext.{op}: expected {name} to be a Tensor or a real number, "
+                    f"but got {type(value).__name__}")
+
+
+def _no_tensor(op, input, other):
+    return TypeError(f"torchext.{op}: expected input or other to be a Tensor, but got "
+                     f"{type(input).__name__} and {type(other).__name__}")
+
+
+def add(input, other, *, alpha=1):
+    """torch.add: input + alpha * other; either operand may be a number."""
+    alpha = _number("add", "alpha", alpha)
+    if isinstance(input, torch.Tensor):
+        if isinstance(other, torch.Tensor):
+            return Add.apply(input, other, alpha)
+        return AddScalar.apply(input, _number("add", "other", other), alpha)
+    if isinstance(other, torch.Tensor):  # number + alpha * tensor
+        return RSubScalar.apply(other, _number("add", "input", input), -alpha)
+    raise _no_tensor("add", input, other)
+
+
+def sub(input, other, *, alpha=1):
+    """torch.sub: input - alpha * other; either operand may be a number."""
+    alpha = _number("sub", "alpha", alpha)
+    if isinstance(input, torch.Tensor):
+        if isinstance(other, torch.Tensor):
+            return Sub.apply(input, other, alpha)
+        return AddScalar.apply(input, _number("sub", "other", other), -alpha)
+    if isinstance(other, torch.Tensor):  # number - alpha * tensor
+        return RSubScalar.apply(other, _number("sub", "input", input), alpha)
+    raise _no_tensor("sub", input, other)
+
+
+def rsub(input, other, *, alpha=1):
+    """torch.rsub: other - alpha * input (so `3 - x` is rsub(x, 3))."""
+    alpha = _number("rsub", "alpha", alpha)
+    if isinstance(input, torch.Tensor):
+        if isinstance(other, torch.Tensor):
+            return Sub.apply(other, input, alpha)
+        return RSubScalar.apply(input, _number("rsub", "other", other), alpha)
+    if isinstance(other, torch.Tensor):  # tensor - alpha * number
+        return AddScalar.apply(other, _number("rsub", "input", input), -alpha)
+    raise _no_tensor("rsub", input, other)
+
+
+def mul(input, other):
+    """torch.mul; either operand may be a number."""
+    if isinstance(input, torch.Tensor):
+        if isinstance(other, torch.Tensor):
+            return Mul.apply(input, other)
+        return MulScalar.apply(input, _number("mul", "other", other))
+    if isinstance(other, torch.Tensor):
+        return MulScalar.apply(other, _number("mul", "input", input))
+    raise _no_tensor("mul", input, other)
+
+
+def pow(input, exponent):
+    """torch.pow with a tensor base and a real-number exponent (a tensor exponent is not
+    supported and raises TypeError)."""
+    if not isinstance(input, torch.Tensor) or isinstance(exponent, torch.Tensor):
+        raise TypeError("torchext.pow: only a Tensor base with a real-number exponent is supported, "
+                        f"but got {type(input).__name__} ** {type(exponent).__name__}")
+    return PowScalar.apply(input, _number("pow", "exponent", exponent))

@@ -1,0 +1,56 @@
+"""linear: fake kernels, the autograd Functions and torch.nn.functional.linear's signature."""
+import torch
+
+from .._library import ops
+
+
+@torch.library.register_fake("torchext::linear")
+def _linear_fake(input, weight, bias=None):
+    torch._check(input.dim() >= 1, lambda: "torchext.linear: expected input to have at least 1 dimension")
+    torch._check(weight.dim() == 2, lambda: "torchext.linear: expected weight to be 2-D")
+    torch._check(input.shape[-1] == weight.shape[1],
+                 lambda: "torchext.linear: input's last dimension does not match weight's in_features")
+    return input.new_empty((*input.shape[:-1], weight.shape[0]))
+
+
+@torch.library.register_fake("torchext::linear_backward")
+def _linear_backward_fake(grad_output, input, weight, output_mask):
+    grad_input = input.new_empty(input.shape) if output_mask[0] else None
+    grad_weight = weight.new_empty(weight.shape) if output_mask[1] else None
+    grad_bias = grad_output.new_empty((weight.shape[0],)) if output_mask[2] else None
+    return grad_input, grad_weight, grad_bias
+
+
+class LinearBackward(torch.autograd.Function):
+    """The gradients of linear in one op; not differentiable again."""
+
+    @staticmethod
+    def forward(ctx, grad, input, weight, output_mask):
+        return ops.linear_backward(grad, input, weight, output_mask)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise RuntimeError("torchext.linear: double backward is not supported")
+
+
+class Linear(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, input, weight, bias):
+        ctx.has_bias = bias is not None
+        ctx.save_for_backward(input, weight)
+        return ops.linear(input, weight, bias)
+
+    @staticmethod
+    def backward(ctx, grad):
+        input, weight = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        mask = [needs[0], needs[1], ctx.has_bias and needs[2]]
+        return LinearBackward.apply(grad, input, weight, mask)
+
+
+def linear(input, weight, bias=None):
+    """torch.nn.functional.linear."""
+    if weight.dim() == 1 and bias is None:
+        # A 1-D weight is one output feature whose dimension is dropped, as native.
+        return Linear.apply(input, weight.unsqueeze(0), None).squeeze(-1)
+    return Linear.apply(input, weight, bias)

@@ -1,0 +1,72 @@
+"""sum, with expand as its adjoint: the backward of sum expands the gradient back, the backward of
+expand sums it, so both are differentiable to any order. sum_to_size reduces a broadcast gradient
+to an input's shape (for every broadcasting op's backward)."""
+import torch
+
+from .._library import ops
+from .views import Reshape
+
+
+def _reduced_dims(ndim, dim):
+    """The dims a sum over `dim` reduces: all of them for None or an empty list, as torch.sum."""
+    if not dim:
+        return set(range(ndim))
+    return {d % ndim for d in dim} if ndim else set()
+
+
+@torch.library.register_fake("torchext::sum")
+def _sum_fake(self, dim=None, keepdim=False, dtype=None):
+    reduced = _reduced_dims(self.dim(), dim)
+    shape = [1 if d in reduced else s for d, s in enumerate(self.shape) if keepdim or d not in reduced]
+    return self.new_empty(shape, dtype=dtype or self.dtype)
+
+
+class Sum(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, dim, keepdim, dtype):
+        out = ops.sum(x, dim, keepdim, dtype)
+        reduced = _reduced_dims(x.dim(), dim)
+        ctx.in_shape = x.shape
+        ctx.keepdim_shape = [1 if d in reduced else s for d, s in enumerate(x.shape)]
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad = Reshape.apply(grad, ctx.keepdim_shape)  # restore the reduced dims as size 1
+        return Expand.apply(grad, ctx.in_shape), None, None, None
+
+
+class Expand(torch.autograd.Function):
+    """Broadcast view to a larger shape; its gradient sums over the broadcast dims."""
+
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.in_shape = x.shape
+        return x.expand(shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return sum_to_size(grad, ctx.in_shape), None
+
+
+def sum_to_size(grad, shape):
+    """Reduces a gradient of a broadcast result to `shape`, the shape of the operand that was
+    broadcast: sums over the leading dims grad has in excess and over the dims where shape has
+    size 1, on our sum op (differentiable)."""
+    shape = tuple(shape)
+    if tuple(grad.shape) == shape:
+        return grad
+    lead = grad.dim() - len(shape)
+    dims = list(range(lead)) + [lead + i for i, s in enumerate(shape) if s == 1 and grad.shape[lead + i] != 1]
+    if dims:
+        grad = Sum.apply(grad, dims, True, None)
+    return Reshape.apply(grad, shape) if tuple(grad.shape) != shape else grad
+
+
+def sum(input, dim=None, keepdim=False, *, dtype=None):
+    """torch.sum: over every element (dim None or empty) or over the dims in `dim`."""
+    if isinstance(dim, int):
+        dim = [dim]
+    elif dim is not None:
+        dim = list(dim)
+    return Sum.apply(input, dim, keepdim, dtype)

@@ -1,0 +1,85 @@
+"""Modules mirroring torch.nn whose forward computes on torchext.functional.
+
+Each class subclasses the torch.nn class it mirrors and only overrides `forward`, so it has the
+same constructor, parameters, buffers, state_dict keys and repr; isinstance checks against the
+torch.nn class still hold. torchext.patch turns an existing torch.nn module into its torchext
+mirror by switching the instance's class (its Parameter and buffer objects stay in place), and
+torchext.unpatch switches it back (`_torchext_native` names the class to restore).
+"""
+from torch import nn
+
+from . import functional as F
+
+__all__ = ["Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d", "AdaptiveAvgPool2d", "Linear", "Flatten"]
+
+
+class Conv2d(nn.Conv2d):
+    _torchext_native = nn.Conv2d
+
+    @staticmethod
+    def _torchext_unsupported(module):
+        """Why an nn.Conv2d cannot run on torchext (None when it can)."""
+        if module.padding_mode != "zeros":
+            return (f"padding_mode={module.padding_mode!r}: torchext.conv2d pads with zeros only")
+        return None
+
+    def forward(self, input):
+        return F.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                        self.groups)
+
+
+class BatchNorm2d(nn.BatchNorm2d):
+    """Mirrors torch.nn.modules.batchnorm._BatchNorm.forward: num_batches_tracked counts training
+    batches; momentum=None uses the cumulative average factor 1/num_batches_tracked; running
+    stats are used in eval when present and updated in training when tracked."""
+
+    _torchext_native = nn.BatchNorm2d
+
+    def forward(self, input):
+        self._check_input_dim(input)
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
+            self.num_batches_tracked.add_(1)  # the int64 counter, as native
+            factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
+        use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
+        # Running stats are passed when they are read (eval) or updated (training, tracked).
+        pass_stats = not self.training or self.track_running_stats
+        return F.batch_norm(input, self.running_mean if pass_stats else None,
+                            self.running_var if pass_stats else None, self.weight, self.bias,
+                            use_batch_stats, factor, self.eps)
+
+
+class ReLU(nn.ReLU):
+    _torchext_native = nn.ReLU
+
+    def forward(self, input):
+        return F.relu(input, inplace=self.inplace)
+
+
+class MaxPool2d(nn.MaxPool2d):
+    _torchext_native = nn.MaxPool2d
+
+    def forward(self, input):
+        return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+                            ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+
+
+class AdaptiveAvgPool2d(nn.AdaptiveAvgPool2d):
+    _torchext_native = nn.AdaptiveAvgPool2d
+
+    def forward(self, input):
+        return F.adaptive_avg_pool2d(input, self.output_size)
+
+
+class Linear(nn.Linear):
+    _torchext_native = nn.Linear
+
+    def forward(self, input):
+        return F.linear(input, self.weight, self.bias)
+
+
+class Flatten(nn.Flatten):
+    _torchext_native = nn.Flatten
+
+    def forward(self, input):
+        return F.flatten(input, self.start_dim, self.end_dim)
