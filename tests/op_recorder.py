@@ -19,20 +19,28 @@ class OpRecorder(TorchDispatchMode):
     def __init__(self):
         super().__init__()
         self.ops = []
+        self._targets = []  # storage of each op's first tensor argument
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         self.ops.append(func)
+        first = args[0] if args and isinstance(args[0], torch.Tensor) else None
+        self._targets.append(first.untyped_storage().data_ptr() if first is not None else None)
         return func(*args, **(kwargs or {}))
 
-    def native_compute_ops(self, extra_allowed=()):
-        """aten ops seen that are neither torchext ops nor in the non-compute set."""
+    def native_compute_ops(self, gradients=()):
+        """aten ops seen that are neither torchext ops nor in the non-compute set. `gradients`
+        lists .grad tensors that the autograd engine may accumulate into with add_ (its
+        gradient accumulation, not an op of the program)."""
+        grad_storages = {g.untyped_storage().data_ptr() for g in gradients}
         found = set()
-        for op in self.ops:
+        for op, target in zip(self.ops, self._targets):
             namespace = op.namespace
             name = op._schema.name.split("::")[-1]
             if namespace == "torchext":
                 continue
-            if namespace == "aten" and (name in NON_COMPUTE or name in extra_allowed):
+            if namespace == "aten" and name in NON_COMPUTE:
+                continue
+            if namespace == "aten" and name == "add_" and target in grad_storages:
                 continue
             found.add(str(op))
         return sorted(found)

@@ -214,3 +214,16 @@ def test_program3_style_loss(device):
     native = run(torch.add, torch.mul, torch.sum, NF.binary_cross_entropy_with_logits)
     for a, b_ in zip(ours, native):
         assert_close(a, b_)
+
+
+def test_torch_compile_fullgraph_with_sum_and_views(device):
+    def f(x, t, w):
+        z = F.sum(F.flatten(F.transpose(x, 0, 2), 1), 0, keepdim=True)  # [2, 3, 4] -> [2, 12] -> [1, 12]
+        return F.binary_cross_entropy_with_logits(F.t(z), t, pos_weight=w)
+    x = torch.randn(4, 3, 2, device=device, requires_grad=True)
+    t = torch.rand(12, 1, device=device, requires_grad=True)
+    w = torch.rand(1, device=device)
+    compiled = torch.compile(f, backend="aot_eager", fullgraph=True)
+    torch.testing.assert_close(compiled(x, t, w), f(x, t, w))
+    for a, b in zip(torch.autograd.grad(compiled(x, t, w), [x, t]), torch.autograd.grad(f(x, t, w), [x, t])):
+        torch.testing.assert_close(a, b)

@@ -152,6 +152,20 @@ def test_gemm_block_edges(device, dtype, m, n, k):
     assert_close(F.matmul(column_major_a, column_major_b), expected, scale=scale)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_long_dot_and_matrix_vector(device, dtype):
+    """Long contractions: the dot product is split across threads, matrix-vector products
+    stream A by rows or by columns."""
+    v, w = _randn((200004,), device, dtype), _randn((200004,), device, dtype)
+    assert_close(F.matmul(v, w), torch.matmul(v.double(), w.double()).to(dtype), scale=50)
+    assert_close(F.matmul(v[::2], w[1::2]), torch.matmul(v[::2].double(), w[1::2].double()).to(dtype), scale=50)
+    a, x = _randn((300, 5000), device, dtype), _randn((5000,), device, dtype)
+    expected = torch.matmul(a.double(), x.double()).to(dtype)
+    assert_close(F.matmul(a, x), expected, scale=10)
+    assert_close(F.matmul(a.t().contiguous().t(), x), expected, scale=10)
+    assert_close(F.matmul(x, a.t()), expected, scale=10)
+
+
 def test_single_and_many_threads_agree():
     a, b = torch.randn(200, 300), torch.randn(300, 150)
     threads = torch.get_num_threads()

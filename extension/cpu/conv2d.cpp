@@ -24,6 +24,11 @@ namespace {
 // Upper bound on the columns buffer (elements): the batch is processed in chunks of images whose
 // columns fit (always at least one image).
 constexpr int64_t kColumnsBudget = int64_t(1) << 22;
+// The weight gradient sums over the chunk's output pixels (ld of them). From this many on it
+// runs as grad_W^T = columns @ grad_out^T, which lets the GEMM stream the large columns matrix
+// as a row-major left operand instead of repacking it transposed; below, the reduction is too
+// short to amortise storing grad_W^T column by column.
+constexpr int64_t kLongReduction = 256;
 // Below this many output pixels per image a per-image GEMM is too narrow to run well, so even a
 // 1x1 convolution goes through columns that put the images side by side.
 constexpr int64_t kWideGemm = 64;
@@ -314,8 +319,14 @@ void conv2d_backward_kernel(const ConvShape& s, const T* gout, const T* x, const
       im2col(x + n0 * image_in, images, g, cols);
       const T beta = n0 == 0 ? T(0) : T(1);
       for_each_group(s.groups, [&](int64_t grp) {
-        gemm<T>(cout_g, K, ld, T(1), go + grp * cout_g * ld, ld, 1, cols + grp * K * ld, 1, ld,
-                beta, grad_w + grp * cout_g * K, K, 1);
+        const T* cols_g = cols + grp * K * ld;
+        const T* go_g = go + grp * cout_g * ld;
+        T* gw_g = grad_w + grp * cout_g * K;
+        if (ld >= kLongReduction) {  // grad_W_g^T [K, Cout_g] = columns_g @ grad_out_g^T
+          gemm<T>(K, cout_g, ld, T(1), cols_g, ld, 1, go_g, 1, ld, beta, gw_g, 1, K);
+        } else {  // grad_W_g [Cout_g, K] = grad_out_g @ columns_g^T
+          gemm<T>(cout_g, K, ld, T(1), go_g, ld, 1, cols_g, 1, ld, beta, gw_g, K, 1);
+        }
       });
     }
     if (grad_in) {

@@ -24,6 +24,8 @@ inline int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 
 // Multiply-adds below which a product is not worth splitting across threads (about 10 us).
 constexpr int64_t kMinFmasPerThread = int64_t(1) << 19;
+// The same for one dot product, which is bound by memory rather than arithmetic.
+constexpr int64_t kMinDotPerThread = int64_t(1) << 15;
 
 // Widest C rectangle (in NR-column panels) for which row-major A is read in place, unpacked.
 constexpr int64_t kDirectAMaxColumns = 8;
@@ -111,6 +113,22 @@ void gemv(int64_t m, int64_t k, T alpha, const T* a, int64_t rs, int64_t cs, con
     for (int64_t kk = 0; kk < k; ++kk) x_copy[kk] = x[kk * xs];
     x = x_copy.data();
   }
+  if (m == 1 && cs == 1 && parallel && k >= 2 * kMinDotPerThread) {
+    // One long dot product: fixed chunks summed in order, so the result does not depend on
+    // which thread ran which chunk.
+    const int64_t chunks = std::min<int64_t>(at::get_num_threads(), k / kMinDotPerThread);
+    std::vector<T> partial(chunks);
+    at::parallel_for(0, chunks, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t c = lo; c < hi; ++c) {
+        const int64_t k0 = c * k / chunks, k1 = (c + 1) * k / chunks;
+        partial[c] = dot_contiguous(a + k0, x + k0, k1 - k0);
+      }
+    });
+    T s = 0;
+    for (T v : partial) s += v;
+    store(0, s);
+    return;
+  }
   at::parallel_for(0, m, grain, [&](int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; ++i) {
       const T* row = a + i * rs;
@@ -150,9 +168,10 @@ void gemm_rectangle(const Problem<T>& p, int64_t m0, int64_t m1, int64_t n0, int
   const int64_t a_size = round_up(mc_max * kc_max, 64 / sizeof(T));  // keeps b_packed aligned
   T* a_packed = workspace<T>(a_size + nc_max * kc_max);
   T* b_packed = a_packed + a_size;
-  // A row-major and C too narrow to amortise packing A: the micro-kernel reads full MR-row
-  // panels of A in place; only a trailing partial panel is packed (for its zero padding).
-  const bool direct_a = p.a_cs == 1 && n1 - n0 <= kDirectAMaxColumns * NR;
+  // C too narrow to amortise packing A, and A row- or column-major: the micro-kernel reads full
+  // MR-row panels of A in place; only a trailing partial panel is packed (for its zero padding).
+  const bool a_rows = p.a_cs == 1, a_cols = p.a_rs == 1 && !a_rows;
+  const bool direct_a = (a_rows || a_cols) && n1 - n0 <= kDirectAMaxColumns * NR;
 
   for (int64_t jc = n0; jc < n1; jc += nc_max) {
     const int64_t nc = std::min(nc_max, n1 - jc);
@@ -174,11 +193,14 @@ void gemm_rectangle(const Problem<T>& p, int64_t m0, int64_t m1, int64_t n0, int
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
             T* c_tile = c_block + ir * p.c_rs;
-            if (ir < in_place) {
+            if (ir < in_place && a_rows) {
               micro_kernel<T, true>(kc, a_block + ir * p.a_rs, p.a_rs, b_panel, p.alpha, beta,
                                     c_tile, p.c_rs, p.c_cs, mr, nr);
+            } else if (ir < in_place) {
+              micro_kernel<T, false>(kc, a_block + ir * p.a_rs, p.a_cs, b_panel, p.alpha, beta,
+                                     c_tile, p.c_rs, p.c_cs, mr, nr);
             } else {
-              micro_kernel<T, false>(kc, a_packed + (ir - in_place) * kc, 0, b_panel, p.alpha,
+              micro_kernel<T, false>(kc, a_packed + (ir - in_place) * kc, MR, b_panel, p.alpha,
                                      beta, c_tile, p.c_rs, p.c_cs, mr, nr);
             }
           }

@@ -33,10 +33,11 @@ struct Tile {
 };
 
 // C[0:mr, 0:nr] = beta * C + alpha * A B over kc steps, B a packed panel (NR values per k,
-// zero-padded past nr). A is a packed panel (MR values per k, zero-padded past mr; lda unused)
-// or, with kDirectA, MR rows read in place: A(i, k) = a[i * lda + k]. beta == 0 never reads C.
-template <typename T, bool kDirectA>
-void micro_kernel(int64_t kc, const T* __restrict__ a, int64_t lda, const T* __restrict__ b,
+// zero-padded past nr) and A an MR-row panel addressed A(i, k) = a[k * a_step + i] (a packed
+// panel with a_step = MR, or a column-major A read in place) or, with kRowsA, a[i * a_step + k]
+// (a row-major A read in place). beta == 0 never reads C.
+template <typename T, bool kRowsA>
+void micro_kernel(int64_t kc, const T* __restrict__ a, int64_t a_step, const T* __restrict__ b,
                   T alpha, T beta, T* __restrict__ c, int64_t c_rs, int64_t c_cs, int mr, int nr) {
   using S = Simd<T>;
   using V = typename S::V;
@@ -51,18 +52,20 @@ void micro_kernel(int64_t kc, const T* __restrict__ a, int64_t lda, const T* __r
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) {
     if (i >= mr) break;
-    __builtin_prefetch(c + i * c_rs, 1);
-    __builtin_prefetch(c + i * c_rs + (nr - 1) * c_cs, 1);
+    TORCHEXT_PREFETCH(c + i * c_rs, 1);
+    TORCHEXT_PREFETCH(c + i * c_rs + (nr - 1) * c_cs, 1);
   }
 
 #pragma GCC unroll 4
   for (int64_t k = 0; k < kc; ++k) {
     V bv[NV];
+    // A column-major A read in place takes a new cache line every k: ask for it a few k ahead.
+    if (!kRowsA && k + 4 < kc) TORCHEXT_PREFETCH(a + (k + 4) * a_step, 0);
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) bv[j] = S::load(b + j * W);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
-      V av = S::set1(kDirectA ? a[i * lda + k] : a[k * MR + i]);
+      V av = S::set1(kRowsA ? a[i * a_step + k] : a[k * a_step + i]);
 #pragma GCC unroll 4
       for (int j = 0; j < NV; ++j) acc[i][j] = S::fmadd(av, bv[j], acc[i][j]);
     }

@@ -7,6 +7,13 @@
 #include <immintrin.h>
 #endif
 
+// A cache hint (no effect on results); a no-op where the compiler has no prefetch builtin.
+#if defined(__GNUC__)
+#define TORCHEXT_PREFETCH(address, for_write) __builtin_prefetch((address), (for_write))
+#else
+#define TORCHEXT_PREFETCH(address, for_write) ((void)0)
+#endif
+
 namespace torchext::cpu::gemm_detail {
 
 template <typename T>

@@ -28,32 +28,6 @@ struct ConvGeometry {
 
 namespace detail {
 
-// For one kernel offset along one axis: the output positions [lo, hi) whose input position
-// o*stride + offset (offset = k*dilation - pad_before) lies inside [0, size).
-struct AxisRange {
-  int64_t lo, hi, offset;
-};
-
-inline AxisRange axis_range(int64_t size, int64_t out, int64_t stride, int64_t offset) {
-  int64_t lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
-  int64_t hi = size - offset <= 0 ? 0 : (size - 1 - offset) / stride + 1;
-  lo = std::min(lo, out);
-  hi = std::max(lo, std::min(hi, out));
-  return {lo, hi, offset};
-}
-
-// The valid output ranges of every kernel row (ki) and column (kj), computed once per call so
-// that the copy loops do no division.
-struct KernelRanges {
-  std::vector<AxisRange> rows, cols;
-  explicit KernelRanges(const ConvGeometry& g) {
-    for (int64_t ki = 0; ki < g.kernel_h; ++ki)
-      rows.push_back(axis_range(g.height, g.out_h, g.stride_h, ki * g.dilation_h - g.pad_top));
-    for (int64_t kj = 0; kj < g.kernel_w; ++kj)
-      cols.push_back(axis_range(g.width, g.out_w, g.stride_w, kj * g.dilation_w - g.pad_left));
-  }
-};
-
 // Calls fn(outer, inner, index) for index in [begin, end) of an (outer, inner) grid flattened
 // row-major with `inner` columns, dividing once rather than per index.
 template <typename F>
@@ -73,78 +47,181 @@ inline int64_t grain_for(int64_t per_task, int64_t elements = 16384) {
   return std::max<int64_t>(1, elements / std::max<int64_t>(1, per_task));
 }
 
-}  // namespace detail
+// Output rows narrower than this are handled by the tap-table path: with only a few pixels per
+// row, the row path's per-row loop overhead would cost more than the copying itself.
+constexpr int64_t kNarrowRow = 16;
 
-// input: `batch` contiguous NCHW images; columns: [channels*kh*kw, batch*P], row-major.
+// For every kernel tap (ki, kj) and output pixel p: the offset within an input plane that it
+// reads, or in_area (a zero slot just past the plane) where it reads padding. [kh*kw][P].
+inline std::vector<int64_t> tap_table(const ConvGeometry& g) {
+  std::vector<int64_t> table;
+  table.reserve(g.kernel_area() * g.out_area());
+  for (int64_t ki = 0; ki < g.kernel_h; ++ki)
+    for (int64_t kj = 0; kj < g.kernel_w; ++kj)
+      for (int64_t oh = 0; oh < g.out_h; ++oh)
+        for (int64_t ow = 0; ow < g.out_w; ++ow) {
+          const int64_t ih = oh * g.stride_h - g.pad_top + ki * g.dilation_h;
+          const int64_t iw = ow * g.stride_w - g.pad_left + kj * g.dilation_w;
+          const bool inside = ih >= 0 && ih < g.height && iw >= 0 && iw < g.width;
+          table.push_back(inside ? ih * g.width + iw : g.in_area());
+        }
+  return table;
+}
+
+// The part of the zero-padded input plane that some tap of some output pixel reads: rows
+// [0, height) and columns [0, width) of the plane shifted by (pad_top, pad_left).
+struct PaddedExtent {
+  int64_t height, width;
+  explicit PaddedExtent(const ConvGeometry& g)
+      : height((g.out_h - 1) * g.stride_h + (g.kernel_h - 1) * g.dilation_h + 1),
+        width((g.out_w - 1) * g.stride_w + (g.kernel_w - 1) * g.dilation_w + 1) {}
+  // Input rows / columns that land inside the extent (stride may skip the last ones).
+  int64_t rows(const ConvGeometry& g) const { return std::clamp<int64_t>(height - g.pad_top, 0, g.height); }
+  int64_t cols(const ConvGeometry& g) const { return std::clamp<int64_t>(width - g.pad_left, 0, g.width); }
+  int64_t area() const { return height * width; }
+};
+
+// im2col one task per (channel, image), row by row: the plane is first copied into a zeroed
+// padded buffer (whose border stays zero from task to task), so each columns row is a plain
+// copy of out_w elements with no bounds to check.
 template <typename T>
-void im2col(const T* __restrict__ input, int64_t batch, const ConvGeometry& g,
-            T* __restrict__ columns) {
-  const int64_t kk = g.kernel_area(), P = g.out_area(), ld = batch * P;
+void im2col_rows(const T* __restrict__ input, int64_t batch, const ConvGeometry& g,
+                 T* __restrict__ columns) {
+  const int64_t P = g.out_area(), ld = batch * P;
   const int64_t Wo = g.out_w, sw = g.stride_w, sh = g.stride_h;
-  const detail::KernelRanges ranges(g);
-  // One task per (channel, image): its kh*kw rows of columns, P entries each.
-  at::parallel_for(0, g.channels * batch, detail::grain_for(kk * P), [&](int64_t begin, int64_t end) {
-    detail::for_each_pair(begin, end, batch, [&](int64_t c, int64_t n, int64_t) {
+  const PaddedExtent ext(g);
+  const int64_t rows = ext.rows(g), cols = ext.cols(g);
+  at::parallel_for(0, g.channels * batch, grain_for(g.kernel_area() * P), [&](int64_t begin, int64_t end) {
+    std::vector<T> buffer(ext.area(), T(0));
+    T* __restrict__ padded = buffer.data();
+    for_each_pair(begin, end, batch, [&](int64_t c, int64_t n, int64_t) {
       const T* plane = input + (n * g.channels + c) * g.in_area();
+      for (int64_t r = 0; r < rows; ++r)
+        std::copy_n(plane + r * g.width, cols, padded + (r + g.pad_top) * ext.width + g.pad_left);
       for (int64_t ki = 0; ki < g.kernel_h; ++ki) {
-        const detail::AxisRange rows = ranges.rows[ki];
         for (int64_t kj = 0; kj < g.kernel_w; ++kj) {
-          const detail::AxisRange cols = ranges.cols[kj];
           T* dst = columns + ((c * g.kernel_h + ki) * g.kernel_w + kj) * ld + n * P;
-          std::fill(dst, dst + rows.lo * Wo, T(0));
-          for (int64_t oh = rows.lo; oh < rows.hi; ++oh) {
-            T* d = dst + oh * Wo;
-            const T* s = plane + (oh * sh + rows.offset) * g.width;  // input row
-            const int64_t off = cols.offset;
-            std::fill(d, d + cols.lo, T(0));
+          const T* src = padded + ki * g.dilation_h * ext.width + kj * g.dilation_w;
+          for (int64_t oh = 0; oh < g.out_h; ++oh) {
+            T* __restrict__ d = dst + oh * Wo;
+            const T* __restrict__ s = src + oh * sh * ext.width;
             if (sw == 1) {
-              for (int64_t ow = cols.lo; ow < cols.hi; ++ow) d[ow] = s[ow + off];
+              for (int64_t ow = 0; ow < Wo; ++ow) d[ow] = s[ow];
             } else {
-              for (int64_t ow = cols.lo; ow < cols.hi; ++ow) d[ow] = s[ow * sw + off];
+              for (int64_t ow = 0; ow < Wo; ++ow) d[ow] = s[ow * sw];
             }
-            std::fill(d + cols.hi, d + Wo, T(0));
           }
-          std::fill(dst + rows.hi * Wo, dst + P, T(0));
         }
       }
     });
   });
 }
 
-// The adjoint of im2col: every input pixel receives the sum of the columns entries that read it.
-// columns: [channels*kh*kw, batch*P]; grad_input: `batch` NCHW images, fully overwritten.
+// im2col one task per (channel, image) through the tap table: the plane is copied next to a
+// zero, then every columns entry is a single indexed load with no branch.
 template <typename T>
-void col2im(const T* __restrict__ columns, int64_t batch, const ConvGeometry& g,
-            T* __restrict__ grad_input) {
+void im2col_gather(const T* __restrict__ input, int64_t batch, const ConvGeometry& g,
+                   T* __restrict__ columns) {
+  const int64_t P = g.out_area(), ld = batch * P, kk = g.kernel_area(), area = g.in_area();
+  const std::vector<int64_t> table = tap_table(g);
+  const int64_t* __restrict__ taps = table.data();
+  at::parallel_for(0, g.channels * batch, grain_for(kk * P), [&](int64_t begin, int64_t end) {
+    std::vector<T> padded(area + 1, T(0));
+    T* __restrict__ src = padded.data();
+    for_each_pair(begin, end, batch, [&](int64_t c, int64_t n, int64_t) {
+      std::copy_n(input + (n * g.channels + c) * area, area, src);
+      for (int64_t tap = 0; tap < kk; ++tap) {
+        T* __restrict__ d = columns + (c * kk + tap) * ld + n * P;
+        const int64_t* __restrict__ t = taps + tap * P;
+        for (int64_t p = 0; p < P; ++p) d[p] = src[t[p]];
+      }
+    });
+  });
+}
+
+// col2im one task per (image, channel) plane, row by row, accumulating into a zeroed padded
+// buffer (so no bounds to check) whose interior is then the plane's gradient. The planes are
+// disjoint, so no two tasks write the same pixel.
+template <typename T>
+void col2im_rows(const T* __restrict__ columns, int64_t batch, const ConvGeometry& g,
+                 T* __restrict__ grad_input) {
   const int64_t P = g.out_area(), ld = batch * P;
   const int64_t Wo = g.out_w, sw = g.stride_w, sh = g.stride_h;
-  const detail::KernelRanges ranges(g);
-  // One task per (image, channel) plane: the planes are disjoint, so no two tasks write the
-  // same pixel.
-  at::parallel_for(0, batch * g.channels, detail::grain_for(g.kernel_area() * P),
-                   [&](int64_t begin, int64_t end) {
-    detail::for_each_pair(begin, end, g.channels, [&](int64_t n, int64_t c, int64_t task) {
-      T* plane = grad_input + task * g.in_area();
-      std::fill(plane, plane + g.in_area(), T(0));
+  const PaddedExtent ext(g);
+  const int64_t rows = ext.rows(g), cols = ext.cols(g);
+  at::parallel_for(0, batch * g.channels, grain_for(g.kernel_area() * P), [&](int64_t begin, int64_t end) {
+    std::vector<T> buffer(ext.area());
+    T* __restrict__ padded = buffer.data();
+    for_each_pair(begin, end, g.channels, [&](int64_t n, int64_t c, int64_t task) {
+      std::fill(buffer.begin(), buffer.end(), T(0));
       for (int64_t ki = 0; ki < g.kernel_h; ++ki) {
-        const detail::AxisRange rows = ranges.rows[ki];
         for (int64_t kj = 0; kj < g.kernel_w; ++kj) {
-          const detail::AxisRange cols = ranges.cols[kj];
           const T* src = columns + ((c * g.kernel_h + ki) * g.kernel_w + kj) * ld + n * P;
-          for (int64_t oh = rows.lo; oh < rows.hi; ++oh) {
-            T* d = plane + (oh * sh + rows.offset) * g.width;  // input row
-            const T* s = src + oh * Wo;
-            const int64_t off = cols.offset;
+          T* dst = padded + ki * g.dilation_h * ext.width + kj * g.dilation_w;
+          for (int64_t oh = 0; oh < g.out_h; ++oh) {
+            T* __restrict__ d = dst + oh * sh * ext.width;
+            const T* __restrict__ s = src + oh * Wo;
             if (sw == 1) {
-              for (int64_t ow = cols.lo; ow < cols.hi; ++ow) d[ow + off] += s[ow];
+              for (int64_t ow = 0; ow < Wo; ++ow) d[ow] += s[ow];
             } else {
-              for (int64_t ow = cols.lo; ow < cols.hi; ++ow) d[ow * sw + off] += s[ow];
+              for (int64_t ow = 0; ow < Wo; ++ow) d[ow * sw] += s[ow];
             }
           }
         }
       }
+      // Pixels no tap reads (skipped by the stride) get zero.
+      T* plane = grad_input + task * g.in_area();
+      if (rows < g.height || cols < g.width) std::fill_n(plane, g.in_area(), T(0));
+      for (int64_t r = 0; r < rows; ++r)
+        std::copy_n(padded + (r + g.pad_top) * ext.width + g.pad_left, cols, plane + r * g.width);
     });
   });
+}
+
+// col2im one task per (image, channel) plane through the tap table: padding taps add into the
+// spare slot past the plane, which is dropped.
+template <typename T>
+void col2im_scatter(const T* __restrict__ columns, int64_t batch, const ConvGeometry& g,
+                    T* __restrict__ grad_input) {
+  const int64_t P = g.out_area(), ld = batch * P, kk = g.kernel_area(), area = g.in_area();
+  const std::vector<int64_t> table = tap_table(g);
+  const int64_t* __restrict__ taps = table.data();
+  at::parallel_for(0, batch * g.channels, grain_for(kk * P), [&](int64_t begin, int64_t end) {
+    std::vector<T> padded(area + 1);
+    T* __restrict__ acc = padded.data();
+    for_each_pair(begin, end, g.channels, [&](int64_t n, int64_t c, int64_t task) {
+      std::fill_n(acc, area, T(0));
+      for (int64_t tap = 0; tap < kk; ++tap) {
+        const T* __restrict__ s = columns + (c * kk + tap) * ld + n * P;
+        const int64_t* __restrict__ t = taps + tap * P;
+        for (int64_t p = 0; p < P; ++p) acc[t[p]] += s[p];
+      }
+      std::copy_n(acc, area, grad_input + task * area);
+    });
+  });
+}
+
+}  // namespace detail
+
+// input: `batch` contiguous NCHW images; columns: [channels*kh*kw, batch*P], row-major.
+template <typename T>
+void im2col(const T* input, int64_t batch, const ConvGeometry& g, T* columns) {
+  if (g.out_w < detail::kNarrowRow) {
+    detail::im2col_gather(input, batch, g, columns);
+  } else {
+    detail::im2col_rows(input, batch, g, columns);
+  }
+}
+
+// The adjoint of im2col: every input pixel receives the sum of the columns entries that read it.
+// columns: [channels*kh*kw, batch*P]; grad_input: `batch` NCHW images, fully overwritten.
+template <typename T>
+void col2im(const T* columns, int64_t batch, const ConvGeometry& g, T* grad_input) {
+  if (g.out_w < detail::kNarrowRow) {
+    detail::col2im_scatter(columns, batch, g, grad_input);
+  } else {
+    detail::col2im_rows(columns, batch, g, grad_input);
+  }
 }
 
 }  // namespace torchext::cpu

@@ -40,65 +40,88 @@ std::vector<int64_t> broadcast_batch(at::IntArrayRef a, at::IntArrayRef b, const
   return out;
 }
 
-// The stride that walks all leading dims [0, count) of t as one flat dim, if one does.
-std::optional<int64_t> flat_stride(const at::Tensor& t, int64_t count) {
-  std::optional<int64_t> stride;
-  int64_t span = 1;  // elements a step of the innermost non-trivial dim seen so far covers
-  for (int64_t d = count - 1; d >= 0; --d) {
-    if (t.size(d) == 1) continue;
-    if (!stride) {
-      stride = t.stride(d);
-    } else if (t.stride(d) != *stride * span) {
-      return std::nullopt;
-    }
-    span *= t.size(d);
+// One operand as a batch of matrices, without materialising views: element strides of its rows
+// and columns and, per broadcast batch dim, of the batch (0 where it is broadcast).
+struct MatrixBatch {
+  int64_t rs, cs;
+  std::vector<int64_t> batch_strides;
+};
+
+// t as a batch of matrices over the broadcast batch shape; a 1-D t is one row (as_row) or one
+// column (its rows or columns then have no stride to speak of, so 0).
+MatrixBatch matrix_batch(const at::Tensor& t, bool as_row, size_t batch_dims) {
+  MatrixBatch m;
+  if (t.dim() == 1) {
+    m.rs = as_row ? 0 : t.stride(0);
+    m.cs = as_row ? t.stride(0) : 0;
+  } else {
+    m.rs = t.stride(-2);
+    m.cs = t.stride(-1);
   }
-  return stride ? stride : std::optional<int64_t>(0);
+  const int64_t own = std::max<int64_t>(0, t.dim() - 2);
+  m.batch_strides.assign(batch_dims, 0);
+  for (int64_t d = 0; d < own; ++d) {
+    if (t.size(d) != 1) m.batch_strides[batch_dims - own + d] = t.stride(d);
+  }
+  return m;
+}
+
+// The stride that walks the rows of every batch entry of a as one flat sequence of rows, if one
+// does (batch dims and rows nest like a contiguous tensor's); dims of size 1 do not count.
+std::optional<int64_t> flat_row_stride(const MatrixBatch& a, at::IntArrayRef batch, int64_t n) {
+  std::optional<int64_t> stride;
+  int64_t span = 1;
+  auto visit = [&](int64_t size, int64_t s) {
+    if (size == 1) return true;
+    if (!stride) {
+      stride = s;
+    } else if (s != *stride * span) {
+      return false;
+    }
+    span *= size;
+    return true;
+  };
+  if (!visit(n, a.rs)) return std::nullopt;
+  for (int64_t d = static_cast<int64_t>(batch.size()) - 1; d >= 0; --d)
+    if (!visit(batch[d], a.batch_strides[d])) return std::nullopt;
+  return stride.value_or(0);
 }
 
 template <typename T>
-void batched_gemm(const at::Tensor& a, const at::Tensor& b, at::Tensor& out, int64_t batch_dims) {
-  const int64_t n = a.size(-2), k = a.size(-1), p = b.size(-1);
-  const T* ap = a.const_data_ptr<T>();
-  const T* bp = b.const_data_ptr<T>();
-  T* cp = out.mutable_data_ptr<T>();
-  const int64_t a_rs = a.stride(-2), a_cs = a.stride(-1), b_rs = b.stride(-2), b_cs = b.stride(-1);
-  int64_t batch = 1;
-  for (int64_t d = 0; d < batch_dims; ++d) batch *= out.size(d);
+void batched_gemm(const T* ap, const MatrixBatch& a, const T* bp, const MatrixBatch& b, T* cp,
+                  at::IntArrayRef batch, int64_t n, int64_t k, int64_t p) {
+  int64_t count = 1;
+  for (int64_t size : batch) count *= size;
+  const int64_t dims = static_cast<int64_t>(batch.size());
 
   // other shared by the whole batch and self's rows evenly strided across it: one tall GEMM.
   bool b_shared = true;
-  for (int64_t d = 0; d < batch_dims; ++d) b_shared = b_shared && (b.stride(d) == 0 || b.size(d) == 1);
-  if (batch > 1 && b_shared) {
-    if (auto row_stride = flat_stride(a, batch_dims + 1)) {
-      gemm<T>(batch * n, p, k, T(1), ap, *row_stride, a_cs, bp, b_rs, b_cs, T(0), cp, p, 1);
+  for (int64_t d = 0; d < dims; ++d) b_shared = b_shared && b.batch_strides[d] == 0;
+  if (count > 1 && b_shared) {
+    if (auto row_stride = flat_row_stride(a, batch, n)) {
+      gemm<T>(count * n, p, k, T(1), ap, *row_stride, a.cs, bp, b.rs, b.cs, T(0), cp, p, 1);
       return;
     }
   }
 
-  // Element offsets of batch entry i in a and b (a and b are expanded to the full batch shape).
-  auto offsets = [&](int64_t i, int64_t& a_off, int64_t& b_off) {
-    a_off = b_off = 0;
-    for (int64_t d = batch_dims - 1; d >= 0; --d) {
-      const int64_t idx = i % out.size(d);
-      i /= out.size(d);
-      a_off += idx * a.stride(d);
-      b_off += idx * b.stride(d);
-    }
-  };
   auto one = [&](int64_t i) {
-    int64_t a_off, b_off;
-    offsets(i, a_off, b_off);
-    gemm<T>(n, p, k, T(1), ap + a_off, a_rs, a_cs, bp + b_off, b_rs, b_cs, T(0),
-            cp + i * n * p, p, 1);
+    int64_t a_off = 0, b_off = 0;
+    for (int64_t d = dims - 1, rest = i; d >= 0; --d) {
+      const int64_t idx = rest % batch[d];
+      rest /= batch[d];
+      a_off += idx * a.batch_strides[d];
+      b_off += idx * b.batch_strides[d];
+    }
+    gemm<T>(n, p, k, T(1), ap + a_off, a.rs, a.cs, bp + b_off, b.rs, b.cs, T(0), cp + i * n * p,
+            p, 1);
   };
   const int64_t fmas = std::max<int64_t>(1, n * p * k);
-  if (batch > 1 && fmas < kBatchParallelFmas) {
-    at::parallel_for(0, batch, std::max<int64_t>(1, kMinFmasPerTask / fmas), [&](int64_t lo, int64_t hi) {
+  if (count > 1 && fmas < kBatchParallelFmas) {
+    at::parallel_for(0, count, std::max<int64_t>(1, kMinFmasPerTask / fmas), [&](int64_t lo, int64_t hi) {
       for (int64_t i = lo; i < hi; ++i) one(i);
     });
   } else {
-    for (int64_t i = 0; i < batch; ++i) one(i);
+    for (int64_t i = 0; i < count; ++i) one(i);
   }
 }
 
@@ -110,34 +133,32 @@ at::Tensor matmul_cpu(const at::Tensor& self, const at::Tensor& other) {
   TORCH_CHECK(self.dim() >= 1 && other.dim() >= 1, kOp,
               ": both arguments need to be at least 1-D, but self is ", self.dim(),
               "-D and other is ", other.dim(), "-D");
-  // A 1-D self is a 1 x k row and a 1-D other a k x 1 column; the added dims are dropped from
-  // the result.
-  const at::Tensor a = self.dim() == 1 ? self.unsqueeze(0) : self;
-  const at::Tensor b = other.dim() == 1 ? other.unsqueeze(-1) : other;
-  const int64_t n = a.size(-2), k = a.size(-1), p = b.size(-1);
-  TORCH_CHECK(b.size(-2) == k, kOp, ": size mismatch, cannot multiply self of shape ",
-              self.sizes(), " by other of shape ", other.sizes(), " (", k, " != ", b.size(-2),
+  // self is a batch of n x k matrices (a 1-D self one row), other of k x p (a 1-D other one
+  // column); the result drops the dims a 1-D operand did not have.
+  const int64_t n = self.dim() == 1 ? 1 : self.size(-2);
+  const int64_t k = self.size(-1);
+  const int64_t k_other = other.dim() == 1 ? other.size(0) : other.size(-2);
+  const int64_t p = other.dim() == 1 ? 1 : other.size(-1);
+  TORCH_CHECK(k_other == k, kOp, ": size mismatch, cannot multiply self of shape ", self.sizes(),
+              " by other of shape ", other.sizes(), " (", k, " != ", k_other,
               " along the contracted dimension)");
 
-  std::vector<int64_t> batch = broadcast_batch(a.sizes().slice(0, a.dim() - 2),
-                                               b.sizes().slice(0, b.dim() - 2), self, other);
-  const int64_t batch_dims = static_cast<int64_t>(batch.size());
-  std::vector<int64_t> result_shape = batch;
-  if (self.dim() >= 2) result_shape.push_back(n);
-  if (other.dim() >= 2) result_shape.push_back(p);
+  const at::IntArrayRef self_batch = self.sizes().slice(0, std::max<int64_t>(0, self.dim() - 2));
+  const at::IntArrayRef other_batch = other.sizes().slice(0, std::max<int64_t>(0, other.dim() - 2));
+  const std::vector<int64_t> batch = broadcast_batch(self_batch, other_batch, self, other);
+  std::vector<int64_t> shape = batch;
+  if (self.dim() >= 2) shape.push_back(n);
+  if (other.dim() >= 2) shape.push_back(p);
+  at::Tensor out = at::empty(shape, self.options());
+  if (out.numel() == 0) return out;
 
-  std::vector<int64_t> a_shape = batch, b_shape = batch, out_shape = batch;
-  a_shape.insert(a_shape.end(), {n, k});
-  b_shape.insert(b_shape.end(), {k, p});
-  out_shape.insert(out_shape.end(), {n, p});
-  at::Tensor out = at::empty(out_shape, self.options());
-  if (out.numel() > 0) {
-    const at::Tensor a_full = a.expand(a_shape), b_full = b.expand(b_shape);
-    AT_DISPATCH_FLOATING_TYPES(out.scalar_type(), "torchext_matmul", [&] {
-      batched_gemm<scalar_t>(a_full, b_full, out, batch_dims);
-    });
-  }
-  return out.view(result_shape);
+  const MatrixBatch a = matrix_batch(self, /*as_row=*/true, batch.size());
+  const MatrixBatch b = matrix_batch(other, /*as_row=*/false, batch.size());
+  AT_DISPATCH_FLOATING_TYPES(out.scalar_type(), "torchext_matmul", [&] {
+    batched_gemm<scalar_t>(self.const_data_ptr<scalar_t>(), a, other.const_data_ptr<scalar_t>(), b,
+                           out.mutable_data_ptr<scalar_t>(), batch, n, k, p);
+  });
+  return out;
 }
 
 }  // namespace

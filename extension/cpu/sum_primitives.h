@@ -14,7 +14,7 @@ namespace torchext::cpu {
 
 constexpr int64_t kCarry = 16;           // additions per cascade level before carrying upwards
 constexpr int kLevels = 4;               // levels 0..2 carry; the last one takes the rest
-constexpr int64_t kMaxRowWidth = 256;    // widest row block summed at once
+constexpr int64_t kMaxRowWidth = 1024;   // widest row block summed at once (streams rows up to 4-8 KB)
 constexpr int64_t kLanes = 64;           // independent partial sums in a long contiguous sum
 constexpr int64_t kShortLanes = 16;      // ... and in a medium one
 constexpr int64_t kReduceGrain = 32768;  // elements per task below which threads do not pay

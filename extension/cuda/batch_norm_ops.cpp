@@ -1,0 +1,226 @@
+// Batch normalisation forward and backward (CUDA host side) for inputs of any rank >= 2, channels
+// in dim 1, contiguous or channels-last (the output keeps a channels-last input's layout).
+//
+// Mixed precision as native: a half/bfloat16 input may come with float weight, bias and running
+// statistics; the statistics are computed in float and save_mean/save_invstd are float for such
+// inputs (the input's dtype otherwise).
+#include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
+#include <torch/library.h>
+
+#include <optional>
+#include <tuple>
+
+#include "batch_norm.h"
+#include "host_utils.h"
+
+namespace torchext::cuda {
+namespace {
+
+using Tensors3 = std::tuple<at::Tensor, at::Tensor, at::Tensor>;
+
+bool given(const std::optional<at::Tensor>& t) { return t.has_value() && t->defined(); }
+
+at::ScalarType acc_dtype(const at::Tensor& input) {
+  return input.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+}
+
+// A per-channel tensor: 1-D with C elements, on the input's device, of the input's dtype or (for
+// a half/bfloat16 input) float.
+void check_channel_param(const char* op, const char* arg, const at::Tensor& t,
+                         const at::Tensor& input) {
+  check_float(op, arg, t);
+  check_same_device(op, "input", input, arg, t);
+  TORCH_CHECK(t.scalar_type() == input.scalar_type() || t.scalar_type() == acc_dtype(input), op,
+              ": expected ", arg, " to have dtype ", input.scalar_type(),
+              input.scalar_type() == acc_dtype(input) ? "" : " or float32", " (input's) but got ",
+              t.scalar_type());
+  TORCH_CHECK(t.dim() == 1 && t.size(0) == input.size(1), op, ": expected ", arg,
+              " to be 1-D with ", input.size(1), " elements (one per channel of input of shape ",
+              input.sizes(), ") but got shape ", t.sizes());
+}
+
+void check_input(const char* op, const at::Tensor& input) {
+  check_float(op, "input", input);
+  TORCH_CHECK(input.dim() >= 2, op, ": expected input to have at least 2 dims (N, C, ...) but got a ",
+              input.dim(), "-D tensor of shape ", input.sizes());
+}
+
+// The layout the kernels read `t` in: channels-last when t is a channels-last 4-D tensor (and
+// not also plain contiguous), otherwise contiguous.
+at::MemoryFormat layout_format(const at::Tensor& t) {
+  return t.dim() == 4 && !t.is_contiguous() && t.is_contiguous(at::MemoryFormat::ChannelsLast)
+             ? at::MemoryFormat::ChannelsLast
+             : at::MemoryFormat::Contiguous;
+}
+
+ChannelShape channel_shape(const at::Tensor& t, at::MemoryFormat format) {
+  if (format == at::MemoryFormat::ChannelsLast)
+    return {t.size(0) * t.size(2) * t.size(3), t.size(1), 1};
+  int64_t inner = 1;
+  for (int64_t d = 2; d < t.dim(); ++d) inner *= t.size(d);
+  return {t.size(0), t.size(1), inner};
+}
+
+// t in the accumulate dtype, contiguous (t itself when it already is), or undefined.
+at::Tensor as_acc(const std::optional<at::Tensor>& t, at::ScalarType acc) {
+  if (!given(t)) return at::Tensor();
+  return t->to(acc).contiguous();
+}
+
+template <typename A>
+A* ptr_or_null(const at::Tensor& t) {
+  return t.defined() ? t.data_ptr<A>() : nullptr;
+}
+
+Tensors3 batch_norm_cuda(const at::Tensor& input, const std::optional<at::Tensor>& weight,
+                         const std::optional<at::Tensor>& bias,
+                         const std::optional<at::Tensor>& running_mean,
+                         const std::optional<at::Tensor>& running_var, bool training,
+                         double momentum, double eps) {
+  const char* op = "torchext.batch_norm";
+  check_input(op, input);
+  if (given(weight)) check_channel_param(op, "weight", *weight, input);
+  if (given(bias)) check_channel_param(op, "bias", *bias, input);
+  if (given(running_mean)) check_channel_param(op, "running_mean", *running_mean, input);
+  if (given(running_var)) check_channel_param(op, "running_var", *running_var, input);
+  TORCH_CHECK(given(running_mean) == given(running_var), op,
+              ": expected running_mean and running_var to be both given or both None");
+  TORCH_CHECK(training || given(running_mean), op,
+              ": running_mean and running_var must be given in evaluation mode (training=False)");
+  c10::cuda::CUDAGuard guard(input.device());
+  const auto format = layout_format(input);
+  const auto x = input.contiguous(format);
+  const ChannelShape s = channel_shape(x, format);
+  const int64_t C = s.channels, n = s.per_channel();
+  const auto acc = acc_dtype(input);
+  const auto acc_options = x.options().dtype(acc);
+  const auto w = as_acc(weight, acc), b = as_acc(bias, acc);
+
+  at::Tensor mean, invstd, save_mean, save_invstd;
+  if (training) {
+    TORCH_CHECK_VALUE(n != 1, op, ": Expected more than 1 value per channel when training, got input size ",
+                      input.sizes());
+    mean = at::empty({C}, acc_options);
+    invstd = at::empty({C}, acc_options);
+    if (n == 0) {  // nothing to normalise; no running update
+      mean.zero_();
+      invstd.zero_();
+    } else {
+      auto rm = as_acc(running_mean, acc), rv = as_acc(running_var, acc);
+      AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "torchext_batch_norm_stats", [&] {
+        using A = acc_t<scalar_t>;
+        batch_norm_stats_launch(x.const_data_ptr<scalar_t>(), s, eps, momentum, mean.data_ptr<A>(),
+                                invstd.data_ptr<A>(), ptr_or_null<A>(rm), ptr_or_null<A>(rv));
+      });
+      // Running statistics of another dtype or layout were updated in a copy.
+      if (rm.defined() && !rm.is_same(*running_mean)) running_mean->copy_(rm);
+      if (rv.defined() && !rv.is_same(*running_var)) running_var->copy_(rv);
+    }
+    save_mean = mean;
+    save_invstd = invstd;
+  } else {
+    mean = as_acc(running_mean, acc);
+    const auto var = as_acc(running_var, acc);
+    invstd = at::empty({C}, acc_options);
+    AT_DISPATCH_FLOATING_TYPES(acc, "torchext_batch_norm_invstd", [&] {
+      invstd_from_var_launch(var.const_data_ptr<scalar_t>(), C, eps, invstd.data_ptr<scalar_t>());
+    });
+    save_mean = at::empty({0}, acc_options);
+    save_invstd = at::empty({0}, acc_options);
+  }
+  auto y = at::empty_like(x, x.options(), format);
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "torchext_batch_norm", [&] {
+    using A = acc_t<scalar_t>;
+    batch_norm_apply_launch(x.const_data_ptr<scalar_t>(), s, mean.const_data_ptr<A>(),
+                            invstd.const_data_ptr<A>(), ptr_or_null<A>(w), ptr_or_null<A>(b),
+                            y.mutable_data_ptr<scalar_t>());
+  });
+  return {y, save_mean, save_invstd};
+}
+
+// Gradients of y = (x - mean) * invstd * w + b (formulas in batch_norm.h): training uses the
+// saved batch statistics, evaluation the running ones. dweight = sum(dy * xhat), dbias = sum(dy).
+Tensors3 batch_norm_backward_cuda(const at::Tensor& grad_output, const at::Tensor& input,
+                                  const std::optional<at::Tensor>& weight,
+                                  const std::optional<at::Tensor>& running_mean,
+                                  const std::optional<at::Tensor>& running_var,
+                                  const at::Tensor& save_mean, const at::Tensor& save_invstd,
+                                  bool training, double eps, std::array<bool, 3> output_mask) {
+  const char* op = "torchext.batch_norm_backward";
+  check_input(op, input);
+  check_float(op, "grad_output", grad_output);
+  check_same_device(op, "input", input, "grad_output", grad_output);
+  check_same_dtype(op, "input", input, "grad_output", grad_output);
+  TORCH_CHECK(grad_output.sizes() == input.sizes(), op, ": expected grad_output of shape ",
+              input.sizes(), " (the input's) but got ", grad_output.sizes());
+  if (given(weight)) check_channel_param(op, "weight", *weight, input);
+  if (training) {
+    check_channel_param(op, "save_mean", save_mean, input);
+    check_channel_param(op, "save_invstd", save_invstd, input);
+  } else {
+    TORCH_CHECK(given(running_mean) && given(running_var), op,
+                ": running_mean and running_var must be given in evaluation mode (training=False)");
+    check_channel_param(op, "running_mean", *running_mean, input);
+    check_channel_param(op, "running_var", *running_var, input);
+  }
+  c10::cuda::CUDAGuard guard(input.device());
+  const auto format = layout_format(input);
+  const auto x = input.contiguous(format);
+  const auto dy = grad_output.contiguous(format);
+  const ChannelShape s = channel_shape(x, format);
+  const int64_t C = s.channels;
+  const auto acc = acc_dtype(input);
+  const auto acc_options = x.options().dtype(acc);
+  const auto w = as_acc(weight, acc);
+  at::Tensor mean, invstd;
+  if (training) {
+    mean = save_mean.to(acc).contiguous();
+    invstd = save_invstd.to(acc).contiguous();
+  } else {
+    mean = as_acc(running_mean, acc);
+    const auto var = as_acc(running_var, acc);
+    invstd = at::empty({C}, acc_options);
+    AT_DISPATCH_FLOATING_TYPES(acc, "torchext_batch_norm_invstd", [&] {
+      invstd_from_var_launch(var.const_data_ptr<scalar_t>(), C, eps, invstd.data_ptr<scalar_t>());
+    });
+  }
+  at::Tensor sum_dy, sum_dy_xmu, dweight;
+  if (output_mask[1] || output_mask[2] || (training && output_mask[0])) {
+    sum_dy = at::empty({C}, acc_options);
+    sum_dy_xmu = at::empty({C}, acc_options);
+    dweight = at::empty({C}, acc_options);
+  }
+  at::Tensor grad_input;
+  if (output_mask[0]) grad_input = at::empty_like(x, x.options(), format);
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "torchext_batch_norm_backward", [&] {
+    using A = acc_t<scalar_t>;
+    if (sum_dy.defined()) {
+      batch_norm_grad_sums_launch(dy.const_data_ptr<scalar_t>(), x.const_data_ptr<scalar_t>(), s,
+                                  mean.const_data_ptr<A>(), invstd.const_data_ptr<A>(),
+                                  sum_dy.data_ptr<A>(), sum_dy_xmu.data_ptr<A>(), dweight.data_ptr<A>());
+    }
+    if (grad_input.defined()) {
+      batch_norm_input_grad_launch(dy.const_data_ptr<scalar_t>(), x.const_data_ptr<scalar_t>(), s,
+                                   mean.const_data_ptr<A>(), invstd.const_data_ptr<A>(),
+                                   ptr_or_null<A>(w), training ? sum_dy.const_data_ptr<A>() : nullptr,
+                                   training ? sum_dy_xmu.const_data_ptr<A>() : nullptr,
+                                   grad_input.mutable_data_ptr<scalar_t>());
+    }
+  });
+  // Parameter gradients take the parameters' dtype (the input's when there is no weight).
+  const auto param_dtype = given(weight) ? weight->scalar_type() : input.scalar_type();
+  at::Tensor grad_weight, grad_bias;
+  if (output_mask[1]) grad_weight = dweight.to(param_dtype);
+  if (output_mask[2]) grad_bias = sum_dy.to(param_dtype);
+  return {grad_input, grad_weight, grad_bias};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(torchext, CUDA, m) {
+  m.impl("batch_norm", &batch_norm_cuda);
+  m.impl("batch_norm_backward", &batch_norm_backward_cuda);
+}
+
+}  // namespace torchext::cuda

@@ -1,0 +1,72 @@
+// sum over any dimensions with an optional output dtype (CUDA host side).
+#include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
+#include <torch/library.h>
+
+#include "host_utils.h"
+#include "reduce.h"
+#include "reduce_ops.h"
+
+namespace torchext::cuda {
+
+at::Tensor reduce_sum(const at::Tensor& x, at::IntArrayRef dims, bool keepdim, double scale) {
+  std::vector<bool> reduced(x.dim(), dims.empty());
+  for (int64_t d : dims) reduced[d] = true;
+  std::vector<int64_t> kept_sizes, kept_strides, red_sizes, red_strides, out_shape;
+  for (int64_t d = 0; d < x.dim(); ++d) {
+    if (reduced[d]) {
+      red_sizes.push_back(x.size(d));
+      red_strides.push_back(x.stride(d));
+      if (keepdim) out_shape.push_back(1);
+    } else {
+      kept_sizes.push_back(x.size(d));
+      kept_strides.push_back(x.stride(d));
+      out_shape.push_back(x.size(d));
+    }
+  }
+  c10::cuda::CUDAGuard guard(x.device());
+  auto out = at::empty(kept_sizes, x.options());
+  const auto kept = make_indexer<1>(kept_sizes, {kept_strides});
+  const auto red = make_indexer<1>(red_sizes, {red_strides});
+  const int64_t n_red = c10::multiply_integers(red_sizes);
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "torchext_sum", [&] {
+    sum_launch(x.const_data_ptr<scalar_t>(), out.mutable_data_ptr<scalar_t>(), kept, out.numel(),
+               red, n_red, scale);
+  });
+  return out.view(out_shape);
+}
+
+namespace {
+
+at::Tensor sum_cuda(const at::Tensor& self, at::OptionalIntArrayRef dim, bool keepdim,
+                    std::optional<at::ScalarType> dtype) {
+  const char* op = "torchext.sum";
+  check_float(op, "self", self);
+  if (dtype.has_value()) {
+    TORCH_CHECK(is_supported_cuda_dtype(*dtype), op,
+                ": expected dtype to be float16, bfloat16, float32 or float64 but got ", *dtype);
+  }
+  std::vector<int64_t> dims;
+  if (dim.has_value()) {
+    const int64_t nd = std::max<int64_t>(self.dim(), 1);  // a 0-d tensor accepts dim 0 and -1
+    std::vector<bool> seen(nd, false);
+    for (int64_t d : *dim) {
+      TORCH_CHECK(d >= -nd && d < nd, op, ": dim ", d, " is out of range for a tensor of ",
+                  self.dim(), " dimensions (expected [", -nd, ", ", nd - 1, "])");
+      const int64_t w = d < 0 ? d + nd : d;
+      TORCH_CHECK(!seen[w], op, ": dim ", w, " appears more than once in dim");
+      seen[w] = true;
+      if (self.dim() > 0) dims.push_back(w);
+    }
+  }
+  const auto x = dtype.has_value() ? self.to(*dtype) : self;
+  return reduce_sum(x, dims, keepdim);
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(torchext, CUDA, m) {
+  m.impl("sum", &sum_cuda);
+}
+
+}  // namespace torchext::cuda
