@@ -235,6 +235,20 @@ def test_opcheck_transposed(device):
     torch.library.opcheck(torch.ops.torchext.matmul.default, (a, b))
 
 
+def test_torch_compile_fullgraph(device):
+    def f(a, b, v):
+        return F.matmul(F.matmul(a, b), v)
+    a = _randn((2, 1, 3, 4), device, requires_grad=True)
+    b = _randn((5, 4, 6), device, requires_grad=True)
+    v = _randn((6,), device, requires_grad=True)
+    compiled = torch.compile(f, backend="aot_eager", fullgraph=True)
+    assert_close(compiled(a, b, v), f(a, b, v))
+    got = torch.autograd.grad(compiled(a, b, v).sum(), [a, b, v])
+    want = torch.autograd.grad(torch.matmul(torch.matmul(a, b), v).sum(), [a, b, v])
+    for x, y in zip(got, want):
+        assert_close(x, y)
+
+
 def test_gemm_contract():
     """The GEMM's alpha/beta/strided-C contract, which matmul does not exercise, checked by a small
     C++ program built against the same sources (tests/cpp/gemm_contract.cpp)."""

@@ -10,6 +10,8 @@ from .functions.reduction import sum  # noqa: F401
 from .functions.views import flatten, t, transpose  # noqa: F401
 from .functions.conv import conv2d  # noqa: F401
 from .functions.linear import linear  # noqa: F401
+from .functions.norm import batch_norm  # noqa: F401
+from .functions.pooling import adaptive_avg_pool2d, max_pool2d  # noqa: F401
 
 
 def relu(input, inplace=False):

@@ -56,7 +56,8 @@ at::Tensor relu_backward_cpu(const at::Tensor& grad_output, const at::Tensor& re
     const scalar_t* __restrict__ rp = r.const_data_ptr<scalar_t>();
     scalar_t* __restrict__ op_ = out.mutable_data_ptr<scalar_t>();
     parallel_chunks(r.numel(), [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) op_[i] = rp[i] > scalar_t(0) ? gp[i] : scalar_t(0);
+      // Zero where result <= 0 (as native's threshold_backward), so a NaN result passes grad.
+      for (int64_t i = b; i < e; ++i) op_[i] = rp[i] <= scalar_t(0) ? scalar_t(0) : gp[i];
     });
   });
   return out;

@@ -1,8 +1,9 @@
 // Packed, cache-blocked GEMM (Goto/BLIS scheme): for each KC x NC block of B (packed once, kept
 // in L3) and each MC x KC block of A (packed, kept in L2), a register-tiled micro-kernel sweeps
-// MR x NR tiles of C with the KC x NR panel of B resident in L1. Threads each own a rectangle of
-// C (split along M or N, whichever duplicates less packing), so they share nothing but inputs.
-// Matrix-vector products (M == 1 or N == 1) take a streaming path instead.
+// MR x NR tiles of C with the KC x NR panel of B resident in L1. When C is too narrow for packing
+// A to pay off, the micro-kernel reads A in place. Threads each own a rectangle of C (split
+// along M or N, whichever duplicates less packing), so they share nothing but the inputs.
+// Matrix-vector products (M == 1 or N == 1) stream instead, and tiny products loop directly.
 #include "gemm.h"
 
 #include <ATen/Parallel.h>
@@ -27,8 +28,10 @@ constexpr int64_t kMinFmasPerThread = int64_t(1) << 19;
 // The same for one dot product, which is bound by memory rather than arithmetic.
 constexpr int64_t kMinDotPerThread = int64_t(1) << 15;
 
-// Widest C rectangle (in NR-column panels) for which row-major A is read in place, unpacked.
+// Widest C rectangle (in NR-column panels) for which A is read in place rather than packed.
 constexpr int64_t kDirectAMaxColumns = 8;
+// Products this small cost less computed directly than the packing and blocking set-up.
+constexpr int64_t kTinyFmas = 512;
 
 // Packing buffer of at least n elements, 64-byte aligned, owned by the calling thread and reused
 // across calls (freed when the thread exits). Each thread packs into its own, so no races.
@@ -62,6 +65,18 @@ void scale_c(int64_t M, int64_t N, T beta, T* c, int64_t rs, int64_t cs) {
 }
 
 template <typename T>
+void gemm_tiny(int64_t M, int64_t N, int64_t K, T alpha, const T* a, int64_t a_rs, int64_t a_cs,
+               const T* b, int64_t b_rs, int64_t b_cs, T beta, T* c, int64_t c_rs, int64_t c_cs) {
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) {
+      T s = 0;
+      for (int64_t k = 0; k < K; ++k) s += a[i * a_rs + k * a_cs] * b[k * b_rs + j * b_cs];
+      T& out = c[i * c_rs + j * c_cs];
+      out = beta == T(0) ? alpha * s : beta * out + alpha * s;
+    }
+}
+
+template <typename T>
 T dot_contiguous(const T* __restrict__ a, const T* __restrict__ x, int64_t k) {
   using S = Simd<T>;
   using V = typename S::V;
@@ -83,16 +98,18 @@ T dot_contiguous(const T* __restrict__ a, const T* __restrict__ x, int64_t k) {
 // y = beta * y + alpha * A x for an m x k matrix A(i, kk) = a[i * rs + kk * cs].
 template <typename T>
 void gemv(int64_t m, int64_t k, T alpha, const T* a, int64_t rs, int64_t cs, const T* x,
-          int64_t xs, T beta, T* y, int64_t ys, bool parallel) {
+          int64_t xs, T beta, T* y, int64_t ys) {
   auto store = [&](int64_t i, T v) {
     T& out = y[i * ys];
     out = beta == T(0) ? alpha * v : beta * out + alpha * v;
   };
-  const int64_t grain = parallel ? std::max<int64_t>(1, kMinFmasPerThread / k) : m;
+  const int64_t grain = std::max<int64_t>(1, kMinFmasPerThread / k);  // rows per task
   if (rs == 1 && cs != 1 && m > 1) {
     // Column-major A: y += A(:, kk) * x(kk), one contiguous column segment at a time.
     constexpr int64_t kRows = 256;
-    at::parallel_for(0, ceil_div(m, kRows), std::max<int64_t>(1, grain / kRows), [&](int64_t lo, int64_t hi) {
+    const int64_t blocks = ceil_div(m, kRows);
+    const int64_t blocks_per_task = std::max<int64_t>(1, grain / kRows);
+    at::parallel_for(0, blocks, blocks_per_task, [&](int64_t lo, int64_t hi) {
       for (int64_t blk = lo; blk < hi; ++blk) {
         const int64_t i0 = blk * kRows, rows = std::min(kRows, m - i0);
         T acc[kRows] = {};
@@ -113,10 +130,10 @@ void gemv(int64_t m, int64_t k, T alpha, const T* a, int64_t rs, int64_t cs, con
     for (int64_t kk = 0; kk < k; ++kk) x_copy[kk] = x[kk * xs];
     x = x_copy.data();
   }
-  if (m == 1 && cs == 1 && parallel && k >= 2 * kMinDotPerThread) {
+  const int64_t chunks = std::min<int64_t>(at::get_num_threads(), k / kMinDotPerThread);
+  if (m == 1 && cs == 1 && chunks > 1) {
     // One long dot product: fixed chunks summed in order, so the result does not depend on
     // which thread ran which chunk.
-    const int64_t chunks = std::min<int64_t>(at::get_num_threads(), k / kMinDotPerThread);
     std::vector<T> partial(chunks);
     at::parallel_for(0, chunks, 1, [&](int64_t lo, int64_t hi) {
       for (int64_t c = lo; c < hi; ++c) {
@@ -220,7 +237,7 @@ void gemm_packed(const Problem<T>& p) {
   const int64_t mb = ceil_div(p.M, MR), nb = ceil_div(p.N, NR);
   int64_t threads = at::in_parallel_region() ? 1 : at::get_num_threads();
   const double fmas = double(p.M) * double(p.N) * double(p.K);
-  threads = std::min(threads, static_cast<int64_t>(std::max(1.0, fmas / double(kMinFmasPerThread))));
+  threads = std::min(threads, static_cast<int64_t>(std::max(1.0, fmas / kMinFmasPerThread)));
   threads = std::max<int64_t>(1, std::min(threads, mb * nb));
 
   int64_t best_tm = 1, best_tn = 1;
@@ -238,8 +255,10 @@ void gemm_packed(const Problem<T>& p) {
   const int64_t tm = best_tm, tn = best_tn;
   auto run = [&](int64_t task) {
     const int64_t ti = task / tn, tj = task % tn;
-    const int64_t m0 = std::min(p.M, ti * mb / tm * MR), m1 = std::min(p.M, (ti + 1) * mb / tm * MR);
-    const int64_t n0 = std::min(p.N, tj * nb / tn * NR), n1 = std::min(p.N, (tj + 1) * nb / tn * NR);
+    const int64_t m0 = std::min(p.M, ti * mb / tm * MR);
+    const int64_t m1 = std::min(p.M, (ti + 1) * mb / tm * MR);
+    const int64_t n0 = std::min(p.N, tj * nb / tn * NR);
+    const int64_t n1 = std::min(p.N, (tj + 1) * nb / tn * NR);
     if (m0 < m1 && n0 < n1) gemm_rectangle(p, m0, m1, n0, n1);
   };
   if (tm * tn == 1) {
@@ -270,20 +289,24 @@ void gemm(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t a_rs, in
     scale_c(M, N, beta, C, c_rs, c_cs);
     return;
   }
-  const bool parallel = !at::in_parallel_region() && at::get_num_threads() > 1;
+  if (M <= kTinyFmas && N <= kTinyFmas && K <= kTinyFmas && M * N * K <= kTinyFmas) {
+    gemm_tiny(M, N, K, alpha, A, a_rs, a_cs, B, b_rs, b_cs, beta, C, c_rs, c_cs);
+    return;
+  }
   if (N == 1) {
-    gemv(M, K, alpha, A, a_rs, a_cs, B, b_rs, beta, C, c_rs, parallel);
+    gemv(M, K, alpha, A, a_rs, a_cs, B, b_rs, beta, C, c_rs);
     return;
   }
   if (M == 1) {  // C row = (B^T) (A row)
-    gemv(N, K, alpha, B, b_cs, b_rs, A, a_cs, beta, C, c_cs, parallel);
+    gemv(N, K, alpha, B, b_cs, b_rs, A, a_cs, beta, C, c_cs);
     return;
   }
-  // Computing C^T = B^T A^T instead wastes less of the MR x NR tiles when N is the small side,
-  // and turns a column-major C into the row-major one the micro-kernel stores to directly.
-  const double use = tile_use<T>(M, N), use_t = tile_use<T>(N, M);
-  const bool c_col_major = c_rs == 1 && c_cs != 1;
-  if (use_t > use * 1.05 || (use_t >= use && c_col_major)) {
+  // C^T = B^T A^T is the same product with M and N swapped. The micro-kernel stores unit-stride
+  // rows of C fast and strided ones slowly, so take the orientation where C's rows are
+  // unit-stride (for a C with neither, the one wasting less of the MR x NR tiles).
+  const bool transpose =
+      c_cs == 1 ? false : c_rs == 1 ? true : tile_use<T>(N, M) > tile_use<T>(M, N);
+  if (transpose) {
     gemm_packed(Problem<T>{N, M, K, alpha, B, b_cs, b_rs, A, a_cs, a_rs, beta, C, c_cs, c_rs});
   } else {
     gemm_packed(Problem<T>{M, N, K, alpha, A, a_rs, a_cs, B, b_rs, b_cs, beta, C, c_rs, c_cs});

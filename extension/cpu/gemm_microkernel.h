@@ -108,8 +108,8 @@ void micro_kernel(int64_t kc, const T* __restrict__ a, int64_t a_step, const T* 
     }
     return;
   }
-  // Strided C (rare: a column-major C is handled by transposing the whole product): spill the
-  // tile and update the mr x nr valid part element by element.
+  // C with neither unit-stride rows nor columns (rare): spill the tile, then update the mr x nr
+  // valid part element by element.
   alignas(64) T tile[MR * NR];
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)

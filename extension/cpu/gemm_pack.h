@@ -106,7 +106,7 @@ void pack_b(int64_t kc, int64_t nc, const T* b, int64_t rs, int64_t cs, T* __res
       int64_t k0 = 0;
 #if defined(__AVX2__)
       constexpr int kBlock = 32 / sizeof(T);
-      if (nr == NR) {
+      if (NR % kBlock == 0 && nr == NR) {
         for (; k0 + kBlock <= kc; k0 += kBlock)
           for (int j = 0; j < NR; j += kBlock)
             transpose_block(src + j * cs + k0, cs, out + k0 * NR + j, NR);

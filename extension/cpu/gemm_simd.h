@@ -63,10 +63,34 @@ struct Simd<float> {
   static V load(const float* p) { return _mm256_load_ps(p); }
   static V loadu(const float* p) { return _mm256_loadu_ps(p); }
   static void storeu(float* p, V v) { _mm256_storeu_ps(p, v); }
-  static V loadu_n(const float* p, int n) { return _mm256_maskload_ps(p, mask(n)); }
-  static void storeu_n(float* p, V v, int n) { _mm256_maskstore_ps(p, mask(n), v); }
-  static __m256i mask(int n) {  // lanes [0, n) set
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  // Partial vectors as 4-, 2- and 1-lane pieces (masked moves are slow on some x86 cores).
+  static V loadu_n(const float* p, int n) {
+    __m128 lo = _mm_setzero_ps(), hi = _mm_setzero_ps();
+    __m128& part = n >= 4 ? hi : lo;
+    if (n >= 4) {
+      lo = _mm_loadu_ps(p);
+      p += 4;
+    }
+    if (n & 2) {
+      part = _mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+      p += 2;
+    }
+    if (n & 1) part = (n & 2) ? _mm_movelh_ps(part, _mm_load_ss(p)) : _mm_load_ss(p);
+    return _mm256_set_m128(hi, lo);
+  }
+  static void storeu_n(float* p, V v, int n) {
+    __m128 part = _mm256_castps256_ps128(v);
+    if (n >= 4) {
+      _mm_storeu_ps(p, part);
+      part = _mm256_extractf128_ps(v, 1);
+      p += 4;
+    }
+    if (n & 2) {
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(p), _mm_castps_si128(part));
+      part = _mm_movehl_ps(part, part);
+      p += 2;
+    }
+    if (n & 1) _mm_store_ss(p, part);
   }
   static V set1(float x) { return _mm256_set1_ps(x); }
   static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
@@ -81,10 +105,23 @@ struct Simd<double> {
   static V load(const double* p) { return _mm256_load_pd(p); }
   static V loadu(const double* p) { return _mm256_loadu_pd(p); }
   static void storeu(double* p, V v) { _mm256_storeu_pd(p, v); }
-  static V loadu_n(const double* p, int n) { return _mm256_maskload_pd(p, mask(n)); }
-  static void storeu_n(double* p, V v, int n) { _mm256_maskstore_pd(p, mask(n), v); }
-  static __m256i mask(int n) {  // lanes [0, n) set
-    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
+  static V loadu_n(const double* p, int n) {
+    __m128d lo = _mm_setzero_pd(), hi = _mm_setzero_pd();
+    if (n >= 2) {
+      lo = _mm_loadu_pd(p);
+      p += 2;
+    }
+    if (n & 1) (n >= 2 ? hi : lo) = _mm_load_sd(p);
+    return _mm256_set_m128d(hi, lo);
+  }
+  static void storeu_n(double* p, V v, int n) {
+    __m128d part = _mm256_castpd256_pd128(v);
+    if (n >= 2) {
+      _mm_storeu_pd(p, part);
+      part = _mm256_extractf128_pd(v, 1);
+      p += 2;
+    }
+    if (n & 1) _mm_store_sd(p, part);
   }
   static V set1(double x) { return _mm256_set1_pd(x); }
   static V mul(V a, V b) { return _mm256_mul_pd(a, b); }

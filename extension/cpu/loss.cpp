@@ -111,7 +111,9 @@ std::tuple<at::Tensor, at::Tensor> bce_with_logits_backward_cpu(
     if (output_mask[1]) {
       grad_target = at::empty(self.sizes(), self.options());
       elementwise<T, 5>(grad_target, {grad_output, self, target, w, p}, [n](T g, T x, T, T w, T p) {
-        return ((p - T(1)) * -log_sigmoid(x) - x) * g * w / n;
+        // (pos_weight - 1) * softplus(-x) - x written as log sigmoid(-x) - pos_weight * log sigmoid(x)
+        // (as native): the same value, but no 0 * Inf = NaN at x = -Inf when pos_weight is 1.
+        return (log_sigmoid(-x) - p * log_sigmoid(x)) * g * w / n;
       });
     }
   });

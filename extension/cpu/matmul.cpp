@@ -117,7 +117,8 @@ void batched_gemm(const T* ap, const MatrixBatch& a, const T* bp, const MatrixBa
   };
   const int64_t fmas = std::max<int64_t>(1, n * p * k);
   if (count > 1 && fmas < kBatchParallelFmas) {
-    at::parallel_for(0, count, std::max<int64_t>(1, kMinFmasPerTask / fmas), [&](int64_t lo, int64_t hi) {
+    const int64_t per_task = std::max<int64_t>(1, kMinFmasPerTask / fmas);
+    at::parallel_for(0, count, per_task, [&](int64_t lo, int64_t hi) {
       for (int64_t i = lo; i < hi; ++i) one(i);
     });
   } else {

@@ -27,7 +27,8 @@ def _add_relu_fake(self, other):
 
 
 class ReLUBackward(torch.autograd.Function):
-    """grad * (result > 0); linear in grad, so its own backward is itself."""
+    """grad, zeroed where result <= 0 (a NaN result passes grad, as native); linear in grad, so its
+    own backward is itself."""
 
     @staticmethod
     def forward(ctx, grad, result):

@@ -49,7 +49,7 @@ def _summed_product(x, y, summed):
     so the reduction happens inside the GEMM and stays differentiable."""
     nb = x.dim() - 2
     kept = [d for d in range(nb) if d not in summed]
-    folded = math.prod(x.shape[d] for d in summed) * x.shape[-1]
+    folded = math.prod([x.shape[d] for d in summed]) * x.shape[-1]
     x = x.permute(*kept, nb, *summed, nb + 1)
     y = y.permute(*kept, *summed, nb, nb + 1)
     x = x.reshape(*x.shape[:len(kept)], x.shape[len(kept)], folded)

@@ -1,0 +1,236 @@
+// Batch normalisation forward and backward (CPU) for inputs of any rank >= 2, channels in dim 1,
+// contiguous or channels-last.
+#include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
+#include <torch/library.h>
+
+#include <array>
+#include <cmath>
+#include <optional>
+#include <tuple>
+#include <vector>
+
+#include "../common.h"
+#include "batch_norm_kernels.h"
+
+namespace torchext::cpu {
+namespace {
+
+using Tensors3 = std::tuple<at::Tensor, at::Tensor, at::Tensor>;
+
+// A per-channel parameter (weight, bias, running stat, saved stat): 1-D with C elements, on the
+// input's device and of its dtype.
+void check_channel_param(const char* op, const char* arg, const at::Tensor& t,
+                         const at::Tensor& input) {
+  check_float(op, arg, t);
+  check_same_device(op, "input", input, arg, t);
+  check_same_dtype(op, "input", input, arg, t);
+  TORCH_CHECK(t.dim() == 1 && t.size(0) == input.size(1), op, ": expected ", arg, " to be 1-D with ",
+              input.size(1), " elements (one per channel of input of shape ", input.sizes(),
+              ") but got shape ", t.sizes());
+}
+
+void check_input(const char* op, const at::Tensor& input) {
+  check_float(op, "input", input);
+  TORCH_CHECK(input.dim() >= 2, op, ": expected input to have at least 2 dims (N, C, ...) but got a ",
+              input.dim(), "-D tensor of shape ", input.sizes());
+}
+
+bool given(const std::optional<at::Tensor>& t) { return t.has_value() && t->defined(); }
+
+// The values of an optional per-channel tensor as doubles; `fallback` everywhere when absent.
+std::vector<double> channel_values(const std::optional<at::Tensor>& t, int64_t C, double fallback) {
+  std::vector<double> v(C, fallback);
+  if (!given(t)) return v;
+  auto c = t->contiguous();
+  AT_DISPATCH_FLOATING_TYPES(c.scalar_type(), "torchext_channel_values", [&] {
+    const scalar_t* p = c.const_data_ptr<scalar_t>();
+    for (int64_t i = 0; i < C; ++i) v[i] = double(p[i]);
+  });
+  return v;
+}
+
+// A 1-D tensor of `like`'s dtype holding v.
+at::Tensor tensor_of(const std::vector<double>& v, const at::Tensor& like) {
+  auto t = at::empty({int64_t(v.size())}, like.options());
+  AT_DISPATCH_FLOATING_TYPES(t.scalar_type(), "torchext_tensor_of", [&] {
+    scalar_t* p = t.mutable_data_ptr<scalar_t>();
+    for (size_t i = 0; i < v.size(); ++i) p[i] = scalar_t(v[i]);
+  });
+  return t;
+}
+
+// running = (1 - momentum) * running + momentum * stat, in place (running may be strided).
+void update_running(at::Tensor& running, const std::vector<double>& stat, double momentum) {
+  at::Tensor r = running.is_contiguous() ? running : running.contiguous();
+  AT_DISPATCH_FLOATING_TYPES(r.scalar_type(), "torchext_batch_norm_running", [&] {
+    scalar_t* p = r.mutable_data_ptr<scalar_t>();
+    for (size_t c = 0; c < stat.size(); ++c)
+      p[c] = scalar_t((1.0 - momentum) * double(p[c]) + momentum * stat[c]);
+  });
+  if (!r.is_same(running)) running.copy_(r);
+}
+
+std::vector<double> invstd_of(const std::vector<double>& var, double eps) {
+  std::vector<double> r(var.size());
+  for (size_t c = 0; c < var.size(); ++c) r[c] = 1.0 / std::sqrt(var[c] + eps);
+  return r;
+}
+
+// (x - center[c]) * scale[c] + shift[c] into a new tensor laid out as L.
+at::Tensor channel_affine(const at::Tensor& x, const ChannelLayout& L, const std::vector<double>& center,
+                          const std::vector<double>& scale, const std::vector<double>& shift) {
+  auto out = at::empty_like(x, L.format);
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "torchext_batch_norm_affine", [&] {
+    const std::vector<scalar_t> m(center.begin(), center.end()), s(scale.begin(), scale.end()),
+        t(shift.begin(), shift.end());
+    channel_normalize(L, x.const_data_ptr<scalar_t>(), m.data(), s.data(), t.data(),
+                      out.mutable_data_ptr<scalar_t>());
+  });
+  return out;
+}
+
+Tensors3 batch_norm_cpu(const at::Tensor& input, const std::optional<at::Tensor>& weight,
+                        const std::optional<at::Tensor>& bias,
+                        const std::optional<at::Tensor>& running_mean,
+                        const std::optional<at::Tensor>& running_var, bool training,
+                        double momentum, double eps) {
+  const char* op = "torchext.batch_norm";
+  check_input(op, input);
+  if (given(weight)) check_channel_param(op, "weight", *weight, input);
+  if (given(bias)) check_channel_param(op, "bias", *bias, input);
+  if (given(running_mean)) check_channel_param(op, "running_mean", *running_mean, input);
+  if (given(running_var)) check_channel_param(op, "running_var", *running_var, input);
+  TORCH_CHECK(given(running_mean) == given(running_var), op,
+              ": expected running_mean and running_var to be both given or both None");
+
+  const ChannelLayout L = channel_layout_of(input);
+  const at::Tensor x = input.contiguous(L.format);
+  const int64_t C = L.channels, n = L.per_channel();
+  const auto w = channel_values(weight, C, 1.0), b = channel_values(bias, C, 0.0);
+
+  std::vector<double> mean(C, 0.0), invstd(C, 0.0);
+  at::Tensor save_mean, save_invstd;
+  if (training) {
+    TORCH_CHECK_VALUE(n != 1, op, ": Expected more than 1 value per channel when training, got input size ",
+                      input.sizes());
+    if (n > 0) {
+      std::vector<double> var(C);
+      AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "torchext_batch_norm_moments", [&] {
+        channel_moments(L, x.const_data_ptr<scalar_t>(), mean.data(), var.data());
+      });
+      invstd = invstd_of(var, eps);
+      if (given(running_mean)) {
+        // The running variance is unbiased: var * n / (n - 1).
+        std::vector<double> unbiased(C);
+        for (int64_t c = 0; c < C; ++c) unbiased[c] = var[c] * double(n) / double(n - 1);
+        at::Tensor rm = *running_mean, rv = *running_var;
+        update_running(rm, mean, momentum);
+        update_running(rv, unbiased, momentum);
+      }
+    }
+    save_mean = tensor_of(mean, x);
+    save_invstd = tensor_of(invstd, x);
+  } else {
+    TORCH_CHECK(given(running_mean), op,
+                ": running_mean and running_var must be given in evaluation mode (training=False)");
+    mean = channel_values(running_mean, C, 0.0);
+    invstd = invstd_of(channel_values(running_var, C, 1.0), eps);
+    save_mean = at::empty({0}, x.options());
+    save_invstd = at::empty({0}, x.options());
+  }
+  // y = (x - mean) * (invstd * w) + b.
+  std::vector<double> scale(C);
+  for (int64_t c = 0; c < C; ++c) scale[c] = invstd[c] * w[c];
+  return {channel_affine(x, L, mean, scale, b), save_mean, save_invstd};
+}
+
+// Gradients of y = (x - mean) * invstd * w + b. With xhat = (x - mean) * invstd and n values per
+// channel, training (mean and invstd depend on x; Ioffe & Szegedy 2015, section 3):
+//   dx = w * invstd / n * (n * dy - sum(dy) - xhat * sum(dy * xhat))
+// eval (running statistics are constants): dx = dy * w * invstd. In both modes
+//   dweight = sum(dy * xhat), dbias = sum(dy).
+Tensors3 batch_norm_backward_cpu(const at::Tensor& grad_output, const at::Tensor& input,
+                                 const std::optional<at::Tensor>& weight,
+                                 const std::optional<at::Tensor>& running_mean,
+                                 const std::optional<at::Tensor>& running_var,
+                                 const at::Tensor& save_mean, const at::Tensor& save_invstd,
+                                 bool training, double eps, std::array<bool, 3> output_mask) {
+  const char* op = "torchext.batch_norm_backward";
+  check_input(op, input);
+  check_float(op, "grad_output", grad_output);
+  check_same_device(op, "input", input, "grad_output", grad_output);
+  check_same_dtype(op, "input", input, "grad_output", grad_output);
+  TORCH_CHECK(grad_output.sizes() == input.sizes(), op, ": expected grad_output of shape ",
+              input.sizes(), " (the input's) but got ", grad_output.sizes());
+  if (given(weight)) check_channel_param(op, "weight", *weight, input);
+
+  const ChannelLayout L = channel_layout_of(input);
+  const int64_t C = L.channels, n = L.per_channel();
+  std::vector<double> mean, invstd;
+  if (training) {
+    check_channel_param(op, "save_mean", save_mean, input);
+    check_channel_param(op, "save_invstd", save_invstd, input);
+    mean = channel_values(save_mean, C, 0.0);
+    invstd = channel_values(save_invstd, C, 0.0);
+  } else {
+    TORCH_CHECK(given(running_mean) && given(running_var), op,
+                ": running_mean and running_var must be given in evaluation mode (training=False)");
+    check_channel_param(op, "running_mean", *running_mean, input);
+    check_channel_param(op, "running_var", *running_var, input);
+    mean = channel_values(running_mean, C, 0.0);
+    invstd = invstd_of(channel_values(running_var, C, 1.0), eps);
+  }
+  const auto w = channel_values(weight, C, 1.0);
+  const at::Tensor x = input.contiguous(L.format);
+  const at::Tensor dy = grad_output.contiguous(L.format);
+  at::Tensor grad_input, grad_weight, grad_bias;
+
+  // sum(dy) and sum(dy * (x - mean)) per channel, when any output needs them.
+  std::vector<double> sum_dy(C, 0.0), sum_dy_xmu(C, 0.0);
+  if (output_mask[1] || output_mask[2] || (training && output_mask[0])) {
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "torchext_batch_norm_backward_sums", [&] {
+      channel_grad_sums(L, dy.const_data_ptr<scalar_t>(), x.const_data_ptr<scalar_t>(), mean.data(),
+                        sum_dy.data(), sum_dy_xmu.data());
+    });
+  }
+  if (output_mask[0]) {
+    if (!training) {
+      std::vector<double> k(C), zero(C, 0.0);
+      for (int64_t c = 0; c < C; ++c) k[c] = w[c] * invstd[c];
+      grad_input = channel_affine(dy, L, zero, k, zero);
+    } else {
+      grad_input = at::empty_like(x, L.format);
+      if (n > 0) {
+        // dx = k * (dy - mean(dy) - (x - mean) * proj), proj = invstd^2 * sum(dy * (x - mean)) / n.
+        AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "torchext_batch_norm_backward_input", [&] {
+          std::vector<scalar_t> k(C), mdy(C), proj(C), m(C);
+          for (int64_t c = 0; c < C; ++c) {
+            k[c] = scalar_t(w[c] * invstd[c]);
+            mdy[c] = scalar_t(sum_dy[c] / double(n));
+            proj[c] = scalar_t(invstd[c] * invstd[c] * sum_dy_xmu[c] / double(n));
+            m[c] = scalar_t(mean[c]);
+          }
+          channel_input_grad(L, dy.const_data_ptr<scalar_t>(), x.const_data_ptr<scalar_t>(), k.data(),
+                             mdy.data(), m.data(), proj.data(), grad_input.mutable_data_ptr<scalar_t>());
+        });
+      }
+    }
+  }
+  if (output_mask[1]) {
+    std::vector<double> gw(C);
+    for (int64_t c = 0; c < C; ++c) gw[c] = sum_dy_xmu[c] * invstd[c];
+    grad_weight = tensor_of(gw, x);
+  }
+  if (output_mask[2]) grad_bias = tensor_of(sum_dy, x);
+  return {grad_input, grad_weight, grad_bias};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(torchext, CPU, m) {
+  m.impl("batch_norm", &batch_norm_cpu);
+  m.impl("batch_norm_backward", &batch_norm_backward_cpu);
+}
+
+}  // namespace torchext::cpu

@@ -1,0 +1,311 @@
+"""Property-based parity with native for every torchext op (hypothesis, fixed seed).
+
+Each test draws EXAMPLES_PER_OP examples (tests/fuzz_strategies.py; the count is in every test id
+as `[N examples]`): random shapes with empty, size-1 and odd dims and larger channel counts,
+random layouts (contiguous, every dim strided, last two dims transposed, channels_last),
+float32 and float64, and about one example in five with NaN/+Inf/-Inf entries. Outputs and the
+gradients of every input are compared with native: NaN where native has NaN, the same
+infinities, finite values within RTOL and ATOL_PER_TERM times the reduction length.
+"""
+import pytest
+import torch
+import torch.nn.functional as NF
+from hypothesis import given
+from hypothesis import strategies as st
+
+from torchext import functional as F
+from fuzz_strategies import (CHANNELS, DTYPES, EXAMPLES_PER_OP, POSITIVE_SIDES, SIDES, TensorSpec,
+                             broadcastable_shapes, broadcastable_to, check_parity, compare_grads,
+                             fuzz, seeds, shapes, tensors)
+
+N = EXAMPLES_PER_OP
+# Every test's id carries its example count.
+fuzzed = pytest.mark.parametrize("examples", [N], ids=lambda n: f"{n} examples")
+
+dtypes = st.sampled_from(DTYPES)
+
+
+def _other_dtype(dtype):
+    return torch.float64 if dtype == torch.float32 else torch.float32
+
+
+# ---------------------------------------------------------------- elementwise
+
+BINARY = {"add": (F.add, torch.add), "sub": (F.sub, torch.sub)}
+
+
+@st.composite
+def binary_operands(draw):
+    """(a, b): tensors of broadcastable shapes (sometimes different float dtypes, which promote),
+    or a tensor and a Python number."""
+    dtype = draw(dtypes)
+    sa, sb = draw(broadcastable_shapes())
+    a = draw(tensors(sa, dtype))
+    kind = draw(st.sampled_from(["tensor", "tensor", "mixed dtype", "number"]))
+    if kind == "number":
+        return a, draw(st.sampled_from([0, 1, -2, 3.5, -0.25, 1e30, float("inf"), float("nan")]))
+    b_dtype = _other_dtype(dtype) if kind == "mixed dtype" else dtype
+    return a, draw(tensors(sb, b_dtype))
+
+
+@fuzzed
+@pytest.mark.parametrize("name", list(BINARY))
+@fuzz()
+@given(operands=binary_operands(), alpha=st.sampled_from([1, 2, -1, 0, 0.5, -3.25]))
+def test_add_sub(examples, name, operands, alpha):
+    ours, native = BINARY[name]
+    check_parity(lambda a, b: ours(a, b, alpha=alpha), lambda a, b: native(a, b, alpha=alpha), operands)
+
+
+@fuzzed
+@fuzz()
+@given(operands=binary_operands())
+def test_mul(examples, operands):
+    check_parity(F.mul, torch.mul, operands)
+
+
+@fuzzed
+@fuzz()
+@given(operands=binary_operands(), alpha=st.sampled_from([1, 2, -0.5]))
+def test_number_first(examples, operands, alpha):
+    """number op tensor (2 - x, 2 + alpha * x, 2 * x) and rsub, against native's tensor-first forms."""
+    x, y = operands
+    number = y if not isinstance(y, TensorSpec) else 1.5
+    check_parity(lambda t: F.add(number, t, alpha=alpha), lambda t: torch.rsub(t, number, alpha=-alpha), [x])
+    check_parity(lambda t: F.sub(number, t, alpha=alpha), lambda t: torch.rsub(t, number, alpha=alpha), [x])
+    check_parity(lambda t: F.rsub(t, number, alpha=alpha), lambda t: torch.rsub(t, number, alpha=alpha), [x])
+    check_parity(lambda t: F.mul(number, t), lambda t: torch.mul(t, number), [x])
+
+
+EXPONENTS = [0, 1, 2, 3, -1, -2, 0.5, -0.5, 1.5, 2.5, -3, 4, 0.0, 1.0, 2.0, 1e-3]
+
+
+@fuzzed
+@fuzz()
+@given(data=st.data(), dtype=dtypes, exponent=st.sampled_from(EXPONENTS))
+def test_pow(examples, data, dtype, exponent):
+    x = data.draw(tensors(data.draw(shapes()), dtype))
+    check_parity(lambda t: F.pow(t, exponent), lambda t: torch.pow(t, exponent), [x])
+
+
+# ---------------------------------------------------------------- reductions, views
+
+@fuzzed
+@fuzz()
+@given(data=st.data(), dtype=dtypes, keepdim=st.booleans(), out_dtype=st.sampled_from([None, *DTYPES]))
+def test_sum(examples, data, dtype, keepdim, out_dtype):
+    shape = data.draw(shapes(0, 4))
+    x = data.draw(tensors(shape, dtype))
+    nd = len(shape)
+    form = data.draw(st.sampled_from(["all", "one", "list"]))
+    if form == "all" or nd == 0:
+        dim = None
+    elif form == "one":
+        dim = data.draw(st.integers(-nd, nd - 1))
+    else:
+        picked = data.draw(st.lists(st.integers(0, nd - 1), unique=True, max_size=nd))
+        dim = [d - nd if data.draw(st.booleans()) else d for d in picked]
+    summed = range(nd) if dim is None or dim == [] else [dim] if isinstance(dim, int) else dim
+    terms = 1
+    for d in summed:
+        terms *= shape[d]
+    check_parity(lambda t: F.sum(t, dim, keepdim, dtype=out_dtype),
+                 lambda t: torch.sum(t, dim, keepdim, dtype=out_dtype), [x],
+                 terms=terms, dtype=out_dtype or dtype)
+
+
+def _same_view(ours, native, base_ours, base_native):
+    """A view where native makes a view (same strides), a copy where native copies."""
+    assert ours.stride() == native.stride(), f"strides {ours.stride()} != native {native.stride()}"
+    shares_ours = ours.untyped_storage().data_ptr() == base_ours.untyped_storage().data_ptr()
+    shares_native = native.untyped_storage().data_ptr() == base_native.untyped_storage().data_ptr()
+    assert shares_ours == shares_native or ours.numel() == 0
+
+
+@fuzzed
+@fuzz()
+@given(data=st.data(), dtype=dtypes, op=st.sampled_from(["t", "transpose", "flatten"]))
+def test_views(examples, data, dtype, op):
+    shape = data.draw(shapes(0 if op != "transpose" else 1, 2 if op == "t" else 5))
+    x = data.draw(tensors(shape, dtype))
+    nd = max(len(shape), 1)
+    if op == "t":
+        ours, native = F.t, torch.t
+    elif op == "transpose":
+        d0, d1 = data.draw(st.integers(-nd, nd - 1)), data.draw(st.integers(-nd, nd - 1))
+        ours, native = (lambda t: F.transpose(t, d0, d1)), (lambda t: torch.transpose(t, d0, d1))
+    else:
+        start = data.draw(st.integers(-nd, nd - 1))
+        end = data.draw(st.integers(start % nd, nd - 1))
+        ours, native = (lambda t: F.flatten(t, start, end)), (lambda t: torch.flatten(t, start, end))
+    a, b = x.build(), x.build()
+    _same_view(ours(a), native(b), a, b)
+    check_parity(ours, native, [x])
+
+
+# ---------------------------------------------------------------- matmul
+
+@st.composite
+def matmul_shapes(draw):
+    """Every rank combination 1-4 x 1-4 with broadcast batch dims and empty sizes."""
+    ra, rb = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    n, k, m = draw(SIDES), draw(SIDES), draw(SIDES)
+    batch_a, batch_b = draw(broadcastable_shapes(2, max_dims=2))
+    a = (k,) if ra == 1 else (*batch_a[len(batch_a) - min(ra - 2, len(batch_a)):], n, k)
+    b = (k,) if rb == 1 else (*batch_b[len(batch_b) - min(rb - 2, len(batch_b)):], k, m)
+    return a, b, k
+
+
+@fuzzed
+@fuzz()
+@given(data=st.data(), dtype=dtypes, dims=matmul_shapes())
+def test_matmul(examples, data, dtype, dims):
+    sa, sb, k = dims
+    a, b = data.draw(tensors(sa, dtype)), data.draw(tensors(sb, dtype))
+    # A gradient sums over the other contraction dims and the broadcast batch as well.
+    grad_terms = max(k, max((*sa, *sb, 1))) * 16
+    check_parity(F.matmul, torch.matmul, [a, b], terms=max(k, 1), grad_terms=grad_terms)
+
+
+# ---------------------------------------------------------------- activations
+
+@fuzzed
+@fuzz()
+@given(data=st.data(), dtype=dtypes)
+def test_relu(examples, data, dtype):
+    x = data.draw(tensors(data.draw(shapes()), dtype))
+    check_parity(F.relu, torch.relu, [x])
+    check_parity(lambda t: F.relu(t * 1), lambda t: torch.relu(t * 1), [x])
+
+
+@fuzzed
+@fuzz()
+@given(data=st.data(), dtype=dtypes)
+def test_relu_inplace(examples, data, dtype):
+    """In place on a view (strided, transposed, channels_last): the view's elements change as
+    native's, and nothing outside the view is written. Then through autograd on a non-leaf."""
+    spec = data.draw(tensors(data.draw(shapes()), dtype, grad=False))
+    a, b = spec.build(), spec.build()
+    assert F.relu_(a) is a
+    torch.relu_(b)
+    torch.testing.assert_close(a, b, rtol=0, atol=0, equal_nan=True)
+    if b._base is not None:
+        torch.testing.assert_close(a._base, b._base, rtol=0, atol=0, equal_nan=True)
+    leaf = TensorSpec(spec.shape, dtype, spec.layout, spec.seed, spec.specials, grad=True)
+    check_parity(lambda t: F.relu(t * 1, inplace=True), lambda t: torch.relu_(t * 1), [leaf])
+
+
+@fuzzed
+@fuzz()
+@given(data=st.data(), dtype=dtypes)
+def test_add_relu(examples, data, dtype):
+    shape = data.draw(shapes())
+    a, b = data.draw(tensors(shape, dtype)), data.draw(tensors(shape, dtype))
+    check_parity(F.add_relu, lambda x, y: torch.relu(x + y), [a, b])
+
+
+# ---------------------------------------------------------------- loss
+
+@fuzzed
+@fuzz()
+@given(data=st.data(), dtype=dtypes, reduction=st.sampled_from(["none", "mean", "sum"]))
+def test_binary_cross_entropy_with_logits(examples, data, dtype, reduction):
+    shape = data.draw(shapes(0, 4))
+    x = data.draw(tensors(shape, dtype))
+    # Targets are probabilities: no NaN/Inf there (native itself answers an infinite target
+    # differently with and without pos_weight=1).
+    target = data.draw(tensors(shape, dtype, low=0.0, high=1.0, grad=data.draw(st.booleans()), specials=False))
+    weight = pos_weight = None
+    if data.draw(st.booleans()):
+        weight = data.draw(tensors(data.draw(broadcastable_to(shape)), dtype, grad=False, low=0.0, high=2.0))
+    if data.draw(st.booleans()):
+        pos_weight = data.draw(tensors(data.draw(broadcastable_to(shape)), dtype, grad=False, low=0.0, high=3.0))
+    n = x.build().numel()
+    terms = max(n, 1) if reduction != "none" else 1
+
+    def run(fn):
+        return lambda x, t, w, p: fn(x, t, weight=w, pos_weight=p, reduction=reduction)
+    check_parity(run(F.binary_cross_entropy_with_logits), run(NF.binary_cross_entropy_with_logits),
+                 [x, target, weight, pos_weight], terms=8 * terms)
+
+
+# ---------------------------------------------------------------- conv2d, linear
+
+@st.composite
+def conv_args(draw):
+    """(input shape, weight shape, kwargs) for a valid convolution. No zero input channels: native
+    then returns zero output channels (ours gives the bias, see test_conv2d.py)."""
+    groups = draw(st.sampled_from([1, 1, 2, 3]))
+    c_in = draw(st.sampled_from([1, 2, 3, 5, 16])) if groups == 1 else groups * draw(st.sampled_from([1, 2, 5]))
+    c_out = groups * draw(st.sampled_from([1, 2, 3, 8, 33 if groups == 1 else 4]))
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    dilation = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    padding_form = draw(st.sampled_from(["int", "pair", "same", "valid"]))
+    stride = (1, 1) if padding_form == "same" else (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    if padding_form == "int":
+        padding = draw(st.integers(0, 3))
+        pads = (padding, padding)
+    elif padding_form == "pair":
+        padding = (draw(st.integers(0, 3)), draw(st.integers(0, 2)))
+        pads = padding
+    else:
+        padding, pads = padding_form, (0, 0)
+    # The smallest input that leaves an output of at least one element.
+    min_h = max(1, dilation[0] * (kh - 1) + 1 - 2 * pads[0])
+    min_w = max(1, dilation[1] * (kw - 1) + 1 - 2 * pads[1])
+    h, w = min_h + draw(st.integers(0, 6)), min_w + draw(st.integers(0, 6))
+    batch = draw(st.sampled_from([(0,), (1,), (2,), (3,), ()]))  # () is an unbatched input
+    kwargs = dict(stride=stride if draw(st.booleans()) else stride[0] if stride[0] == stride[1] else stride,
+                  padding=padding, dilation=dilation, groups=groups)
+    return (*batch, c_in, h, w), (c_out, c_in // groups, kh, kw), kwargs
+
+
+@fuzzed
+@fuzz()
+@given(data=st.data(), dtype=dtypes, args=conv_args(), bias=st.booleans())
+def test_conv2d(examples, data, dtype, args, bias):
+    """NaN/Inf go into the input only: an infinite weight meets the zero padding as 0 * Inf = NaN
+    in an im2col convolution (ours, and native's float64 path) but not in native's direct
+    (mkldnn) float32 path, so native disagrees with itself there."""
+    x_shape, w_shape, kwargs = args
+    x = data.draw(tensors(x_shape, dtype))
+    w = data.draw(tensors(w_shape, dtype, specials=False))  # see the docstring
+    b = data.draw(tensors((w_shape[0],), dtype, specials=False)) if bias else None
+    terms = w_shape[1] * w_shape[2] * w_shape[3]
+    # Weight/bias gradients sum over the batch and every output position as well.
+    grad_terms = max(terms, x_shape[-1] * x_shape[-2] * (x_shape[0] if len(x_shape) == 4 else 1) * 4)
+    check_parity(lambda x, w, b: F.conv2d(x, w, b, **kwargs), lambda x, w, b: NF.conv2d(x, w, b, **kwargs),
+                 [x, w, b], terms=terms, grad_terms=grad_terms)
+
+
+@fuzzed
+@fuzz()
+@given(data=st.data(), dtype=dtypes, batch=shapes(0, 3), features=st.tuples(SIDES, SIDES),
+       form=st.sampled_from(["bias", "no bias", "1-D weight"]))
+def test_linear(examples, data, dtype, batch, features, form):
+    in_f, out_f = features
+    x = data.draw(tensors((*batch, in_f), dtype))
+    w = data.draw(tensors((in_f,) if form == "1-D weight" else (out_f, in_f), dtype))
+    b = data.draw(tensors((out_f,), dtype, specials=False)) if form == "bias" else None
+    grad_terms = max(in_f, 1) * max(1, *batch, 1) * 4
+    check_parity(F.linear, NF.linear, [x, w, b], terms=in_f, grad_terms=grad_terms)
+
+
+# ---------------------------------------------------------------- found by fuzzing, pinned
+
+def test_relu_gradient_passes_through_nan():
+    """Native's relu backward zeroes the gradient where result <= 0, so a NaN result passes it."""
+    x = torch.tensor([float("nan"), 1.0, -1.0, 0.0], requires_grad=True)  # shared: grads are not accumulated
+    zeros = torch.zeros(4)
+    check_parity(F.relu, torch.relu, [x])
+    check_parity(F.add_relu, lambda a, b: torch.relu(a + b), [x, zeros])
+
+
+def test_bce_target_gradient_at_infinite_logits():
+    """d loss/d target = -x without pos_weight: infinite, not NaN, at x = -Inf."""
+    logits = torch.tensor([-float("inf"), float("inf"), 0.5], dtype=torch.float64)
+    target = TensorSpec((3,), torch.float64, low=0.0, high=1.0)
+    for pos_weight in (None, torch.tensor([1.0, 2.0, 0.5], dtype=torch.float64)):
+        check_parity(lambda t: F.binary_cross_entropy_with_logits(logits, t, pos_weight=pos_weight, reduction="none"),
+                     lambda t: NF.binary_cross_entropy_with_logits(logits, t, pos_weight=pos_weight, reduction="none"),
+                     [target])

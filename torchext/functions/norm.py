@@ -1,0 +1,103 @@
+"""Batch normalisation: fake kernels, autograd Functions and torch.nn.functional.batch_norm.
+
+Running statistics are not differentiable inputs of the op: in training the forward updates them
+in place, exactly once per call, and they reach autograd no other way (as in native, their version
+counters are left alone and an eval-mode graph saves them for its backward).
+"""
+import torch
+
+from .._library import ops
+
+
+def _memory_format(input):
+    """The layout the kernels write in: channels-last for a channels-last (and not also plain
+    contiguous) 4-D input, contiguous otherwise."""
+    if (input.dim() == 4 and not input.is_contiguous()
+            and input.is_contiguous(memory_format=torch.channels_last)):
+        return torch.channels_last
+    return torch.contiguous_format
+
+
+def _check_channel_param(op, name, t, input):
+    if t is not None:
+        torch._check(t.dim() == 1 and t.shape[0] == input.shape[1],
+                     lambda: f"{op}: expected {name} to be 1-D with {input.shape[1]} elements "
+                             f"but got shape {tuple(t.shape)}")
+
+
+@torch.library.register_fake("torchext::batch_norm")
+def _batch_norm_fake(input, weight, bias, running_mean, running_var, training, momentum, eps):
+    op = "torchext.batch_norm"
+    torch._check(input.dim() >= 2, lambda: f"{op}: expected input to have at least 2 dims")
+    for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
+                    ("running_var", running_var)):
+        _check_channel_param(op, name, t, input)
+    out = torch.empty_like(input, memory_format=_memory_format(input))
+    saved = (input.shape[1],) if training else (0,)
+    return out, input.new_empty(saved), input.new_empty(saved)
+
+
+@torch.library.register_fake("torchext::batch_norm_backward")
+def _batch_norm_backward_fake(grad_output, input, weight, running_mean, running_var, save_mean,
+                              save_invstd, training, eps, output_mask):
+    torch._check(grad_output.shape == input.shape,
+                 lambda: "torchext.batch_norm_backward: grad_output and input shapes differ")
+    channels = input.shape[1]
+    grad_input = torch.empty_like(input, memory_format=_memory_format(input)) if output_mask[0] else None
+    grad_weight = input.new_empty((channels,)) if output_mask[1] else None
+    grad_bias = input.new_empty((channels,)) if output_mask[2] else None
+    return grad_input, grad_weight, grad_bias
+
+
+class BatchNormBackward(torch.autograd.Function):
+    """The batch-norm backward op as a graph node whose own backward is not implemented."""
+
+    @staticmethod
+    def forward(ctx, grad, input, weight, running_mean, running_var, save_mean, save_invstd,
+                training, eps, output_mask):
+        return ops.batch_norm_backward.default(grad, input, weight, running_mean, running_var, save_mean,
+                                       save_invstd, training, eps, output_mask)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise RuntimeError("torchext.batch_norm: double backward is not supported")
+
+
+class BatchNorm(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, input, weight, bias, running_mean, running_var, training, momentum, eps):
+        out, save_mean, save_invstd = ops.batch_norm.default(input, weight, bias, running_mean, running_var,
+                                                     training, momentum, eps)
+        ctx.training, ctx.eps = training, eps
+        if training:
+            ctx.save_for_backward(input, weight, save_mean, save_invstd)
+        else:
+            ctx.save_for_backward(input, weight, running_mean, running_var)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        mask = list(ctx.needs_input_grad[:3])
+        if not any(mask):
+            return (None,) * 8
+        input, weight, a, b = ctx.saved_tensors
+        if ctx.training:
+            running_mean = running_var = None
+            save_mean, save_invstd = a, b
+        else:
+            running_mean, running_var = a, b
+            save_mean = save_invstd = input.new_empty((0,))
+        # Under create_graph the backward goes through BatchNormBackward, whose own backward
+        # raises; otherwise nothing is recorded and the op is called directly.
+        backward = BatchNormBackward.apply if torch.is_grad_enabled() else ops.batch_norm_backward.default
+        grad_input, grad_weight, grad_bias = backward(
+            grad, input, weight, running_mean, running_var, save_mean, save_invstd, ctx.training,
+            ctx.eps, mask)
+        return grad_input, grad_weight, grad_bias, None, None, None, None, None
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-05):
+    """torch.nn.functional.batch_norm. `momentum` is the exponential average factor (a float);
+    a module with momentum=None passes 1/num_batches_tracked here, as torch.nn.BatchNorm2d does."""
+    return BatchNorm.apply(input, weight, bias, running_mean, running_var, training, momentum, eps)

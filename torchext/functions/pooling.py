@@ -1,0 +1,140 @@
+"""2-D max pooling and adaptive average pooling: fake kernels, autograd Functions and the
+torch.nn.functional signatures."""
+import torch
+
+from .._library import ops
+
+
+def _pair(name, value):
+    """An int or a 1- or 2-element sequence as a pair of ints (as torch's int[2] arguments)."""
+    if isinstance(value, (int, torch.SymInt)):
+        return (value, value)
+    value = tuple(value)
+    if len(value) == 1:
+        return (value[0], value[0])
+    if len(value) != 2:
+        raise RuntimeError(f"torchext: expected {name} to be an int or a pair of ints, got {value}")
+    return value
+
+
+def _pooled_size(size, kernel, stride, pad, dilation, ceil_mode):
+    """Output length along one dim: floor (or ceil) of (size + 2*pad - dilation*(kernel-1) - 1)
+    / stride, plus one; in ceil mode the last window must start inside the input or left padding."""
+    span = size + 2 * pad - dilation * (kernel - 1) - 1 + (stride - 1 if ceil_mode else 0)
+    out = span // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+@torch.library.register_fake("torchext::max_pool2d")
+def _max_pool2d_fake(self, kernel_size, stride, padding, dilation, ceil_mode):
+    torch._check(self.dim() in (3, 4), lambda: "torchext.max_pool2d: expected self to be 3-D or 4-D")
+    torch._check(all(s > 0 for s in stride), lambda: "torchext.max_pool2d: expected stride to be positive")
+    sizes = [_pooled_size(self.shape[-2 + d], kernel_size[d], stride[d], padding[d], dilation[d], ceil_mode)
+             for d in range(2)]
+    shape = (*self.shape[:-2], *sizes)
+    return self.new_empty(shape), self.new_empty(shape, dtype=torch.int64)
+
+
+@torch.library.register_fake("torchext::max_pool2d_backward")
+def _max_pool2d_backward_fake(grad_output, self, indices):
+    torch._check(grad_output.shape == indices.shape,
+                 lambda: "torchext.max_pool2d_backward: grad_output and indices shapes differ")
+    return self.new_empty(self.shape)
+
+
+@torch.library.register_fake("torchext::adaptive_avg_pool2d")
+def _adaptive_avg_pool2d_fake(self, output_size):
+    torch._check(self.dim() in (3, 4), lambda: "torchext.adaptive_avg_pool2d: expected self to be 3-D or 4-D")
+    return self.new_empty((*self.shape[:-2], *output_size))
+
+
+@torch.library.register_fake("torchext::adaptive_avg_pool2d_backward")
+def _adaptive_avg_pool2d_backward_fake(grad_output, self):
+    torch._check(grad_output.shape[:-2] == self.shape[:-2],
+                 lambda: "torchext.adaptive_avg_pool2d_backward: leading sizes differ")
+    return self.new_empty(self.shape)
+
+
+class MaxPool2dBackward(torch.autograd.Function):
+    """Scatters grad into the argmax positions. Its derivative would gather at the indices, for
+    which torchext has no op, so it is not differentiable again."""
+
+    @staticmethod
+    def forward(ctx, grad, input, indices):
+        return ops.max_pool2d_backward.default(grad, input, indices)
+
+    @staticmethod
+    def backward(ctx, grad_grad):
+        raise RuntimeError("torchext.max_pool2d: double backward is not supported")
+
+
+class MaxPool2d(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, input, kernel_size, stride, padding, dilation, ceil_mode):
+        out, indices = ops.max_pool2d.default(input, kernel_size, stride, padding, dilation, ceil_mode)
+        ctx.mark_non_differentiable(indices)
+        ctx.save_for_backward(input, indices)
+        return out, indices
+
+    @staticmethod
+    def backward(ctx, grad, _grad_indices):
+        if not ctx.needs_input_grad[0]:
+            return (None,) * 6
+        input, indices = ctx.saved_tensors
+        # Under create_graph through MaxPool2dBackward (whose backward raises), else directly.
+        backward = MaxPool2dBackward.apply if torch.is_grad_enabled() else ops.max_pool2d_backward.default
+        return backward(grad, input, indices), None, None, None, None, None
+
+
+class AdaptiveAvgPool2dBackward(torch.autograd.Function):
+    """grad -> A^T grad, where A is the (linear) pooling; its own backward is A, the forward op."""
+
+    @staticmethod
+    def forward(ctx, grad, input):
+        ctx.output_size = tuple(grad.shape[-2:])
+        return ops.adaptive_avg_pool2d_backward.default(grad, input)
+
+    @staticmethod
+    def backward(ctx, grad_grad):
+        return AdaptiveAvgPool2d.apply(grad_grad, ctx.output_size), None
+
+
+class AdaptiveAvgPool2d(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, input, output_size):
+        ctx.save_for_backward(input)
+        return ops.adaptive_avg_pool2d.default(input, output_size)
+
+    @staticmethod
+    def backward(ctx, grad):
+        if not ctx.needs_input_grad[0]:
+            return None, None
+        (input,) = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph: record the backward for double backward
+            return AdaptiveAvgPool2dBackward.apply(grad, input), None
+        return ops.adaptive_avg_pool2d_backward.default(grad, input), None
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """torch.nn.functional.max_pool2d (stride None or empty means kernel_size)."""
+    kernel_size = _pair("kernel_size", kernel_size)
+    if stride is None or (not isinstance(stride, (int, torch.SymInt)) and len(stride) == 0):
+        stride = kernel_size
+    out, indices = MaxPool2d.apply(input, kernel_size, _pair("stride", stride), _pair("padding", padding),
+                                   _pair("dilation", dilation), ceil_mode)
+    return (out, indices) if return_indices else out
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """torch.nn.functional.adaptive_avg_pool2d: output_size is an int or a pair whose None entries
+    keep the input's size."""
+    if not isinstance(output_size, (int, torch.SymInt)):
+        output_size = tuple(output_size)
+        if input.dim() <= len(output_size):
+            raise ValueError(f"Input dimension should be at least {len(output_size) + 1}")
+        output_size = tuple(input.shape[-len(output_size) + i] if v is None else v
+                            for i, v in enumerate(output_size))
+    return AdaptiveAvgPool2d.apply(input, _pair("output_size", output_size))
