@@ -51,6 +51,8 @@ GRADCHECK_CASES = [
     ((2, 4, 6, 5), (4, 1, 3, 3), {"groups": 4, "padding": 1}),  # depthwise
     ((2, 4, 6, 5), (8, 1, 3, 3), {"groups": 4, "stride": 2}),  # depthwise, channel multiplier 2
     ((2, 6, 5, 5), (3, 2, 1, 1), {"groups": 3}),
+    ((1, 2, 5, 12), (3, 2, 3, 3), {"padding": 1}),  # output rows of 8+ pixels: the row-copy path
+    ((1, 2, 6, 19), (2, 2, 3, 2), {"stride": 2, "padding": (2, 1), "dilation": (1, 2)}),
     ((3, 5, 6), (4, 3, 3, 3), {"padding": 1}),  # unbatched
     ((3, 5, 6), (4, 3, 2, 2), {"padding": "same"}),  # unbatched, even kernel
 ]
