@@ -100,4 +100,7 @@ def matmul(input, other, *, out=None):
         raise RuntimeError("torchext.matmul(): functions with out=... arguments don't support "
                            "automatic differentiation, but one of the arguments requires grad.")
     result = ops.matmul(input, other)
+    if out.dtype != result.dtype or out.device != result.device:
+        raise RuntimeError(f"torchext.matmul(): expected out to be a {result.dtype} tensor on "
+                           f"{result.device}, but got {out.dtype} on {out.device}")
     return out.resize_(result.shape).copy_(result)
