@@ -19,7 +19,9 @@ in the PatchReport. Python code inside forwards of unknown container modules is 
 
 Patching is idempotent and cheap (one walk over the modules, a class check each), so call it
 again after changing the model: a module assigned after patching (`model.fc = nn.Linear(512,
-10)`) is native until torchext.patch(model) runs again.
+10)`) is native until torchext.patch(model) runs again. A whole patched model pickled with
+torch.save(model) needs torchext importable to load (its classes are torchext's); a state_dict
+does not.
 """
 import collections
 import dataclasses
