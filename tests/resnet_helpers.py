@@ -50,7 +50,8 @@ def assert_rel_close(ours, native, rel, name=""):
     assert ours.shape == native.shape and ours.dtype == native.dtype, name
     err = (ours.double() - native.double()).norm().item()
     ref = native.double().norm().item()
-    assert err <= rel * ref + 1e-30, f"{name}: relative error {err / max(ref, 1e-300):.3g} > {rel:g}"
+    assert err <= rel * ref + 1e-30, (
+        f"{name}: relative error {err / max(ref, 1e-300):.3g} > {rel:g}")
 
 
 def assert_models_close(ours, native, rel, grads=True):

@@ -24,8 +24,8 @@ from torch import nn
 
 import torchext
 from op_recorder import NON_COMPUTE, OpRecorder
-from resnet_helpers import (REL, Trio, assert_accurate, assert_models_close, assert_rel_close, batch,
-                            ddp_worker, free_port, resnet18, torchext_loss, twins)
+from resnet_helpers import (REL, Trio, assert_accurate, assert_models_close, assert_rel_close,
+                            batch, ddp_worker, free_port, resnet18, torchext_loss, twins)
 
 # Forks in ResNet18's graph: each of the 8 blocks feeds its input to conv1 and to the residual
 # (identity or downsample), so the autograd engine sums two gradients there (InputBuffer).
@@ -152,7 +152,8 @@ class BackwardRecorder(OpRecorder):
 def run_finetune(trio, data_requires_grad=False):
     data, _ = batch(2, 64)
     labels = torch.rand(2, 10)
-    inputs = [data.to(dtype, copy=True).requires_grad_(data_requires_grad) for _, dtype, _ in trio.runs()]
+    inputs = [data.to(dtype, copy=True).requires_grad_(data_requires_grad)
+              for _, dtype, _ in trio.runs()]
     recorder = BackwardRecorder()
     with recorder:
         train_step(trio.ours, inputs[0], labels, torchext_loss)
@@ -167,7 +168,8 @@ def run_finetune(trio, data_requires_grad=False):
 def test_program5_frozen_backbone_only_fc_gets_gradients():
     trio = finetune_models()
     masks = run_finetune(trio)
-    assert [n for n, p in trio.ours.named_parameters() if p.grad is not None] == ["fc.weight", "fc.bias"]
+    with_grad = [n for n, p in trio.ours.named_parameters() if p.grad is not None]
+    assert with_grad == ["fc.weight", "fc.bias"]
     # Nothing below fc needs a gradient, so backward stops at fc: no conv or BN backward at all.
     assert masks == {"conv2d_backward": [], "batch_norm_backward": [],
                      "linear_backward": [(False, True, True)]}
@@ -218,8 +220,22 @@ def test_frozen_backbone_saves_backward_time(capsys):
              "frozen backbone": backward_ms(frozen, data, labels),
              "frozen, input grad": backward_ms(input_grad_only, data_grad, labels)}
     with capsys.disabled():
-        print("\nResNet18 backward at 4x3x64x64, ms: " + ", ".join(f"{k} {v:.1f}" for k, v in times.items()))
+        print("\nResNet18 backward at 4x3x64x64, ms: "
+              + ", ".join(f"{k} {v:.1f}" for k, v in times.items()))
     assert times["frozen backbone"] < 0.25 * times["trainable"]
+
+
+class FirstArgRecorder(OpRecorder):
+    """Also keeps the data pointer of each op's first tensor argument (None otherwise)."""
+
+    def __init__(self):
+        super().__init__()
+        self.first_args = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        first = args[0] if args and isinstance(args[0], torch.Tensor) else None
+        self.first_args.append(None if first is None else first.data_ptr())
+        return super().__torch_dispatch__(func, types, args, kwargs)
 
 
 def test_only_torchext_ops_compute_in_a_patched_training_step():
@@ -232,11 +248,14 @@ def test_only_torchext_ops_compute_in_a_patched_training_step():
     - the profiler's record_function markers around Optimizer.step."""
     model = torchext.patch(resnet18())
     opt = torchext.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9)
+    counters = sorted(m.num_batches_tracked.data_ptr() for m in model.modules()
+                      if isinstance(m, nn.BatchNorm2d))
+    assert len(counters) == BATCH_NORMS
     data, labels = batch(2, 32)
     phases = {}
     for step in range(2):
         for phase in ("forward", "backward", "step"):
-            phases[(step, phase)] = OpRecorder()
+            phases[(step, phase)] = FirstArgRecorder()
         opt.zero_grad()
         with phases[(step, "forward")]:
             loss = torchext_loss(model(data), labels)
@@ -256,17 +275,20 @@ def test_only_torchext_ops_compute_in_a_patched_training_step():
         assert unexplained(backward, {"aten.add.Tensor"}) == []
         assert unexplained(optim, {"profiler._record_function_enter_new.default",
                                    "profiler._record_function_exit._RecordFunction"}) == []
-        assert sum(str(op) == "aten.add_.Tensor" for op in forward.ops) == BATCH_NORMS
+        increments = [t for op, t in zip(forward.ops, forward.first_args)
+                      if str(op) == "aten.add_.Tensor"]
+        assert sorted(increments) == counters  # each BN's num_batches_tracked, once
         assert sum(str(op) == "aten.add.Tensor" for op in backward.ops) == RESIDUAL_FORKS
-        assert [op for op in optim.ops if op.namespace == "torchext"] == [torchext.ops.sgd_step_.default]
-        assert {"torchext::conv2d", "torchext::batch_norm", "torchext::relu_", "torchext::max_pool2d",
-                "torchext::add_relu", "torchext::adaptive_avg_pool2d", "torchext::linear",
-                "torchext::sub", "torchext::sum"} <= set(forward.torchext_ops())
+        fused = [op for op in optim.ops if op.namespace == "torchext"]
+        assert fused == [torchext.ops.sgd_step_.default]
+        assert {"torchext::conv2d", "torchext::batch_norm", "torchext::relu_",
+                "torchext::max_pool2d", "torchext::add_relu", "torchext::adaptive_avg_pool2d",
+                "torchext::linear", "torchext::sub", "torchext::sum"} <= set(forward.torchext_ops())
         assert {"torchext::conv2d_backward", "torchext::batch_norm_backward",
                 "torchext::relu_backward", "torchext::max_pool2d_backward",
                 "torchext::adaptive_avg_pool2d_backward",
                 "torchext::linear_backward"} <= set(backward.torchext_ops())
-    assert all(m.num_batches_tracked.dtype == torch.int64 for m in model.modules()
+    assert all(int(m.num_batches_tracked) == 2 for m in model.modules()
                if isinstance(m, nn.BatchNorm2d))
 
 
@@ -300,11 +322,11 @@ def test_ddp_averages_gradients_like_one_process():
     reference = torchext.patch(copy.deepcopy(native)).eval()
     torchext_loss(reference(data), labels).backward()
     with tempfile.TemporaryDirectory() as out_dir:
-        mp.spawn(ddp_worker, args=(world_size, free_port(), native.state_dict(), data, labels, out_dir),
-                 nprocs=world_size, join=True)
+        args = (world_size, free_port(), native.state_dict(), data, labels, out_dir)
+        mp.spawn(ddp_worker, args=args, nprocs=world_size, join=True)
         results = [torch.load(os.path.join(out_dir, f"grads{r}.pt")) for r in range(world_size)]
     for name, p in reference.named_parameters():
-        assert torch.equal(results[0][name], results[1][name]), name  # allreduce gives both the same
+        assert torch.equal(results[0][name], results[1][name]), name  # both got the same average
         assert_rel_close(results[0][name] * world_size, p.grad, REL[dtype], name)
 
 

@@ -80,8 +80,9 @@ def test_relu(device, inplace):
 
 
 @pytest.mark.parametrize("kwargs", [
-    dict(kernel_size=3, stride=2, padding=1), dict(kernel_size=2), dict(kernel_size=3, ceil_mode=True),
-    dict(kernel_size=(2, 3), stride=1, dilation=2), dict(kernel_size=3, stride=2, return_indices=True),
+    dict(kernel_size=3, stride=2, padding=1), dict(kernel_size=2),
+    dict(kernel_size=3, ceil_mode=True), dict(kernel_size=(2, 3), stride=1, dilation=2),
+    dict(kernel_size=3, stride=2, return_indices=True),
 ])
 def test_max_pool2d(device, kwargs):
     check_module(nn.MaxPool2d(**kwargs), torch.randn(2, 3, 9, 10, device=device))
@@ -104,7 +105,8 @@ def test_flatten(device, dims):
 
 
 def test_hooks_registered_before_patching_still_fire(device):
-    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 4 * 4, 2)).to(device)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 4 * 4, 2))
+    model = model.to(device)
     fired = []
     model[0].register_forward_pre_hook(lambda m, args: fired.append("pre"))
     model[0].register_forward_hook(lambda m, args, out: fired.append("forward"))

@@ -127,7 +127,8 @@ def test_deepcopy_pickle_to_and_modes_keep_the_patch():
     buffer.seek(0)
     loaded = torch.load(buffer, weights_only=False)
     for m in (copy.deepcopy(model), loaded, model.to(torch.float64)):
-        assert type(m.conv1) is torchext.nn.Conv2d and type(m.layer1[0]) is torchext.resnet.BasicBlock
+        assert type(m.conv1) is torchext.nn.Conv2d
+        assert type(m.layer1[0]) is torchext.resnet.BasicBlock
     assert model.conv1.weight.dtype == torch.float64
     model.eval()
     assert not any(m.training for m in model.modules())

@@ -87,7 +87,8 @@ def test_param_groups_with_different_options(device):
 def test_mixed_dtypes_in_one_group_and_late_grads(device):
     """float32 and float64 params in one group form two buckets; a param whose grad first appears
     at step 3 gets a fresh buffer while the others update theirs."""
-    base = make_params(device, torch.float32, [(5,), (6,)]) + make_params(device, torch.float64, [(7,)])
+    base = (make_params(device, torch.float32, [(5,), (6,)])
+            + make_params(device, torch.float64, [(7,)]))
     ours, theirs = twin(base), twin(base)
     opt_ours = SGD(ours, lr=0.1, momentum=0.9, dampening=0.1)
     opt_theirs = torch.optim.SGD(theirs, lr=0.1, momentum=0.9, dampening=0.1, foreach=False)
@@ -134,7 +135,8 @@ def test_state_dict_round_trip(device, direction):
     base = make_params(device, torch.float32)
     a, b = twin(base), twin(base)
     kwargs = dict(lr=0.1, momentum=0.9, weight_decay=1e-3)
-    first_cls, second_cls = (torch.optim.SGD, SGD) if direction == "torch_to_ours" else (SGD, torch.optim.SGD)
+    first_cls, second_cls = ((torch.optim.SGD, SGD) if direction == "torch_to_ours"
+                             else (SGD, torch.optim.SGD))
     reference = torch.optim.SGD(a, foreach=False, **kwargs)
     first = first_cls(b, **kwargs)
     for step in range(2):
@@ -150,7 +152,8 @@ def test_state_dict_round_trip(device, direction):
         second.step()
     assert_bitwise(b, a)
     assert_same_state(second, b, reference, a)
-    assert first.state_dict()["param_groups"][0].keys() == reference.state_dict()["param_groups"][0].keys()
+    keys = [o.state_dict()["param_groups"][0].keys() for o in (first, reference)]
+    assert keys[0] == keys[1]
 
 
 def test_closure_and_tensor_lr(device):
@@ -194,7 +197,8 @@ def test_one_fused_call_per_bucket(device):
         fused = [c for c in rec.calls if c.startswith("torchext.")]
         assert fused == ["torchext.sgd_step_"] * 2  # float32 bucket, float64 bucket
         # Optimizer.step's profiler annotation is recorded as ops too; it computes nothing.
-        others = {c for c in rec.calls if not c.startswith(("torchext.", "profiler._record_function"))}
+        others = {c for c in rec.calls
+                  if not c.startswith(("torchext.", "profiler._record_function"))}
         assert others <= ({"aten.empty_like"} if step == 0 else set()), others
 
 
@@ -229,7 +233,7 @@ def test_op_errors(device):
         op([p], [], [], 0.1, 0.0, 0.0, 0.0, False, False, False)
     with pytest.raises(RuntimeError, match=r"expected as many momentum_buffers as params"):
         op([p], [g], [], 0.1, 0.9, 0.0, 0.0, False, False, False)
-    with pytest.raises(RuntimeError, match=r"expected momentum_buffers to be empty when momentum is 0"):
+    with pytest.raises(RuntimeError, match=r"expected momentum_buffers to be empty"):
         op([p], [g], [b], 0.1, 0.0, 0.0, 0.0, False, False, False)
     with pytest.raises(RuntimeError, match=r"expected grads\[0\] of shape \[3\]"):
         op([p], [torch.zeros(4, device=device)], [], 0.1, 0.0, 0.0, 0.0, False, False, False)
@@ -241,7 +245,7 @@ def test_op_errors(device):
         op([p], [g.double()], [], 0.1, 0.0, 0.0, 0.0, False, False, False)
     with pytest.raises(RuntimeError, match=r"expected params\[1\] to be Float"):
         op([p, p.double()], [g, g.double()], [], 0.1, 0.0, 0.0, 0.0, False, False, False)
-    with pytest.raises(RuntimeError, match=r"nesterov momentum requires a momentum and zero dampening"):
+    with pytest.raises(RuntimeError, match=r"nesterov momentum requires a momentum and zero"):
         op([p], [g], [], 0.1, 0.0, 0.0, 0.0, True, False, False)
 
 
@@ -259,7 +263,8 @@ def _op_samples(device):
         return [torch.randn(s, device=device, dtype=dtype) for s in shapes]
     shapes = [(3,), (2, 5), ()]
     for dtype in (torch.float32, torch.float64):
-        yield (tensors(dtype, shapes), tensors(dtype, shapes), [], 0.1, 0.0, 0.0, 0.0, False, False, False)
+        yield (tensors(dtype, shapes), tensors(dtype, shapes), [],
+               0.1, 0.0, 0.0, 0.0, False, False, False)
         yield (tensors(dtype, shapes), tensors(dtype, shapes), tensors(dtype, shapes),
                0.1, 0.9, 0.0, 1e-2, True, True, True)
         yield (tensors(dtype, shapes), tensors(dtype, shapes), tensors(dtype, shapes),

@@ -40,7 +40,8 @@ class BatchNorm2d(nn.BatchNorm2d):
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
             self.num_batches_tracked.add_(1)  # the int64 counter, as native
-            factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
+            if self.momentum is None:  # cumulative moving average
+                factor = 1.0 / float(self.num_batches_tracked)
         use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
         # Running stats are passed when they are read (eval) or updated (training, tracked).
         pass_stats = not self.training or self.track_running_stats

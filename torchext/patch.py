@@ -117,7 +117,8 @@ def patch(model, *, return_report=False):
     report = PatchReport(dict(patched), native)
     if native:
         listed = "; ".join(f"{name or '<root>'} ({why})" for name, why in native.items())
-        warnings.warn(f"torchext.patch: {len(native)} module(s) stay native: {listed}", stacklevel=2)
+        warnings.warn(f"torchext.patch: {len(native)} module(s) stay native: {listed}",
+                      stacklevel=2)
     return (model, report) if return_report else model
 
 

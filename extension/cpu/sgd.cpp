@@ -63,7 +63,8 @@ template <typename T, bool kMaximize, bool kWeightDecay>
 RunFn<T> pick_momentum(Momentum m, bool nesterov) {
   switch (m) {
     case Momentum::kNone: return &sgd_run<T, kMaximize, kWeightDecay, Momentum::kNone, false>;
-    case Momentum::kFirstStep: return pick_nesterov<T, kMaximize, kWeightDecay, Momentum::kFirstStep>(nesterov);
+    case Momentum::kFirstStep:
+      return pick_nesterov<T, kMaximize, kWeightDecay, Momentum::kFirstStep>(nesterov);
     default: return pick_nesterov<T, kMaximize, kWeightDecay, Momentum::kUpdate>(nesterov);
   }
 }
@@ -87,16 +88,18 @@ bool walks_like(const at::Tensor& t, const at::Tensor& param) {
 void check_tensor(const at::Tensor& t, const char* list, size_t i, const at::Tensor& p) {
   check_float(kOp, list, t);
   TORCH_CHECK(t.scalar_type() == p.scalar_type() && t.device() == p.device(), kOp, ": expected ",
-              list, "[", i, "] to be ", p.scalar_type(), " on ", p.device(), " like params[0], but got ",
-              t.scalar_type(), " on ", t.device());
+              list, "[", i, "] to be ", p.scalar_type(), " on ", p.device(),
+              " like params[0], but got ", t.scalar_type(), " on ", t.device());
 }
 
-void check_lists(at::TensorList params, at::TensorList grads, at::TensorList bufs, bool use_momentum) {
+void check_lists(at::TensorList params, at::TensorList grads, at::TensorList bufs,
+                 bool use_momentum) {
   TORCH_CHECK(grads.size() == params.size(), kOp, ": expected as many grads as params, but got ",
               grads.size(), " grads for ", params.size(), " params");
   if (use_momentum) {
     TORCH_CHECK(bufs.size() == params.size(), kOp, ": expected as many momentum_buffers as params",
-                " when momentum != 0, but got ", bufs.size(), " buffers for ", params.size(), " params");
+                " when momentum != 0, but got ", bufs.size(), " buffers for ", params.size(),
+                " params");
   } else {
     TORCH_CHECK(bufs.empty(), kOp, ": expected momentum_buffers to be empty when momentum is 0, ",
                 "but got ", bufs.size(), " buffers");
@@ -170,7 +173,9 @@ void sgd_step__cpu(at::TensorList params, at::TensorList grads, at::TensorList m
 
   for (size_t i = 0; i < count; ++i) {
     if (!p_work[i].is_same(params[i])) params[i].copy_(p_work[i]);
-    if (use_momentum && !b_work[i].is_same(momentum_buffers[i])) momentum_buffers[i].copy_(b_work[i]);
+    if (use_momentum && !b_work[i].is_same(momentum_buffers[i])) {
+      momentum_buffers[i].copy_(b_work[i]);
+    }
   }
 }
 

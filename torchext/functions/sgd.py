@@ -5,7 +5,9 @@ import torch
 @torch.library.register_fake("torchext::sgd_step_")
 def _sgd_step__fake(params, grads, momentum_buffers, lr, momentum, dampening, weight_decay,
                     nesterov, maximize, first_step):
-    torch._check(len(grads) == len(params), lambda: "torchext.sgd_step_: expected as many grads as params")
+    torch._check(len(grads) == len(params),
+                 lambda: "torchext.sgd_step_: expected as many grads as params")
     for p, g in zip(params, grads):
-        torch._check(p.shape == g.shape, lambda: "torchext.sgd_step_: grad shape differs from its param's")
+        torch._check(p.shape == g.shape,
+                     lambda: "torchext.sgd_step_: expected each grad of its param's shape")
     return None
