@@ -227,7 +227,7 @@ void conv2d_forward_kernel(const ConvShape& s, const T* x, const T* w, const T* 
 
   const int64_t chunk = s.chunk();
   at::Tensor columns = at::empty({g.channels * g.kernel_area() * chunk * P},
-                           at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value));
+                                at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value));
   // Several images per chunk: the GEMM writes [Cout, images*P], scattered to NCHW afterwards.
   at::Tensor staging;
   if (chunk > 1) staging = at::empty({s.out_channels * chunk * P}, columns.options());
