@@ -8,6 +8,7 @@ the machine.
 """
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -69,12 +70,22 @@ def run(rounds, min_run_time):
     return results
 
 
+def load_average():
+    """The 1-minute load average (other processes competing for the cores), where known."""
+    try:
+        return float(open("/proc/loadavg").read().split()[0])
+    except OSError:
+        return None
+
+
 def write(results, stamp, out_dir):
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "gemm.json").write_text(json.dumps({"machine": stamp, "cases": results}, indent=1) + "\n")
     lines = ["# GEMM, float32: torchext.matmul vs torch.mm", "",
-             f"{stamp['cpu']}, {stamp['threads']} threads, torch {stamp['torch']}, {stamp['date']}.",
+             f"{stamp['cpu']}, {stamp['threads']} threads, torch {stamp['torch']}, {stamp['date']}; "
+             f"1-minute load average {stamp['load_before']} before and {stamp['load_after']} after "
+             f"the run ({os.cpu_count()} cores).",
              "Median of all timed runs (torch.utils.benchmark), ours and native interleaved; "
              "ratio = torchext GFLOP/s / torch.mm GFLOP/s.", "",
              "| case | M x N x K | torch.mm GFLOP/s | torchext GFLOP/s | ratio | torch.mm ms (IQR) | torchext ms (IQR) |",
@@ -96,8 +107,10 @@ def main(argv=None):
     parser.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    stamp = {**machine(), "load_before": load_average()}
     results = run(args.rounds, args.min_run_time)
-    print(write(results, machine(), args.out).read_text())
+    stamp["load_after"] = load_average()
+    print(write(results, stamp, args.out).read_text())
 
 
 if __name__ == "__main__":
