@@ -27,11 +27,11 @@ def build_model(seed=0):
     return resnet18(weights=None), f"random (weights=None, seed {seed}): no pretrained weights cached"
 
 
-def run(model, optimizer_class, batch=1, size=64, seed=0):
+def run(model, optimizer_class, batch=1, size=64, seed=0, dtype=torch.float32):
     """The tutorial's step; returns prediction, loss, the gradients and the updated weights."""
     generator = torch.Generator().manual_seed(seed)
-    data = torch.rand(batch, 3, size, size, generator=generator)
-    labels = torch.rand(batch, 1000, generator=generator)
+    data = torch.rand(batch, 3, size, size, generator=generator).to(dtype)
+    labels = torch.rand(batch, 1000, generator=generator).to(dtype)
     prediction = model(data)                   # forward pass
     loss = (prediction - labels).sum()
     loss.backward()                            # backward pass

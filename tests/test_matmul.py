@@ -194,6 +194,8 @@ def test_out(device):
     result = F.matmul(a, b, out=out)
     assert result is out
     assert_close(out, torch.matmul(a, b))
+    with pytest.raises(RuntimeError, match="expected out to be a torch.float32 tensor"):
+        F.matmul(a, b, out=torch.empty(3, 5, device=device, dtype=torch.float64))
     with pytest.raises(RuntimeError, match="don't support automatic differentiation"):
         F.matmul(a.requires_grad_(), b, out=out)
 

@@ -2,22 +2,30 @@
 training step (outputs, loss, every gradient, BN running stats), SGD steps, eval, frozen-backbone
 finetuning, no-grad, which ops run, torch.compile and DistributedDataParallel.
 
-Tolerances (normwise relative error per tensor, resnet_helpers.REL): float32 1e-4, float64 1e-10.
+Tolerances (normwise relative error per tensor, see resnet_helpers): float64 models are
+compared with native float64 at 1e-10. float32 models are compared through native float64 (the
+truth): within 1e-4 of it, or no further from it than 4x native float32 is, since some float32
+results are ill-conditioned and native float32 is itself off by 1e-2 there.
+
+Inputs of 32x32 use batch 4, never 2: layer4 is then 1x1, and BatchNorm over 2 values per channel
+gives exactly +-1 in both residual branches at initialisation, so relu(out + identity) is decided
+by the last bit of the sum; one ulp flips whole channels of gradient, natively as well.
 """
 import copy
 import os
+import statistics
 import tempfile
+import time
 
 import pytest
 import torch
 import torch.multiprocessing as mp
 from torch import nn
-from torch.utils import benchmark
 
 import torchext
 from op_recorder import NON_COMPUTE, OpRecorder
-from resnet_helpers import (REL, assert_models_close, assert_rel_close, batch, ddp_worker, free_port,
-                            native_loss, resnet18, torchext_loss, twins)
+from resnet_helpers import (REL, Trio, assert_accurate, assert_models_close, assert_rel_close, batch,
+                            ddp_worker, free_port, resnet18, torchext_loss, twins)
 
 # Forks in ResNet18's graph: each of the 8 blocks feeds its input to conv1 and to the residual
 # (identity or downsample), so the autograd engine sums two gradients there (InputBuffer).
@@ -32,16 +40,20 @@ def train_step(model, data, labels, loss_fn):
     return prediction.detach(), loss.detach()
 
 
+def step_all(trio, data, labels):
+    """The training step on each model of the trio; checks predictions and losses."""
+    results = [train_step(model, data.to(dtype), labels.to(dtype), loss_fn)
+               for model, dtype, loss_fn in trio.runs()]
+    trio.check([p for p, _ in results], "prediction")
+    trio.check([loss for _, loss in results], "loss")
+
+
 def compare_step(dtype, n, size=64, training=True):
-    native, ours = twins(dtype=dtype)
-    native.train(training)
-    ours.train(training)
-    data, labels = batch(n, size, dtype=dtype)
-    pa, la = train_step(ours, data, labels, torchext_loss)
-    pb, lb = train_step(native, data, labels, native_loss)
-    assert_rel_close(pa, pb, REL[dtype], "prediction")
-    assert_rel_close(la, lb, REL[dtype], "loss")
-    assert_models_close(ours, native, REL[dtype])
+    trio = Trio(resnet18(), dtype)
+    for model in trio.models():
+        model.train(training)
+    step_all(trio, *batch(n, size))
+    trio.check_models()
 
 
 @pytest.mark.parametrize("n", [1, 4])
@@ -57,33 +69,48 @@ def test_eval_step_matches_native():
     compare_step(torch.float32, 2, training=False)
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_five_sgd_steps_match_native(dtype):
-    native, ours = twins(dtype=dtype)
-    opt_native = torch.optim.SGD(native.parameters(), lr=1e-2, momentum=0.9, foreach=False)
-    opt_ours = torchext.optim.SGD(ours.parameters(), lr=1e-2, momentum=0.9)
-    for step in range(5):
-        data, labels = batch(2, 64, seed=step, dtype=dtype)
-        for model, opt, loss_fn in ((ours, opt_ours, torchext_loss), (native, opt_native, native_loss)):
+def sgd_steps(trio, steps=5):
+    optimizers = [torchext.optim.SGD(trio.ours.parameters(), lr=1e-2, momentum=0.9)]
+    optimizers += [torch.optim.SGD(m.parameters(), lr=1e-2, momentum=0.9, foreach=False)
+                   for m in trio.models()[1:]]
+    for step in range(steps):
+        data, labels = batch(2, 64, seed=step)
+        for (model, dtype, loss_fn), opt in zip(trio.runs(), optimizers):
             opt.zero_grad()
-            train_step(model, data, labels, loss_fn)
+            train_step(model, data.to(dtype), labels.to(dtype), loss_fn)
             opt.step()
-    # Five steps compound the per-step float32 rounding differences.
-    assert_models_close(ours, native, REL[dtype] * (10 if dtype == torch.float32 else 1))
-    for p, q in zip(ours.parameters(), native.parameters()):
-        assert_rel_close(opt_ours.state[p]["momentum_buffer"], opt_native.state[q]["momentum_buffer"],
-                         REL[dtype] * (10 if dtype == torch.float32 else 1))
+    return [[opt.state[p]["momentum_buffer"] for p in model.parameters()]
+            for model, opt in zip(trio.models(), optimizers)]
+
+
+def test_five_sgd_steps_match_native_float64():
+    trio = Trio(resnet18(), torch.float64)
+    buffers = sgd_steps(trio)
+    trio.check_models()
+    for name, ours, native in zip(dict(trio.ours.named_parameters()), *buffers):
+        assert_rel_close(ours, native, REL[torch.float64], name + " momentum_buffer")
+
+
+def test_five_sgd_steps_match_native_float32():
+    """Training with the tutorial's sum loss is chaotic: after a few float32 steps native float32
+    itself is far from float64 on some tensors, so the whole state (every weight and momentum
+    buffer, concatenated) is judged against the float64 run."""
+    trio = Trio(resnet18(), torch.float32)
+    buffers = sgd_steps(trio)
+    flat = [torch.cat([t.double().flatten() for t in list(m.parameters()) + bufs])
+            for m, bufs in zip(trio.models(), buffers)]
+    assert_accurate(*flat, "weights and momentum buffers after 5 steps")
 
 
 def test_no_grad_and_frozen_eval_record_no_graph():
-    native, ours = twins()
-    data, _ = batch(2, 32)
+    trio = Trio(resnet18())
+    data, _ = batch(4, 32)
     with torch.no_grad():
-        out, ref = ours(data), native(data)
-    assert out.grad_fn is None and not out.requires_grad
-    assert_rel_close(out, ref, REL[torch.float32], "prediction")
-    assert_models_close(ours, native, REL[torch.float32], grads=False)  # BN stats still updated
-    ours.eval()
+        outs = [model(data.to(dtype)) for model, dtype, _ in trio.runs()]
+    assert outs[0].grad_fn is None and not outs[0].requires_grad
+    trio.check(outs, "prediction")
+    trio.check_models(grads=False)  # BN running stats are still updated, as native
+    ours = trio.ours.eval()
     for p in ours.parameters():
         p.requires_grad_(False)
     out = ours(data)
@@ -93,16 +120,19 @@ def test_no_grad_and_frozen_eval_record_no_graph():
 
 
 def finetune_models(trainable=("fc",)):
-    """Program 5: the backbone frozen, a new 10-class fc; names in `trainable` stay trainable."""
-    native, ours = twins()
+    """Program 5 on a patched model: the backbone frozen, then a new 10-class fc (native until
+    patched again); parameters whose names start with one of `trainable` are trainable."""
+    trio = Trio(resnet18())
     torch.manual_seed(3)
     fc = nn.Linear(512, 10)
-    for model in (native, ours):
+    for model in trio.models():
+        for p in model.parameters():
+            p.requires_grad = False
+        model.fc = copy.deepcopy(fc).to(model.conv1.weight.dtype)
         for name, p in model.named_parameters():
             p.requires_grad = name.startswith(trainable)
-        model.fc = copy.deepcopy(fc)
-    torchext.patch(ours)  # the new fc is native until patched again
-    return native, ours
+    torchext.patch(trio.ours)
+    return trio
 
 
 class BackwardRecorder(OpRecorder):
@@ -119,25 +149,25 @@ class BackwardRecorder(OpRecorder):
         return super().__torch_dispatch__(func, types, args, kwargs)
 
 
-def run_finetune(native, ours, data_requires_grad=False):
+def run_finetune(trio, data_requires_grad=False):
     data, _ = batch(2, 64)
     labels = torch.rand(2, 10)
-    data_a = data.clone().requires_grad_(data_requires_grad)
-    data_b = data.clone().requires_grad_(data_requires_grad)
+    inputs = [data.to(dtype, copy=True).requires_grad_(data_requires_grad) for _, dtype, _ in trio.runs()]
     recorder = BackwardRecorder()
     with recorder:
-        train_step(ours, data_a, labels, torchext_loss)
-    train_step(native, data_b, labels, native_loss)
-    assert_models_close(ours, native, REL[torch.float32])
+        train_step(trio.ours, inputs[0], labels, torchext_loss)
+    for (model, dtype, loss_fn), x in list(zip(trio.runs(), inputs))[1:]:
+        train_step(model, x, labels.to(dtype), loss_fn)
+    trio.check_models()
     if data_requires_grad:
-        assert_rel_close(data_a.grad, data_b.grad, REL[torch.float32], "input grad")
+        trio.check([x.grad for x in inputs], "input grad")
     return recorder.masks
 
 
 def test_program5_frozen_backbone_only_fc_gets_gradients():
-    native, ours = finetune_models()
-    masks = run_finetune(native, ours)
-    assert [n for n, p in ours.named_parameters() if p.grad is not None] == ["fc.weight", "fc.bias"]
+    trio = finetune_models()
+    masks = run_finetune(trio)
+    assert [n for n, p in trio.ours.named_parameters() if p.grad is not None] == ["fc.weight", "fc.bias"]
     # Nothing below fc needs a gradient, so backward stops at fc: no conv or BN backward at all.
     assert masks == {"conv2d_backward": [], "batch_norm_backward": [],
                      "linear_backward": [(False, True, True)]}
@@ -146,8 +176,7 @@ def test_program5_frozen_backbone_only_fc_gets_gradients():
 def test_frozen_convs_compute_no_weight_gradient():
     """All parameters frozen but the input needs its gradient (e.g. saliency maps): every conv
     backward computes the input gradient only."""
-    native, ours = finetune_models(trainable=())
-    masks = run_finetune(native, ours, data_requires_grad=True)
+    masks = run_finetune(finetune_models(trainable=()), data_requires_grad=True)
     assert masks["conv2d_backward"] == [(True, False, False)] * 20
     assert masks["batch_norm_backward"] == [(True, False, False)] * BATCH_NORMS
     assert masks["linear_backward"] == [(True, False, False)]
@@ -156,22 +185,23 @@ def test_frozen_convs_compute_no_weight_gradient():
 def test_partly_frozen_backbone():
     """layer4 and fc trainable: backward reaches layer4's 5 convs only; the two that read frozen
     layer3's output compute no input gradient."""
-    native, ours = finetune_models(trainable=("layer4", "fc"))
-    masks = run_finetune(native, ours)
+    masks = run_finetune(finetune_models(trainable=("layer4", "fc")))
     convs = masks["conv2d_backward"]
     assert len(convs) == 5 and all(m[1] for m in convs)
     assert sorted(m[0] for m in convs) == [False, False, True, True, True]
 
 
-def backward_ms(model, data, labels):
-    def run():
+def backward_ms(model, data, labels, runs=7):
+    """Median time of loss.backward() alone (CPU work is synchronous, so a wall clock around it
+    measures it; the forward that builds each graph is not timed)."""
+    times = []
+    for _ in range(runs):
         model.zero_grad(set_to_none=True)
-        torchext_loss(model(data), labels).backward()
-    forward_only = benchmark.Timer("torchext_loss(model(data), labels)",
-                                   globals=dict(torchext_loss=torchext_loss, model=model, data=data,
-                                                labels=labels)).blocked_autorange(min_run_time=0.5)
-    total = benchmark.Timer("run()", globals={"run": run}).blocked_autorange(min_run_time=0.5)
-    return (total.median - forward_only.median) * 1e3
+        loss = torchext_loss(model(data), labels)
+        start = time.perf_counter()
+        loss.backward()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
 
 
 def test_frozen_backbone_saves_backward_time(capsys):
@@ -180,9 +210,9 @@ def test_frozen_backbone_saves_backward_time(capsys):
     is fc's alone, so it must be far cheaper; the others are reported."""
     data, _ = batch(4, 64)
     labels = torch.rand(4, 10)
-    _, full = finetune_models(trainable=("",))
-    _, frozen = finetune_models()
-    _, input_grad_only = finetune_models(trainable=())
+    full = finetune_models(trainable=("",)).ours
+    frozen = finetune_models().ours
+    input_grad_only = finetune_models(trainable=()).ours
     data_grad = data.clone().requires_grad_()
     times = {"trainable": backward_ms(full, data, labels),
              "frozen backbone": backward_ms(frozen, data, labels),
@@ -240,14 +270,18 @@ def test_only_torchext_ops_compute_in_a_patched_training_step():
                if isinstance(m, nn.BatchNorm2d))
 
 
-def test_torch_compile_matches_eager():
-    """torch.compile (backend aot_eager: traces through the fake kernels and runs our kernels;
-    inductor's C++ compile of a whole ResNet is too slow for this test machine), fullgraph."""
+@pytest.mark.parametrize("backend", ["aot_eager", "inductor"])
+def test_torch_compile_matches_eager(backend):
+    """torch.compile(fullgraph=True: the patched ResNet18 traces without a graph break) through
+    the fake kernels; forward, backward and BN running stats equal eager. aot_eager runs the
+    traced graph as is; inductor generates code around our ops (40-55 s to compile on the shared
+    2-core test machine). Observed equal to the last bit; the check allows float32 rounding in
+    case a backend reorders native glue."""
     torch._dynamo.reset()
     _, eager = twins()
     compiled_model = copy.deepcopy(eager)
-    compiled = torch.compile(compiled_model, backend="aot_eager", fullgraph=True)
-    data, labels = batch(2, 32)
+    compiled = torch.compile(compiled_model, backend=backend, fullgraph=True)
+    data, labels = batch(4, 32)
     pa, la = train_step(compiled, data, labels, torchext_loss)
     pb, lb = train_step(eager, data, labels, torchext_loss)
     assert_rel_close(pa, pb, REL[torch.float32], "prediction")
@@ -278,23 +312,17 @@ def test_bottleneck_resnet_matches_native():
     """torchvision's Bottleneck blocks (ResNet50's) are patched too; a one-block-per-stage net."""
     from torchvision.models.resnet import Bottleneck, ResNet
     torch.manual_seed(0)
-    native = ResNet(Bottleneck, [1, 1, 1, 1], num_classes=10)
-    ours, report = torchext.patch(copy.deepcopy(native), return_report=True)
+    trio = Trio(ResNet(Bottleneck, [1, 1, 1, 1], num_classes=10))
+    _, report = torchext.patch(trio.ours, return_report=True)
     assert report.patched["Bottleneck"] == 4 and report.native == {}
-    data, labels = batch(2, 32, classes=10)
-    pa, _ = train_step(ours, data, labels, torchext_loss)
-    pb, _ = train_step(native, data, labels, native_loss)
-    assert_rel_close(pa, pb, REL[torch.float32], "prediction")
-    assert_models_close(ours, native, REL[torch.float32])
+    step_all(trio, *batch(4, 32, classes=10))
+    trio.check_models()
 
 
 def test_block_with_another_activation_adds_then_applies_it():
     """A block whose relu module was replaced keeps torchvision's semantics: act(out + identity)."""
-    native, ours = twins()
-    native.layer1[0].relu = nn.Tanh()
-    ours.layer1[0].relu = nn.Tanh()
-    data, labels = batch(2, 32)
-    pa, _ = train_step(ours, data, labels, torchext_loss)
-    pb, _ = train_step(native, data, labels, native_loss)
-    assert_rel_close(pa, pb, REL[torch.float32], "prediction")
-    assert_models_close(ours, native, REL[torch.float32])
+    trio = Trio(resnet18())
+    for model in trio.models():
+        model.layer1[0].relu = nn.Tanh()
+    step_all(trio, *batch(4, 32))
+    trio.check_models()

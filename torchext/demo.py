@@ -50,38 +50,49 @@ def tensor_programs():
         print(f"\n== {module} ==")
         print(f"  {'value':<26} {'native':<40} {'torchext':<40} max |diff|")
         for name in native:
+            shown = f"  {name:<26} {_show(native[name])[:40]:<40} {_show(ours[name])[:40]:<40}"
+            if name.endswith("grad_fn"):  # names a backward node: ours, not native's
+                print(shown, "(our Function)")
+                continue
             diff = _difference(native[name], ours[name])
             mismatches += diff > 1e-6
-            print(f"  {name:<26} {_show(native[name])[:40]:<40} {_show(ours[name])[:40]:<40} {diff:.2e}")
+            print(shown, f"{diff:.2e}")
     return mismatches
 
 
 def resnet18_step():
-    """Program 1: one step natively and patched, from the same weights; returns mismatches."""
+    """Program 1: one step natively and patched from the same weights, both in float32, each
+    measured against a float64 native run (float32 rounding, amplified by batch normalisation of
+    few values at batch 1, makes native float32 itself drift from the exact result); returns
+    mismatches: rows where ours is further from the float64 result than native float32 is."""
     program = _example("program1_resnet18_step")
     native_model, source = program.build_model()
     patched_model = torchext.patch(copy.deepcopy(native_model))
+    reference_model = copy.deepcopy(native_model).double()
     print(f"\n== ResNet18 training step (1x3x64x64), weights: {source} ==")
     native = program.run(native_model, torch.optim.SGD)
     ours = program.run(patched_model, torchext.optim.SGD)
-    rows = [("loss", native["loss"], ours["loss"]), ("prediction", native["prediction"], ours["prediction"]),
-            ("parameter gradients", native["grads"], ours["grads"]),
-            ("weights after SGD step", native["weights"], ours["weights"])]
+    exact = program.run(reference_model, torch.optim.SGD, dtype=torch.float64)
+    print(f"  {'value':<24} {'ours vs native':>15} {'native fp32 err':>16} {'ours fp32 err':>14}")
     mismatches = 0
-    for name, a, b in rows:
-        diff = _difference(a, b)
-        scale = max(_magnitude(a), 1.0)
-        ok = diff <= 1e-4 * scale
+    for name in ("loss", "prediction", "grads", "weights"):
+        diff = _difference(native[name], ours[name])
+        native_error = _relative_error(native[name], exact[name])
+        our_error = _relative_error(ours[name], exact[name])
+        ok = our_error <= max(2 * native_error, 1e-5)
         mismatches += not ok
-        print(f"  {name:<24} max |diff| {diff:.2e}  (largest magnitude {scale:.2e})  {'ok' if ok else 'MISMATCH'}")
-    print(f"  loss: native {native['loss'].item():.6f}  torchext {ours['loss'].item():.6f}")
+        print(f"  {name:<24} {diff:>15.2e} {native_error:>16.2e} {our_error:>14.2e}  {'ok' if ok else 'MISMATCH'}")
+    print("  (errors: largest normwise relative error against native float64, per tensor)")
+    print(f"  loss: native {native['loss'].item():.6f}  torchext {ours['loss'].item():.6f}  "
+          f"float64 {exact['loss'].item():.6f}")
     return mismatches
 
 
-def _magnitude(value):
+def _relative_error(value, exact):
     if isinstance(value, dict):
-        return max(_magnitude(v) for v in value.values())
-    return value.abs().max().item()
+        return max(_relative_error(value[k], exact[k]) for k in value)
+    reference = exact.double().norm().item()
+    return (value.double() - exact.double()).norm().item() / max(reference, 1e-30)
 
 
 def speed(batches=(1, 8)):

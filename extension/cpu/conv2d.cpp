@@ -4,7 +4,10 @@
 // Backward:              grad_W_g  = grad_out_g @ columns_g^T      (summed over chunks)
 //                        grad_in   = col2im(W_g^T @ grad_out_g)
 //                        grad_bias = sum of grad_out over images and pixels
-// A 1x1 stride-1 unpadded convolution is already a GEMM on each image: no im2col.
+// B images side by side make the GEMM's N wide even when each image's output is tiny (ResNet's
+// last layers: 2x2 pixels). A 1x1 stride-1 unpadded convolution is already a GEMM on each
+// image: no im2col. Only the gradients asked for are computed; a frozen weight costs neither
+// an im2col nor a GEMM.
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
@@ -21,9 +24,11 @@
 namespace torchext::cpu {
 namespace {
 
-// Upper bound on the columns buffer (elements): the batch is processed in chunks of images whose
-// columns fit (always at least one image).
-constexpr int64_t kColumnsBudget = int64_t(1) << 22;
+// Columns buffer budget (elements): the batch is processed in chunks of images whose columns fit
+// (at least one image per chunk). About L2-sized, so that the columns im2col writes are still in
+// cache when the GEMM packs them; but never below the weight's size, since the GEMM repacks the
+// weight for every chunk. This also bounds the buffer's memory.
+constexpr int64_t kColumnsBudget = int64_t(1) << 18;
 // The weight gradient sums over the chunk's output pixels (ld of them). From this many on it
 // runs as grad_W^T = columns @ grad_out^T, which lets the GEMM stream the large columns matrix
 // as a row-major left operand instead of repacking it transposed; below, the reduction is too
@@ -48,10 +53,15 @@ struct ConvShape {
   bool direct_gemm() const {
     return is_pointwise() && (batch == 1 || geo.out_area() >= kWideGemm);
   }
-  // Images per im2col chunk.
+  // Images per im2col chunk: as many as fit the columns budget (at least one), spread evenly
+  // over the chunks (8 images at 7 per chunk run as 4 + 4).
   int64_t chunk() const {
     const int64_t per_image = std::max<int64_t>(1, geo.channels * geo.kernel_area() * geo.out_area());
-    return std::clamp<int64_t>(kColumnsBudget / per_image, 1, std::max<int64_t>(batch, 1));
+    const int64_t budget = std::max(kColumnsBudget, out_channels * gemm_k());
+    const int64_t images = std::max<int64_t>(batch, 1);
+    const int64_t most = std::clamp<int64_t>(budget / per_image, 1, images);
+    const int64_t chunks = (images + most - 1) / most;
+    return (images + chunks - 1) / chunks;
   }
 };
 
@@ -231,7 +241,7 @@ void conv2d_forward_kernel(const ConvShape& s, const T* x, const T* w, const T* 
 
   const int64_t chunk = s.chunk();
   at::Tensor columns = at::empty({g.channels * g.kernel_area() * chunk * P},
-                           at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value));
+                                at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value));
   // Several images per chunk: the GEMM writes [Cout, images*P], scattered to NCHW afterwards.
   at::Tensor staging;
   if (chunk > 1) staging = at::empty({s.out_channels * chunk * P}, columns.options());

@@ -14,7 +14,7 @@ at::Tensor binary_cuda(const char* op, const at::Tensor& self, const at::Tensor&
                        BinaryOp kind, double alpha) {
   check_float(op, "self", self);
   check_float(op, "other", other);
-  const auto shape = broadcast_shape(op, "self", self, "other", other);
+  const auto shape = broadcast_shape(op, {{"self", &self}, {"other", &other}});
   const auto dtype = at::result_type(self, other);
   // One of them may be a 0-dim CPU tensor (a wrapped number); the other is on the GPU.
   const bool self_on_cpu = self.device().is_cpu();
@@ -32,23 +32,27 @@ at::Tensor binary_cuda(const char* op, const at::Tensor& self, const at::Tensor&
 }
 
 at::Tensor scalar_cuda(const char* op, const at::Tensor& self, ScalarOp kind,
-                       const at::Scalar& other, double alpha) {
+                       const at::Scalar& other, const at::Scalar& alpha) {
   check_float(op, "self", self);
+  check_real_scalar(op, kind == ScalarOp::Pow ? "exponent" : "other", other);
+  check_real_scalar(op, "alpha", alpha);
   c10::cuda::CUDAGuard guard(self.device());
   const auto x = self.contiguous();
   auto out = at::empty_like(x);
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "torchext_scalar_op", [&] {
     scalar_op_launch(kind, x.const_data_ptr<scalar_t>(), out.mutable_data_ptr<scalar_t>(),
-                     x.numel(), other.toDouble(), alpha);
+                     x.numel(), other.toDouble(), alpha.toDouble());
   });
   return out;
 }
 
 at::Tensor add_cuda(const at::Tensor& self, const at::Tensor& other, const at::Scalar& alpha) {
+  check_real_scalar("torchext.add", "alpha", alpha);
   return binary_cuda("torchext.add", self, other, BinaryOp::Add, alpha.toDouble());
 }
 
 at::Tensor sub_cuda(const at::Tensor& self, const at::Tensor& other, const at::Scalar& alpha) {
+  check_real_scalar("torchext.sub", "alpha", alpha);
   return binary_cuda("torchext.sub", self, other, BinaryOp::Add, -alpha.toDouble());
 }
 
@@ -57,19 +61,19 @@ at::Tensor mul_cuda(const at::Tensor& self, const at::Tensor& other) {
 }
 
 at::Tensor add_scalar_cuda(const at::Tensor& self, const at::Scalar& other, const at::Scalar& alpha) {
-  return scalar_cuda("torchext.add_scalar", self, ScalarOp::Add, other, alpha.toDouble());
+  return scalar_cuda("torchext.add_scalar", self, ScalarOp::Add, other, alpha);
 }
 
 at::Tensor rsub_scalar_cuda(const at::Tensor& self, const at::Scalar& other, const at::Scalar& alpha) {
-  return scalar_cuda("torchext.rsub_scalar", self, ScalarOp::RSub, other, alpha.toDouble());
+  return scalar_cuda("torchext.rsub_scalar", self, ScalarOp::RSub, other, alpha);
 }
 
 at::Tensor mul_scalar_cuda(const at::Tensor& self, const at::Scalar& other) {
-  return scalar_cuda("torchext.mul_scalar", self, ScalarOp::Mul, other, 1.0);
+  return scalar_cuda("torchext.mul_scalar", self, ScalarOp::Mul, other, 1);
 }
 
 at::Tensor pow_scalar_cuda(const at::Tensor& self, const at::Scalar& exponent) {
-  return scalar_cuda("torchext.pow_scalar", self, ScalarOp::Pow, exponent, 1.0);
+  return scalar_cuda("torchext.pow_scalar", self, ScalarOp::Pow, exponent, 1);
 }
 
 }  // namespace

@@ -1,23 +1,18 @@
 // Host-side helpers for the CUDA ops (included only by extension/cuda/*_ops.cpp): device checks
-// and building StridedIndexers from tensors.
+// and building StridedIndexers from tensors. Broadcasting rules come from extension/broadcast.h,
+// shared with the CPU kernels.
 #pragma once
 #include <ATen/ATen.h>
 #include <c10/cuda/CUDAGuard.h>
 
-#include <algorithm>
 #include <array>
-#include <vector>
 
+#include "../broadcast.h"
 #include "../common.h"
 #include "acc_type.h"
 #include "indexer.h"
 
 namespace torchext::cuda {
-
-inline void check_cuda(const char* op, const char* arg, const at::Tensor& t) {
-  TORCH_CHECK(t.is_cuda(), op, ": expected ", arg, " to be a CUDA tensor but it is on ",
-              t.device());
-}
 
 // check_float plus: on the same CUDA device as `ref` (the argument that selected this kernel).
 inline void check_float_on(const char* op, const char* arg, const at::Tensor& t,
@@ -33,31 +28,6 @@ inline at::Tensor on_device_of(const char* op, const char* arg, const at::Tensor
   if (t.dim() == 0 && t.device().is_cpu() && !ref.device().is_cpu()) return t.to(ref.device());
   check_same_device(op, ref_arg, ref, arg, t);
   return t;
-}
-
-// `t` broadcasts to `shape` without growing it.
-inline void check_broadcastable_to(const char* op, const char* arg, const at::Tensor& t,
-                                   at::IntArrayRef shape, const char* shape_name) {
-  bool ok = t.dim() <= static_cast<int64_t>(shape.size());
-  const int64_t lead = static_cast<int64_t>(shape.size()) - t.dim();
-  for (int64_t d = 0; ok && d < t.dim(); ++d) ok = t.size(d) == 1 || t.size(d) == shape[lead + d];
-  TORCH_CHECK(ok, op, ": expected ", arg, " of shape ", t.sizes(), " to be broadcastable to the ",
-              shape_name, " shape ", shape);
-}
-
-// The shape a and b broadcast to (numpy rules), or an error naming the op and both shapes.
-inline std::vector<int64_t> broadcast_shape(const char* op, const char* arg_a, const at::Tensor& a,
-                                            const char* arg_b, const at::Tensor& b) {
-  const int64_t nd = std::max(a.dim(), b.dim());
-  std::vector<int64_t> shape(nd);
-  for (int64_t i = 0; i < nd; ++i) {
-    const int64_t da = i < nd - a.dim() ? 1 : a.size(i - (nd - a.dim()));
-    const int64_t db = i < nd - b.dim() ? 1 : b.size(i - (nd - b.dim()));
-    TORCH_CHECK(da == db || da == 1 || db == 1, op, ": ", arg_a, " of shape ", a.sizes(),
-                " and ", arg_b, " of shape ", b.sizes(), " cannot be broadcast together");
-    shape[i] = da == 1 ? db : da;
-  }
-  return shape;
 }
 
 // Every operand's strides viewed over `shape` (already broadcast: stride 0 where an operand

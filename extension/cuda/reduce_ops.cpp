@@ -51,10 +51,10 @@ at::Tensor sum_cuda(const at::Tensor& self, at::OptionalIntArrayRef dim, bool ke
     const int64_t nd = std::max<int64_t>(self.dim(), 1);  // a 0-d tensor accepts dim 0 and -1
     std::vector<bool> seen(nd, false);
     for (int64_t d : *dim) {
-      TORCH_CHECK(d >= -nd && d < nd, op, ": dim ", d, " is out of range for a tensor of ",
-                  self.dim(), " dimensions (expected [", -nd, ", ", nd - 1, "])");
+      TORCH_CHECK_INDEX(d >= -nd && d < nd, op, ": dimension out of range (expected to be in range of [",
+                        -nd, ", ", nd - 1, "], but got ", d, ")");
       const int64_t w = d < 0 ? d + nd : d;
-      TORCH_CHECK(!seen[w], op, ": dim ", w, " appears more than once in dim");
+      TORCH_CHECK(!seen[w], op, ": dim ", w, " appears multiple times in the list of dims");
       seen[w] = true;
       if (self.dim() > 0) dims.push_back(w);
     }

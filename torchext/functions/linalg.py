@@ -106,6 +106,6 @@ def matmul(input, other, *, out=None):
     result = ops.matmul(input, other)
     arguments.tensor("matmul", "out", out)
     if out.dtype != result.dtype or out.device != result.device:
-        raise RuntimeError(f"torchext.matmul: expected out to have dtype {result.dtype} on {result.device}, "
-                           f"but got {out.dtype} on {out.device}")
+        raise RuntimeError(f"torchext.matmul(): expected out to be a {result.dtype} tensor on "
+                           f"{result.device}, but got {out.dtype} on {out.device}")
     return out.resize_(result.shape).copy_(result)

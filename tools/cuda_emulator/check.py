@@ -1,0 +1,306 @@
+"""Checks our CUDA kernels without a GPU: builds extension/cuda with the emulator (build.py) and
+compares every op with native torch on the CPU, float64/float32 tightly (SGD bit for bit against
+torch.optim.SGD(foreach=False)), float16/bfloat16 against float32 references within half
+tolerances. Usage: python tools/cuda_emulator/check.py  (exit status 1 on any mismatch).
+
+It validates indexing, tiling, launch planning and the host code's operand layouts; it cannot see
+what only real hardware shows (speed, warp timing, resource limits, device-specific rounding)."""
+import os
+import sys
+
+import torch
+import torch.nn.functional as NF
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from build import ROOT, build  # noqa: E402
+
+FAILS = []
+
+
+def close(name, a, b, rtol=1e-10, atol=1e-10, exact=False):
+    try:
+        if exact:
+            assert a.dtype == b.dtype and a.shape == b.shape, (a.dtype, b.dtype, a.shape, b.shape)
+            assert torch.equal(a, b) or torch.allclose(a, b, rtol=0, atol=0, equal_nan=True), (a - b).abs().max()
+        else:
+            torch.testing.assert_close(a, b, rtol=rtol, atol=atol, equal_nan=True)
+    except Exception as e:
+        FAILS.append(name)
+        print("FAIL", name, str(e)[:300])
+
+
+def tol(dtype):
+    return dict(rtol=1e-10, atol=1e-10) if dtype == torch.float64 else dict(rtol=1e-5, atol=1e-5)
+
+
+HALF_TOL = {torch.float16: (2e-3, 2e-3), torch.bfloat16: (1.6e-2, 1e-2)}
+
+
+def close_half(name, a, b, dt, scale=1.0):
+    rtol, atol = HALF_TOL[dt]
+    try:
+        assert a.dtype == dt, (a.dtype, dt)
+        torch.testing.assert_close(a.float(), b.to(dt).float(), rtol=rtol * scale, atol=atol * scale, equal_nan=True)
+    except Exception as e:
+        FAILS.append(name)
+        print("FAIL", name, str(e)[:300])
+
+
+def check_full_precision(E):
+    for dt in (torch.float64, torch.float32):
+        T = tol(dt)
+        # activation
+        x = torch.randn(1000, dtype=dt); x[3] = float("nan")
+        close("relu", E.relu(x), torch.relu(x), exact=True)
+        y = x.clone().t(); E.relu_(y); close("relu_", y, torch.relu(x), exact=True)
+        xt = torch.randn(7, 9, dtype=dt).t()
+        y = xt.clone().t().t(); E.relu_(y); close("relu_ noncontig", y, torch.relu(xt), exact=True)
+        g = torch.randn(1000, dtype=dt)
+        r = torch.relu(x)
+        close("relu_backward", E.relu_backward(g, r), torch.ops.aten.threshold_backward(g, r, 0), exact=True)
+        a, b = torch.randn(3, 70, dtype=dt), torch.randn(3, 70, dtype=dt)
+        close("add_relu", E.add_relu(a, b), torch.relu(a + b), exact=True)
+        # elementwise
+        for sa, sb in [((5, 1, 4), (3, 1)), ((2, 3), (2, 3)), ((), (4,)), ((6, 1, 1, 5), (1, 7, 3, 1)), ((0, 3), (1, 3))]:
+            a, b = torch.randn(sa, dtype=dt), torch.randn(sb, dtype=dt)
+            close(f"add {sa} {sb}", E.add(a, b, alpha=2.5), torch.add(a, b, alpha=2.5), **T)
+            close(f"sub {sa} {sb}", E.sub(a, b, alpha=-0.5), torch.sub(a, b, alpha=-0.5), **T)
+            close(f"mul {sa} {sb}", E.mul(a, b), torch.mul(a, b), **T)
+        a = torch.randn(8, 6, dtype=dt).t()
+        b = torch.randn(6, 1, dtype=torch.float32)
+        close("add promote noncontig", E.add(a, b), a + b, **T)
+        close("add_scalar", E.add_scalar(a, 3, alpha=2), torch.add(a, 3, alpha=2), **T)
+        close("rsub_scalar", E.rsub_scalar(a, 3, alpha=2), torch.rsub(a, 3, alpha=2), **T)
+        close("mul_scalar", E.mul_scalar(a, -1.5), a * -1.5, **T)
+        for e in (0, 1, 2, 3, 0.5, -0.5, -1, -2, 1.7, 4):
+            base = a.abs() + 0.1 if e not in (2, 3, 1, 0, -1, -2, 4) else a
+            close(f"pow {e}", E.pow_scalar(base, e), torch.pow(base, e), rtol=1e-6 if dt == torch.float32 else 1e-12, atol=1e-6)
+        # sum
+        x = torch.randn(4, 5, 6, 7, dtype=dt)
+        for dims, keep in [(None, False), ([1], False), ([0, 2], True), ([-1], False), ([3, 1], True), ([], False), ([0, 1, 2, 3], False)]:
+            close(f"sum {dims} {keep}", E.sum(x, dims, keep), torch.sum(x, dims, keepdim=keep) if dims is not None else torch.sum(x), **T)
+        xp = x.permute(2, 0, 3, 1)
+        close("sum permuted", E.sum(xp, [1, 3]), xp.sum([1, 3]), **T)
+        big = torch.randn(100000, dtype=dt)
+        close("sum big", E.sum(big), big.sum(), rtol=1e-9 if dt == torch.float64 else 1e-4, atol=1e-3)
+        col = torch.randn(5000, 3, dtype=dt)
+        close("sum col", E.sum(col, [0]), col.sum(0), rtol=1e-9 if dt == torch.float64 else 1e-4, atol=1e-3)
+        row = torch.randn(3, 40000, dtype=dt)
+        close("sum row", E.sum(row, [1]), row.sum(1), rtol=1e-9 if dt == torch.float64 else 1e-4, atol=1e-3)
+        close("sum empty red", E.sum(torch.randn(3, 0, dtype=dt), [1]), torch.zeros(3, dtype=dt), exact=True)
+        close("sum dtype", E.sum(x.float(), [1], False, torch.float64), x.float().sum(1, dtype=torch.float64), **T)
+        close("sum 0d", E.sum(torch.tensor(2.5, dtype=dt), [0]), torch.tensor(2.5, dtype=dt), exact=True)
+        # BCE
+        for shape, wshape, pshape in [((6, 5), None, None), ((6, 5), (5,), (5,)), ((4, 3, 2), (3, 1), (2,)), ((0, 3), None, (3,))]:
+            inp = torch.randn(shape, dtype=dt) * 3
+            tgt = torch.rand(shape, dtype=dt)
+            w = torch.rand(wshape, dtype=dt) if wshape else None
+            pw = torch.rand(pshape, dtype=dt) + 0.5 if pshape else None
+            for red, rname in [(0, "none"), (1, "mean"), (2, "sum")]:
+                ref = NF.binary_cross_entropy_with_logits(inp, tgt, w, reduction=rname, pos_weight=pw)
+                close(f"bce {shape} {rname}", E.binary_cross_entropy_with_logits(inp, tgt, w, pw, red), ref, **T)
+                i2, t2 = inp.clone().requires_grad_(), tgt.clone().requires_grad_()
+                out = NF.binary_cross_entropy_with_logits(i2, t2, w, reduction=rname, pos_weight=pw)
+                go = torch.randn_like(out)
+                if out.numel():
+                    gi, gt = torch.autograd.grad(out, [i2, t2], go)
+                    ei, et = E.binary_cross_entropy_with_logits_backward(go, inp, tgt, w, pw, red, [True, True])
+                    close(f"bce bwd self {shape} {rname}", ei, gi, **T)
+                    close(f"bce bwd target {shape} {rname}", et, gt, **T)
+        # matmul
+        for sa, sb in [((5,), (5,)), ((3, 5), (5,)), ((5,), (5, 4)), ((3, 5), (5, 4)), ((2, 3, 5), (5, 4)),
+                       ((2, 1, 3, 5), (4, 5, 6)), ((3, 2, 1, 3, 5), (1, 4, 5, 6)), ((70, 130), (130, 65)),
+                       ((8, 4096), (4096, 9)), ((3, 0), (0, 4)), ((1, 600), (600, 1000))]:
+            a, b = torch.randn(sa, dtype=dt), torch.randn(sb, dtype=dt)
+            close(f"matmul {sa} {sb}", E.matmul(a, b), torch.matmul(a, b), rtol=1e-9 if dt == torch.float64 else 1e-4, atol=1e-4)
+        a, b = torch.randn(67, 33, dtype=dt).t(), torch.randn(70, 67, dtype=dt).t()
+        close("matmul transposed", E.matmul(a, b), a @ b, rtol=1e-9 if dt == torch.float64 else 1e-4, atol=1e-4)
+        a = torch.randn(1, 9, 5, dtype=dt).expand(4, 9, 5); b = torch.randn(4, 5, 3, dtype=dt)
+        close("matmul expanded", E.matmul(a, b), a @ b, **T)
+        # linear
+        for xs, (o, i), bias in [((4, 7), (5, 7), True), ((7,), (5, 7), False), ((2, 3, 7), (5, 7), True), ((0, 7), (5, 7), True), ((3, 0), (4, 0), True)]:
+            xx = torch.randn(xs, dtype=dt); W = torch.randn(o, i, dtype=dt); bb = torch.randn(o, dtype=dt) if bias else None
+            close(f"linear {xs}", E.linear(xx, W, bb), NF.linear(xx, W, bb), **T)
+            x2, W2 = xx.clone().requires_grad_(), W.clone().requires_grad_()
+            b2 = bb.clone().requires_grad_() if bias else None
+            out = NF.linear(x2, W2, b2); go = torch.randn_like(out)
+            need = [x2, W2] + ([b2] if bias else [])
+            grads = torch.autograd.grad(out, need, go, allow_unused=True)
+            e = E.linear_backward(go, xx, W, [True, True, bias])
+            close(f"linear bwd x {xs}", e[0], grads[0], **T)
+            close(f"linear bwd w {xs}", e[1], grads[1] if grads[1] is not None else torch.zeros_like(W), **T)
+            if bias:
+                close(f"linear bwd b {xs}", e[2], grads[2] if grads[2] is not None else torch.zeros_like(bb), **T)
+        # conv2d
+        cases = [((2, 3, 9, 8), (4, 3, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1, True),
+                 ((1, 4, 10, 11), (6, 2, 3, 2), (2, 3), (2, 0, 1, 3), (2, 1), 2, False),
+                 ((3, 6, 7, 7), (6, 1, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 6, True),
+                 ((2, 8, 6, 5), (4, 8, 1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 1, True),
+                 ((2, 8, 6, 5), (4, 8, 1, 1), (2, 2), (0, 0, 0, 0), (1, 1), 1, False),
+                 ((1, 3, 16, 16), (8, 3, 7, 7), (2, 2), (3, 3, 3, 3), (1, 1), 1, False),
+                 ((2, 2, 5, 5), (3, 2, 2, 2), (1, 1), (0, 1, 0, 1), (1, 1), 1, True),
+                 ((0, 3, 5, 5), (4, 3, 3, 3), (1, 1), (0, 0, 0, 0), (1, 1), 1, True),
+                 ((4, 16, 32, 32), (8, 16, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1, True)]
+        for xs, ws, st, pad, dil, grp, bias in cases:
+            xx = torch.randn(xs, dtype=dt); W = torch.randn(ws, dtype=dt); bb = torch.randn(ws[0], dtype=dt) if bias else None
+            xpad = NF.pad(xx, (pad[2], pad[3], pad[0], pad[1]))
+            ref = NF.conv2d(xpad, W, bb, st, 0, dil, grp)
+            r = dict(rtol=1e-9, atol=1e-9) if dt == torch.float64 else dict(rtol=1e-4, atol=1e-4)
+            close(f"conv {xs} {ws}", E.conv2d(xx, W, bb, st, pad, dil, grp), ref, **r)
+            x2, W2 = xx.clone().requires_grad_(), W.clone().requires_grad_()
+            b2 = bb.clone().requires_grad_() if bias else None
+            out = NF.conv2d(NF.pad(x2, (pad[2], pad[3], pad[0], pad[1])), W2, b2, st, 0, dil, grp)
+            go = torch.randn_like(out)
+            need = [x2, W2] + ([b2] if bias else [])
+            grads = torch.autograd.grad(out, need, go, allow_unused=True)
+            e = E.conv2d_backward(go, xx, W, st, pad, dil, grp, [True, True, bias])
+            close(f"conv bwd x {xs} {ws}", e[0], grads[0] if grads[0] is not None else torch.zeros_like(xx), **r)
+            close(f"conv bwd w {xs} {ws}", e[1], grads[1] if grads[1] is not None else torch.zeros_like(W), **r)
+            if bias:
+                close(f"conv bwd b {xs} {ws}", e[2], grads[2] if grads[2] is not None else torch.zeros_like(bb), **r)
+        # batch_norm
+        for xs, cl in [((4, 3, 5, 6), False), ((4, 3, 5, 6), True), ((10, 4), False), ((2, 5, 7), False), ((600, 2, 9, 9), False)]:
+            xx = torch.randn(xs, dtype=dt) * 2 + 3
+            if cl: xx = xx.contiguous(memory_format=torch.channels_last)
+            C = xs[1]
+            w, bb = torch.randn(C, dtype=dt), torch.randn(C, dtype=dt)
+            rm, rv = torch.randn(C, dtype=dt), torch.rand(C, dtype=dt) + 0.5
+            for training in (True, False):
+                rm1, rv1, rm2, rv2 = rm.clone(), rv.clone(), rm.clone(), rv.clone()
+                y, sm, si = E.batch_norm(xx, w, bb, rm1, rv1, training, 0.1, 1e-5)
+                ref = NF.batch_norm(xx, rm2, rv2, w, bb, training, 0.1, 1e-5)
+                r = dict(rtol=1e-9, atol=1e-9) if dt == torch.float64 else dict(rtol=1e-4, atol=1e-4)
+                close(f"bn {xs} cl={cl} train={training}", y, ref, **r)
+                close(f"bn running mean {xs} {training}", rm1, rm2, **r)
+                close(f"bn running var {xs} {training}", rv1, rv2, **r)
+                if cl:
+                    close(f"bn keeps channels_last {xs}", torch.tensor(y.is_contiguous(memory_format=torch.channels_last)),
+                          torch.tensor(True), exact=True)
+                x2, w2, b2 = xx.clone().requires_grad_(), w.clone().requires_grad_(), bb.clone().requires_grad_()
+                out = NF.batch_norm(x2, rm.clone(), rv.clone(), w2, b2, training, 0.1, 1e-5)
+                go = torch.randn_like(out)
+                grads = torch.autograd.grad(out, [x2, w2, b2], go)
+                e = E.batch_norm_backward(go, xx, w, rm, rv, sm, si, training, 1e-5, [True, True, True])
+                for k, nm in enumerate("xwb"):
+                    close(f"bn bwd {nm} {xs} cl={cl} train={training}", e[k], grads[k], **r)
+        # pooling
+        for xs, k, s, p, d, ceil in [((2, 3, 9, 9), (3, 3), (2, 2), (1, 1), (1, 1), False),
+                                     ((1, 2, 10, 7), (2, 3), (1, 2), (1, 1), (2, 1), True),
+                                     ((3, 8, 8), (2, 2), (2, 2), (0, 0), (1, 1), False),
+                                     ((1, 1, 5, 5), (3, 3), (2, 2), (1, 1), (2, 2), True)]:
+            xx = torch.randn(xs, dtype=dt)
+            y, idx = E.max_pool2d(xx, k, s, p, d, ceil)
+            ry, ridx = NF.max_pool2d(xx, k, s, p, d, ceil, return_indices=True)
+            close(f"maxpool {xs}", y, ry, exact=True)
+            close(f"maxpool idx {xs}", idx, ridx, exact=True)
+            x2 = xx.clone().requires_grad_()
+            out = NF.max_pool2d(x2, k, s, p, d, ceil)
+            go = torch.randn_like(out)
+            (gref,) = torch.autograd.grad(out, [x2], go)
+            close(f"maxpool bwd {xs}", E.max_pool2d_backward(go, xx, idx), gref, **T)
+        for xs, o in [((2, 3, 9, 9), (1, 1)), ((2, 3, 10, 7), (3, 4)), ((3, 5, 5), (7, 2)), ((1, 2, 6, 6), (0, 3))]:
+            xx = torch.randn(xs, dtype=dt)
+            close(f"adaptive {xs} {o}", E.adaptive_avg_pool2d(xx, o), NF.adaptive_avg_pool2d(xx, o), **T)
+            x2 = xx.clone().requires_grad_()
+            out = NF.adaptive_avg_pool2d(x2, o)
+            go = torch.randn_like(out)
+            if out.numel():
+                (gref,) = torch.autograd.grad(out, [x2], go)
+                close(f"adaptive bwd {xs} {o}", E.adaptive_avg_pool2d_backward(go, xx), gref, **T)
+        # SGD, bit for bit against torch.optim.SGD(foreach=False)
+        for kw in [dict(momentum=0.9), dict(momentum=0.9, nesterov=True, weight_decay=1e-2),
+                   dict(momentum=0.5, dampening=0.3, weight_decay=0.1, maximize=True), dict(), dict(weight_decay=0.2)]:
+            shapes = [(3, 4), (100000,), (5,), (2, 3, 4)] + [(7,)] * 60
+            ps = [torch.randn(s, dtype=dt) for s in shapes]
+            ref = [p.clone().requires_grad_() for p in ps]
+            opt = torch.optim.SGD(ref, lr=0.01, foreach=False, **kw)
+            mine = [p.clone() for p in ps]
+            mom = kw.get("momentum", 0)
+            bufs = [torch.empty_like(p) for p in ps] if mom else []
+            for step in range(3):
+                gs = [torch.randn(s, dtype=dt) for s in shapes]
+                for r_, g_ in zip(ref, gs): r_.grad = g_.clone()
+                opt.step()
+                E.sgd_step_(mine, gs, bufs, 0.01, mom, kw.get("dampening", 0), kw.get("weight_decay", 0),
+                            kw.get("nesterov", False), kw.get("maximize", False), step == 0)
+            for i, (m, r_) in enumerate(zip(mine, ref)):
+                close(f"sgd {kw} param {i}", m, r_.detach(), exact=True)
+            if mom:
+                for i, (bf, r_) in enumerate(zip(bufs, ref)):
+                    close(f"sgd {kw} buf {i}", bf, opt.state[r_]["momentum_buffer"], exact=True)
+
+
+def check_half_precision(E):
+    for dt in (torch.float16, torch.bfloat16):
+        f = lambda t: t.float()
+        x = torch.randn(300, dtype=dt)
+        close_half("relu", E.relu(x), torch.relu(f(x)), dt)
+        a, b = torch.randn(5, 1, 4, dtype=dt), torch.randn(3, 1, dtype=dt)
+        close_half("add", E.add(a, b, alpha=2), f(a) + 2 * f(b), dt)
+        close_half("mul", E.mul(a, b), f(a) * f(b), dt)
+        close_half("pow3", E.pow_scalar(a, 3), f(a) ** 3, dt, 4)
+        close_half("pow1.5", E.pow_scalar(a.abs(), 1.5), f(a).abs() ** 1.5, dt, 4)
+        x = torch.randn(40, 50, dtype=dt)
+        close_half("sum all", E.sum(x), f(x).sum(), dt, 10)
+        close_half("sum 0", E.sum(x, [0]), f(x).sum(0), dt, 4)
+        close_half("sum 1", E.sum(x, [1]), f(x).sum(1), dt, 4)
+        inp, tgt = torch.randn(6, 5, dtype=dt), torch.rand(6, 5, dtype=dt)
+        pw = torch.rand(5, dtype=dt) + 0.5
+        close_half("bce", E.binary_cross_entropy_with_logits(inp, tgt, None, pw, 1),
+              NF.binary_cross_entropy_with_logits(f(inp), f(tgt), pos_weight=f(pw)), dt)
+        a, b = torch.randn(70, 600, dtype=dt), torch.randn(600, 33, dtype=dt)
+        close_half("matmul splitK", E.matmul(a, b), f(a) @ f(b), dt, 20)
+        xx, W, bb = torch.randn(2, 3, 9, 9, dtype=dt), torch.randn(4, 3, 3, 3, dtype=dt), torch.randn(4, dtype=dt)
+        close_half("conv", E.conv2d(xx, W, bb, [1, 1], [1, 1, 1, 1], [1, 1], 1), NF.conv2d(f(xx), f(W), f(bb), 1, 1), dt, 5)
+        x2, W2 = f(xx).requires_grad_(), f(W).requires_grad_()
+        out = NF.conv2d(x2, W2, None, 2, 1); go = torch.randn_like(out)
+        gx, gw = torch.autograd.grad(out, [x2, W2], go)
+        e = E.conv2d_backward(go.to(dt), xx, W, [2, 2], [1, 1, 1, 1], [1, 1], 1, [True, True, False])
+        close_half("conv bwd x", e[0], gx, dt, 5); close_half("conv bwd w", e[1], gw, dt, 20)
+        xl, Wl = torch.randn(9, 20, dtype=dt), torch.randn(7, 20, dtype=dt)
+        close_half("linear", E.linear(xl, Wl, None), f(xl) @ f(Wl).t(), dt, 5)
+        xb = torch.randn(4, 3, 5, 5, dtype=dt) + 2
+        w32, b32, rm, rv = torch.rand(3) + 0.5, torch.randn(3), torch.zeros(3), torch.ones(3)
+        y, sm, si = E.batch_norm(xb, w32, b32, rm, rv, True, 0.1, 1e-5)
+        rm2, rv2 = torch.zeros(3), torch.ones(3)
+        ref = NF.batch_norm(f(xb), rm2, rv2, w32, b32, True, 0.1, 1e-5)
+        close_half("bn mixed", y, ref, dt, 5)
+        close("bn mixed save_mean dtype", torch.tensor(sm.dtype == torch.float32), torch.tensor(True), exact=True)
+        close("bn mixed running mean", rm, rm2, rtol=1e-4, atol=1e-4)
+        x2, w2, b2 = f(xb).requires_grad_(), w32.clone().requires_grad_(), b32.clone().requires_grad_()
+        out = NF.batch_norm(x2, None, None, w2, b2, True, 0.1, 1e-5); go = torch.randn_like(out)
+        gx, gw, gb = torch.autograd.grad(out, [x2, w2, b2], go)
+        e = E.batch_norm_backward(go.to(dt), xb, w32, None, None, sm, si, True, 1e-5, [True, True, True])
+        close_half("bn bwd x", e[0], gx, dt, 5)
+        close("bn mixed bwd w", e[1], gw, rtol=2e-2, atol=2e-2)
+        close("bn mixed bwd b", e[2], gb, rtol=2e-2, atol=2e-2)
+        xp = torch.randn(2, 3, 9, 9, dtype=dt)
+        y, idx = E.max_pool2d(xp, [3, 3], [2, 2], [1, 1], [1, 1], False)
+        ry, ridx = NF.max_pool2d(f(xp), 3, 2, 1, return_indices=True)
+        close_half("maxpool", y, ry, dt)
+        close("maxpool idx half", idx, ridx, exact=True)
+        go = torch.randn_like(ry)
+        x2 = f(xp).requires_grad_(); (g,) = torch.autograd.grad(NF.max_pool2d(x2, 3, 2, 1), [x2], go)
+        close_half("maxpool bwd", E.max_pool2d_backward(go.to(dt), xp, idx), g, dt)
+        close_half("adaptive", E.adaptive_avg_pool2d(xp, [2, 3]), NF.adaptive_avg_pool2d(f(xp), (2, 3)), dt)
+        ps = [torch.randn(10, dtype=dt)]; bufs = [torch.empty_like(ps[0])]; g = [torch.randn(10, dtype=dt)]
+        p0 = f(ps[0]).clone()
+        E.sgd_step_(ps, g, bufs, 0.1, 0.9, 0, 0, False, False, True)
+        close_half("sgd", ps[0], p0 - 0.1 * f(g[0]), dt)
+
+
+def main():
+    library = build(os.path.join(ROOT, "build", "cuda_emulator"))
+    torch.ops.load_library(library)
+    E = torch.ops.torchext_emu
+    torch.manual_seed(0)
+    check_full_precision(E)
+    check_half_precision(E)
+    print("mismatches:", len(FAILS))
+    for name in FAILS:
+        print("  ", name)
+    return 1 if FAILS else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
