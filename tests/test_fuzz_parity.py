@@ -7,15 +7,17 @@ float32 and float64, and about one example in five with NaN/+Inf/-Inf entries. O
 gradients of every input are compared with native: NaN where native has NaN, the same
 infinities, finite values within RTOL and ATOL_PER_TERM times the reduction length.
 """
+import math
+
 import pytest
 import torch
 import torch.nn.functional as NF
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from torchext import functional as F
 from fuzz_strategies import (CHANNELS, DTYPES, EXAMPLES_PER_OP, POSITIVE_SIDES, SIDES, TensorSpec,
-                             broadcastable_shapes, broadcastable_to, check_parity, compare_grads,
+                             broadcastable_shapes, broadcastable_to, check_parity,
                              fuzz, seeds, shapes, tensors)
 
 N = EXAMPLES_PER_OP
@@ -291,6 +293,114 @@ def test_linear(examples, data, dtype, batch, features, form):
     check_parity(F.linear, NF.linear, [x, w, b], terms=in_f, grad_terms=grad_terms)
 
 
+
+# ---------------------------------------------------------------- batch_norm, pooling
+
+@st.composite
+def batch_norm_args(draw):
+    """(input shape, training): 2-D to 5-D inputs; in training more than one value per channel
+    (native refuses one), in eval also an empty batch."""
+    training = draw(st.booleans())
+    spatial = draw(shapes(0, 3, POSITIVE_SIDES))
+    batch = draw(st.sampled_from([0, 1, 2, 3, 5] if not training else [1, 2, 3, 5]))
+    if training and batch * math.prod(spatial) == 1:
+        batch = 2
+    return (batch, draw(CHANNELS), *spatial), training
+
+
+@fuzzed
+@fuzz()
+@given(data=st.data(), dtype=dtypes, args=batch_norm_args(), affine=st.booleans(),
+       momentum=st.sampled_from([0.1, 0.0, 1.0, 0.37]), eps=st.sampled_from([1e-5, 1e-3]))
+def test_batch_norm(examples, data, dtype, args, affine, momentum, eps):
+    """Output, updated running statistics (training) and the input/weight/bias gradients."""
+    shape, training = args
+    channels = shape[1]
+    x = data.draw(tensors(shape, dtype))
+    tracked = not training or data.draw(st.booleans())
+    # Contiguous running statistics only: native's eval backward reads a strided running_var as
+    # zeros (test_batch_norm_strided_running_var pins torchext's answer).
+    stats = [data.draw(tensors((channels,), dtype, layouts=("contiguous",), specials=False, grad=False,
+                               low=lo, high=hi))
+             if tracked else None for lo, hi in ((-1.0, 1.0), (0.5, 2.0))]
+    params = [data.draw(tensors((channels,), dtype, specials=False, low=lo, high=hi)) if affine else None
+              for lo, hi in ((0.5, 1.5), (-1.0, 1.0))]
+
+    def run(fn):
+        def call(x, mean, var, w, b):
+            out = fn(x, mean, var, w, b, training=training, momentum=momentum, eps=eps)
+            return (out,) + tuple(s for s in (mean, var) if s is not None)
+        return call
+    count = max(1, x.build().numel() // max(channels, 1))
+    # The input gradient subtracts terms of size |grad| * |weight| * invstd that nearly cancel
+    # (exactly, for two values per channel): its rounding error scales with invstd, not with the
+    # (small) result.
+    built = x.build().detach().double().transpose(0, 1).reshape(channels, -1)
+    var = built.var(1, unbiased=False) if training else stats[1].build().double()
+    invstd = (var + eps).rsqrt()
+    scale = invstd[invstd.isfinite()].max().item() if invstd.isfinite().any() else 1.0
+    weight_max = params[0].build().abs().max().item() if affine else 1.0
+    check_parity(run(F.batch_norm), run(NF.batch_norm), [x, *stats, *params], terms=count,
+                 grad_terms=count * max(1.0, scale * weight_max))
+
+
+def _window_on_padding(size, kernel, stride, pad, dilation, ceil_mode):
+    """Whether some pooling window along one dim has no element inside the input."""
+    out = (size + 2 * pad - dilation * (kernel - 1) - 1 + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + pad:
+        out -= 1
+    return any(not any(0 <= o * stride - pad + j * dilation < size for j in range(kernel)) for o in range(out))
+
+
+@st.composite
+def max_pool_args(draw):
+    """(input shape, kwargs) for a valid pooling: padding at most half the kernel, an output of
+    at least one element."""
+    kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    padding = tuple(draw(st.integers(0, k // 2)) for k in kernel)
+    dilation = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    stride = draw(st.sampled_from([None, 1, 2, 3, (1, 2), (3, 1)]))
+    sizes = [max(1, d * (k - 1) + 1 - 2 * p) + draw(st.integers(0, 7))
+             for k, p, d in zip(kernel, padding, dilation)]
+    ceil_mode = draw(st.booleans())
+    strides = kernel if stride is None else (stride, stride) if isinstance(stride, int) else stride
+    # A dilated window that falls wholly on padding has no input element: torchext gives it -inf
+    # and index -1, native an index past the window (its backward then writes the gradient to an
+    # unrelated element). Not drawn; test_max_pool2d_window_on_padding pins torchext's answer.
+    assume(not any(_window_on_padding(*dims, ceil_mode) for dims in zip(sizes, kernel, strides, padding, dilation)))
+    batch = draw(st.sampled_from([(0,), (1,), (2,), ()]))
+    kwargs = dict(kernel_size=kernel if kernel[0] != kernel[1] or draw(st.booleans()) else kernel[0],
+                  stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode,
+                  return_indices=draw(st.booleans()))
+    return (*batch, draw(CHANNELS), *sizes), kwargs
+
+
+@fuzzed
+@fuzz()
+@given(data=st.data(), dtype=dtypes, args=max_pool_args())
+def test_max_pool2d(examples, data, dtype, args):
+    """Values, indices (exactly: the first maximum, NaN wins) and the input gradient."""
+    shape, kwargs = args
+    x = data.draw(tensors(shape, dtype))
+    check_parity(lambda t: F.max_pool2d(t, **kwargs), lambda t: NF.max_pool2d(t, **kwargs), [x],
+                 grad_terms=16)
+
+
+@fuzzed
+@fuzz()
+@given(data=st.data(), dtype=dtypes, batch=st.sampled_from([(0,), (1,), (2,), ()]),
+       sizes=st.tuples(POSITIVE_SIDES, POSITIVE_SIDES), channels=CHANNELS,
+       out=st.tuples(st.sampled_from([None, 0, 1, 2, 3, 4, 7, 9, 14]), st.sampled_from([None, 0, 1, 2, 3, 5, 8])),
+       form=st.sampled_from(["int", "pair"]))
+def test_adaptive_avg_pool2d(examples, data, dtype, batch, sizes, channels, out, form):
+    """Output sizes below, equal to and above the input's (overlapping ranges), 0 and None."""
+    x = data.draw(tensors((*batch, channels, *sizes), dtype))
+    output_size = (out[0] if out[0] is not None else 2) if form == "int" else out
+    terms = math.prod(sizes)
+    check_parity(lambda t: F.adaptive_avg_pool2d(t, output_size),
+                 lambda t: NF.adaptive_avg_pool2d(t, output_size), [x], terms=terms)
+
+
 # ---------------------------------------------------------------- found by fuzzing, pinned
 
 def test_relu_gradient_passes_through_nan():
@@ -299,6 +409,28 @@ def test_relu_gradient_passes_through_nan():
     zeros = torch.zeros(4)
     check_parity(F.relu, torch.relu, [x])
     check_parity(F.add_relu, lambda a, b: torch.relu(a + b), [x, zeros])
+
+
+def test_max_pool2d_window_on_padding():
+    """A window wholly on padding (width 1, padding 1, dilation 2: columns -1 and 1) pools
+    nothing: -inf with index -1, and no gradient flows from it."""
+    x = torch.randn(1, 1, 3, 1, requires_grad=True)
+    out, idx = F.max_pool2d(x, (1, 2), padding=(0, 1), dilation=(1, 2), return_indices=True)
+    assert torch.equal(out, torch.full((1, 1, 3, 1), -math.inf)) and torch.equal(idx, torch.full((1, 1, 3, 1), -1))
+    out.sum().backward()
+    assert torch.equal(x.grad, torch.zeros_like(x))
+
+
+def test_batch_norm_strided_running_var():
+    """Eval mode with a strided running_var: d out/d x = weight / sqrt(running_var + eps) (native
+    2.14's CPU backward gives 1/sqrt(eps) here, as if running_var were zero)."""
+    storage = torch.tensor([1.25, 9.0, 0.64, 9.0], dtype=torch.float64)
+    running_var, running_mean = storage[::2], torch.zeros(2, dtype=torch.float64)
+    x = torch.tensor([[1.0, 2.0], [3.0, -1.0]], dtype=torch.float64, requires_grad=True)
+    out = F.batch_norm(x, running_mean, running_var, training=False, eps=1e-5)
+    torch.testing.assert_close(out, x.detach() / (running_var + 1e-5).sqrt())
+    (grad,) = torch.autograd.grad(out.sum(), x)
+    torch.testing.assert_close(grad, (1 / (running_var + 1e-5).sqrt()).expand(2, 2))
 
 
 def test_bce_target_gradient_at_infinite_logits():

@@ -2,6 +2,7 @@
 mirrors, and computes on torchext kernels through autograd Functions."""
 import torch
 
+from .functions import arguments
 from .functions.activation import AddReLU, ReLU, ReLUInplace
 from .functions.elementwise import add, mul, pow, rsub, sub  # noqa: F401
 from .functions.loss import binary_cross_entropy_with_logits  # noqa: F401
@@ -16,14 +17,20 @@ from .functions.pooling import adaptive_avg_pool2d, max_pool2d  # noqa: F401
 
 def relu(input, inplace=False):
     """torch.nn.functional.relu."""
-    return ReLUInplace.apply(input) if inplace else ReLU.apply(input)
+    return relu_(input) if inplace else ReLU.apply(arguments.tensor("relu", "input", input))
 
 
 def relu_(input):
     """torch.relu_."""
+    arguments.tensor("relu_", "input", input)
+    if input.is_leaf and input.requires_grad and torch.is_grad_enabled():
+        raise RuntimeError("torchext.relu_: a leaf Variable that requires grad (input) is being used in an "
+                           "in-place operation.")
     return ReLUInplace.apply(input)
 
 
 def add_relu(input, other):
     """relu(input + other) fused, for residual blocks (shapes must match)."""
+    arguments.tensor("add_relu", "input", input)
+    arguments.tensor("add_relu", "other", other)
     return AddReLU.apply(input, other)

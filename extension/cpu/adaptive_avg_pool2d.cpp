@@ -52,6 +52,10 @@ at::Tensor adaptive_avg_pool2d_cpu(const at::Tensor& self, c10::IntArrayRef outp
   TORCH_CHECK(output_size[0] >= 0 && output_size[1] >= 0, op,
               ": expected output_size to be non-negative but got ", output_size);
   const int64_t H = self.size(-2), W = self.size(-1), OH = output_size[0], OW = output_size[1];
+  int64_t numel;
+  TORCH_CHECK(!__builtin_mul_overflow(self.numel() / (H * W), OH, &numel) &&
+                  !__builtin_mul_overflow(numel, OW, &numel),
+              op, ": output_size ", output_size, " too large: the output has more elements than int64 can count");
   auto x = self.contiguous();
   auto shape = self.sizes().vec();
   shape[self.dim() - 2] = OH;

@@ -112,12 +112,20 @@ ConvShape conv_shape(const char* op, const at::Tensor& input, const at::Tensor& 
   g.dilation_w = dilation[1];
   // out = floor((padded - dilated_kernel) / stride) + 1, which is >= 1 exactly when the dilated
   // kernel fits in the padded input.
-  const int64_t padded_h = g.height + padding[0] + padding[1];
-  const int64_t padded_w = g.width + padding[2] + padding[3];
-  const int64_t span_h = g.dilation_h * (g.kernel_h - 1) + 1;
-  const int64_t span_w = g.dilation_w * (g.kernel_w - 1) + 1;
   TORCH_CHECK(g.kernel_h > 0 && g.kernel_w > 0, op, ": expected a non-empty kernel but weight has shape ",
               weight.sizes());
+  // Absurd padding or dilation must raise, not overflow: the sizes are computed with checks.
+  int64_t padded_h, padded_w, span_h, span_w;
+  const bool overflow = __builtin_add_overflow(g.height, padding[0], &padded_h) ||
+                        __builtin_add_overflow(padded_h, padding[1], &padded_h) ||
+                        __builtin_add_overflow(g.width, padding[2], &padded_w) ||
+                        __builtin_add_overflow(padded_w, padding[3], &padded_w) ||
+                        __builtin_mul_overflow(g.dilation_h, g.kernel_h - 1, &span_h) ||
+                        __builtin_mul_overflow(g.dilation_w, g.kernel_w - 1, &span_w);
+  TORCH_CHECK(!overflow, op, ": padding ", padding, " or dilation ", dilation,
+              " too large: the padded input or the dilated kernel overflows int64");
+  span_h += 1;
+  span_w += 1;
   TORCH_CHECK(padded_h >= span_h && padded_w >= span_w, op, ": computed output size (",
               padded_h >= span_h ? (padded_h - span_h) / g.stride_h + 1 : 0, " x ",
               padded_w >= span_w ? (padded_w - span_w) / g.stride_w + 1 : 0,
@@ -125,6 +133,12 @@ ConvShape conv_shape(const char* op, const at::Tensor& input, const at::Tensor& 
               ") is larger than the padded input (", padded_h, " x ", padded_w, ")");
   g.out_h = (padded_h - span_h) / g.stride_h + 1;
   g.out_w = (padded_w - span_w) / g.stride_w + 1;
+  int64_t numel;
+  TORCH_CHECK(!__builtin_mul_overflow(input.size(0) * out_channels, g.out_h, &numel) &&
+                  !__builtin_mul_overflow(numel, g.out_w, &numel),
+              op, ": the output of shape [", input.size(0), ", ", out_channels, ", ", g.out_h, ", ",
+              g.out_w, "] (from padding ", padding, ", stride ", stride,
+              ") has more elements than int64 can count");
   return ConvShape{input.size(0), out_channels, groups, g};
 }
 

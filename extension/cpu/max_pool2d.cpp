@@ -26,8 +26,15 @@ int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 
 
 // Output length along one dim: floor (or ceil) of (in + 2p - d(k-1) - 1) / s, plus one; in ceil
 // mode the last window must still start inside the input or the left padding.
-int64_t pooled_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil_mode) {
-  int64_t out = floor_div(in + 2 * p - d * (k - 1) - 1 + (ceil_mode ? s - 1 : 0), s) + 1;
+// Arguments too large for int64 arithmetic raise instead of overflowing.
+int64_t pooled_size(const char* op, int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil_mode) {
+  int64_t span, padded;
+  const bool overflow = __builtin_mul_overflow(d, k - 1, &span) || __builtin_mul_overflow(p, 2, &padded) ||
+                        __builtin_add_overflow(padded, in, &padded) ||
+                        __builtin_add_overflow(padded, ceil_mode ? s - 1 : 0, &padded);
+  TORCH_CHECK(!overflow, op, ": kernel_size ", k, ", dilation ", d, ", padding ", p, " or stride ", s,
+              " too large: the pooling window arithmetic overflows int64");
+  int64_t out = floor_div(padded - span - 1, s) + 1;
   if (ceil_mode && (out - 1) * s >= in + p) --out;
   return out;
 }
@@ -55,8 +62,8 @@ PoolGeometry pool_geometry(const char* op, const at::Tensor& self, c10::IntArray
               " for kernel_size ", kernel);
   PoolGeometry g{kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1], dilation[0],
                  dilation[1], self.size(-2), self.size(-1), 0, 0};
-  g.OH = pooled_size(g.H, g.kh, g.sh, g.ph, g.dh, ceil_mode);
-  g.OW = pooled_size(g.W, g.kw, g.sw, g.pw, g.dw, ceil_mode);
+  g.OH = pooled_size(op, g.H, g.kh, g.sh, g.ph, g.dh, ceil_mode);
+  g.OW = pooled_size(op, g.W, g.kw, g.sw, g.pw, g.dw, ceil_mode);
   TORCH_CHECK(g.OH >= 1 && g.OW >= 1, op, ": output size is too small: input of spatial size (", g.H,
               ", ", g.W, ") pooled with kernel_size ", kernel, ", stride ", stride, ", padding ",
               padding, " and dilation ", dilation, " gives (", g.OH, ", ", g.OW, ")");
@@ -99,8 +106,9 @@ inline void pool_one(const T* __restrict__ in, const PoolGeometry& g, int64_t oh
   int64_t h0 = hs, w0 = ws;
   const int64_t h1 = std::min(hs + (g.kh - 1) * g.dh + 1, g.H);
   const int64_t w1 = std::min(ws + (g.kw - 1) * g.dw + 1, g.W);
-  while (h0 < 0) h0 += g.dh;
-  while (w0 < 0) w0 += g.dw;
+  // The first window element at or after 0 (in one step: the padding may be huge).
+  if (h0 < 0) h0 += (-h0 + g.dh - 1) / g.dh * g.dh;
+  if (w0 < 0) w0 += (-w0 + g.dw - 1) / g.dw * g.dw;
   best = -std::numeric_limits<T>::infinity();
   best_idx = (h0 < h1 && w0 < w1) ? h0 * g.W + w0 : -1;
   window_max(in, g.W, h0, h1, g.dh, w0, w1, g.dw, best, best_idx);
@@ -203,7 +211,8 @@ std::tuple<at::Tensor, at::Tensor> max_pool2d_cpu(const at::Tensor& self, c10::I
   auto out = at::empty(out_shape, x.options());
   auto indices = at::empty(out_shape, x.options().dtype(at::kLong));
   const int64_t planes = x.numel() / (g.H * g.W);
-  const int64_t work = g.OH * g.OW * g.kh * g.kw;
+  // Window elements inside the input, at most; a huge kernel is clamped to the input.
+  const int64_t work = g.OH * g.OW * std::min(g.kh, g.H) * std::min(g.kw, g.W);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "torchext_max_pool2d", [&] {
     const scalar_t* in = x.const_data_ptr<scalar_t>();
     scalar_t* o = out.mutable_data_ptr<scalar_t>();

@@ -2,6 +2,7 @@
 import torch
 
 from .._library import ops
+from .arguments import same_device
 
 
 @torch.library.register_fake("torchext::relu")
@@ -16,12 +17,14 @@ def _relu__fake(self):
 
 @torch.library.register_fake("torchext::relu_backward")
 def _relu_backward_fake(grad_output, result):
+    same_device("relu_backward", [("grad_output", grad_output), ("result", result)])
     torch._check(grad_output.shape == result.shape, lambda: "torchext.relu_backward: shape mismatch")
     return torch.empty_like(result)
 
 
 @torch.library.register_fake("torchext::add_relu")
 def _add_relu_fake(self, other):
+    same_device("add_relu", [("self", self), ("other", other)])
     torch._check(self.shape == other.shape, lambda: "torchext.add_relu: shape mismatch")
     return torch.empty_like(self)
 

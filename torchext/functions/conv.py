@@ -3,6 +3,7 @@ torch.nn.functional.conv2d (int or tuple arguments, padding 'same'/'valid', unba
 import torch
 
 from .._library import ops
+from . import arguments
 
 
 def _out_size(size, kernel, stride, pad_before, pad_after, dilation):
@@ -11,6 +12,7 @@ def _out_size(size, kernel, stride, pad_before, pad_after, dilation):
 
 @torch.library.register_fake("torchext::conv2d")
 def _conv2d_fake(input, weight, bias, stride, padding, dilation, groups):
+    arguments.same_device("conv2d", [("input", input), ("weight", weight), ("bias", bias)])
     torch._check(input.dim() == 4, lambda: "torchext.conv2d: expected input to be 4-D")
     torch._check(weight.dim() == 4, lambda: "torchext.conv2d: expected weight to be 4-D")
     torch._check(weight.shape[1] * groups == input.shape[1],
@@ -61,22 +63,10 @@ class Conv2d(torch.autograd.Function):
         return grad_input, grad_weight, grad_bias, None, None, None, None
 
 
-def _pair(name, value):
-    """An int or a sequence of 1 or 2 ints, as native conv2d accepts, as [h, w]."""
-    if isinstance(value, int):
-        return [value, value]
-    values = list(value)
-    if len(values) == 1:
-        return values * 2
-    if len(values) != 2:
-        raise RuntimeError(f"torchext.conv2d: expected {name} to be an int or 2 ints but got {name}={values}")
-    return values
-
-
 def _padding(padding, weight, stride, dilation):
     """conv2d's padding argument as [top, bottom, left, right]."""
     if not isinstance(padding, str):
-        pad_h, pad_w = _pair("padding", padding)
+        pad_h, pad_w = arguments.int_pair("conv2d", "padding", padding)
         return [pad_h, pad_h, pad_w, pad_w]
     if padding == "valid":
         return [0, 0, 0, 0]
@@ -97,8 +87,12 @@ def _padding(padding, weight, stride, dilation):
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """torch.nn.functional.conv2d."""
-    stride = _pair("stride", stride)
-    dilation = _pair("dilation", dilation)
+    arguments.tensor("conv2d", "input", input)
+    arguments.tensor("conv2d", "weight", weight)
+    arguments.tensor("conv2d", "bias", bias, optional=True)
+    arguments.integer("conv2d", "groups", groups)
+    stride = arguments.int_pair("conv2d", "stride", stride)
+    dilation = arguments.int_pair("conv2d", "dilation", dilation)
     pads = _padding(padding, weight, stride, dilation)
     if input.dim() == 3:
         out = Conv2d.apply(input.unsqueeze(0), weight, bias, stride, pads, dilation, groups)

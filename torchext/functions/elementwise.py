@@ -6,10 +6,12 @@ import numbers
 import torch
 
 from .._library import ops
+from .arguments import same_device
 from .reduction import sum_to_size
 
 
-def _binary_fake(self, other):
+def _binary_fake(op, self, other):
+    same_device(op, [("self", self), ("other", other)], cpu_scalars=True)
     device = other.device if self.dim() == 0 and self.device.type == "cpu" else self.device
     shape = torch.broadcast_shapes(self.shape, other.shape)
     return torch.empty(shape, dtype=torch.result_type(self, other), device=device)
@@ -17,17 +19,17 @@ def _binary_fake(self, other):
 
 @torch.library.register_fake("torchext::add")
 def _add_fake(self, other, alpha=1):
-    return _binary_fake(self, other)
+    return _binary_fake("add", self, other)
 
 
 @torch.library.register_fake("torchext::sub")
 def _sub_fake(self, other, alpha=1):
-    return _binary_fake(self, other)
+    return _binary_fake("sub", self, other)
 
 
 @torch.library.register_fake("torchext::mul")
 def _mul_fake(self, other):
-    return _binary_fake(self, other)
+    return _binary_fake("mul", self, other)
 
 
 # Tensor-scalar ops keep self's shape and dtype; the output is contiguous.
@@ -171,6 +173,16 @@ def _number(op, name, value):
                     f"but got {type(value).__name__}")
 
 
+def _alpha(op, alpha):
+    """alpha as a Scalar for float results: a bool or complex alpha raises RuntimeError, as native."""
+    if isinstance(alpha, bool):
+        raise RuntimeError(f"torchext.{op}: Boolean alpha only supported for Boolean results, but got alpha={alpha}")
+    if isinstance(alpha, complex):
+        raise RuntimeError(f"torchext.{op}: for non-complex input tensors, argument alpha must not be a "
+                           f"complex number, but got alpha={alpha}")
+    return _number(op, "alpha", alpha)
+
+
 def _no_tensor(op, input, other):
     return TypeError(f"torchext.{op}: expected input or other to be a Tensor, but got "
                      f"{type(input).__name__} and {type(other).__name__}")
@@ -178,7 +190,7 @@ def _no_tensor(op, input, other):
 
 def add(input, other, *, alpha=1):
     """torch.add: input + alpha * other; either operand may be a number."""
-    alpha = _number("add", "alpha", alpha)
+    alpha = _alpha("add", alpha)
     if isinstance(input, torch.Tensor):
         if isinstance(other, torch.Tensor):
             return Add.apply(input, other, alpha)
@@ -190,7 +202,7 @@ def add(input, other, *, alpha=1):
 
 def sub(input, other, *, alpha=1):
     """torch.sub: input - alpha * other; either operand may be a number."""
-    alpha = _number("sub", "alpha", alpha)
+    alpha = _alpha("sub", alpha)
     if isinstance(input, torch.Tensor):
         if isinstance(other, torch.Tensor):
             return Sub.apply(input, other, alpha)
@@ -200,11 +212,26 @@ def sub(input, other, *, alpha=1):
     raise _no_tensor("sub", input, other)
 
 
+def _check_rsub_operands(input, other):
+    """The sub op sees rsub's operands the other way round (self = other), so its errors would
+    name the wrong one: rsub checks them first."""
+    for name, t in (("input", input), ("other", other)):
+        if not t.is_floating_point():
+            raise RuntimeError(f"torchext.rsub: expected {name} to be a floating-point tensor but got {t.dtype}")
+    same_device("rsub", [("input", input), ("other", other)], cpu_scalars=True)
+    try:
+        torch.broadcast_shapes(input.shape, other.shape)
+    except RuntimeError:
+        raise RuntimeError(f"torchext.rsub: input of shape {list(input.shape)} and other of shape "
+                           f"{list(other.shape)} cannot be broadcast together") from None
+
+
 def rsub(input, other, *, alpha=1):
     """torch.rsub: other - alpha * input (so `3 - x` is rsub(x, 3))."""
-    alpha = _number("rsub", "alpha", alpha)
+    alpha = _alpha("rsub", alpha)
     if isinstance(input, torch.Tensor):
         if isinstance(other, torch.Tensor):
+            _check_rsub_operands(input, other)
             return Sub.apply(other, input, alpha)
         return RSubScalar.apply(input, _number("rsub", "other", other), alpha)
     if isinstance(other, torch.Tensor):  # tensor - alpha * number
@@ -228,5 +255,5 @@ def pow(input, exponent):
     supported and raises TypeError)."""
     if not isinstance(input, torch.Tensor) or isinstance(exponent, torch.Tensor):
         raise TypeError("torchext.pow: only a Tensor base with a real-number exponent is supported, "
-                        f"but got {type(input).__name__} ** {type(exponent).__name__}")
+                        f"but got input {type(input).__name__} and exponent {type(exponent).__name__}")
     return PowScalar.apply(input, _number("pow", "exponent", exponent))

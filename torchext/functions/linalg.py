@@ -5,6 +5,7 @@ import math
 import torch
 
 from .._library import ops
+from . import arguments
 
 
 def _batch_shape(op, a_batch, b_batch, self_shape, other_shape):
@@ -24,6 +25,7 @@ def _batch_shape(op, a_batch, b_batch, self_shape, other_shape):
 @torch.library.register_fake("torchext::matmul")
 def _matmul_fake(self, other):
     op = "torchext.matmul"
+    arguments.same_device("matmul", [("self", self), ("other", other)])
     torch._check(self.dtype == other.dtype, lambda: (
         f"{op}: expected self and other to have the same dtype, but got {self.dtype} and {other.dtype}"))
     torch._check(self.dim() >= 1 and other.dim() >= 1, lambda: (
@@ -94,12 +96,15 @@ class Matmul(torch.autograd.Function):
 
 def matmul(input, other, *, out=None):
     """torch.matmul."""
+    arguments.tensor("matmul", "input", input)
+    arguments.tensor("matmul", "other", other)
     if out is None:
         return Matmul.apply(input, other)
     if torch.is_grad_enabled() and (input.requires_grad or other.requires_grad):
         raise RuntimeError("torchext.matmul(): functions with out=... arguments don't support "
                            "automatic differentiation, but one of the arguments requires grad.")
     result = ops.matmul(input, other)
+    arguments.tensor("matmul", "out", out)
     if out.dtype != result.dtype or out.device != result.device:
         raise RuntimeError(f"torchext.matmul(): expected out to be a {result.dtype} tensor on "
                            f"{result.device}, but got {out.dtype} on {out.device}")

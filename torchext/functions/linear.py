@@ -2,10 +2,13 @@
 import torch
 
 from .._library import ops
+from . import arguments
+from .elementwise import add
 
 
 @torch.library.register_fake("torchext::linear")
 def _linear_fake(input, weight, bias=None):
+    arguments.same_device("linear", [("input", input), ("weight", weight), ("bias", bias)])
     torch._check(input.dim() >= 1, lambda: "torchext.linear: expected input to have at least 1 dimension")
     torch._check(weight.dim() == 2, lambda: "torchext.linear: expected weight to be 2-D")
     torch._check(input.shape[-1] == weight.shape[1],
@@ -49,7 +52,13 @@ class Linear(torch.autograd.Function):
 
 
 def linear(input, weight, bias=None):
-    """torch.nn.functional.linear."""
+    """torch.nn.functional.linear. A bias of another shape than (out_features,) is added with
+    broadcasting, as native."""
+    arguments.tensor("linear", "input", input)
+    arguments.tensor("linear", "weight", weight)
+    arguments.tensor("linear", "bias", bias, optional=True)
+    if bias is not None and bias.dim() != 1:
+        return add(linear(input, weight), bias)
     if weight.dim() == 1 and bias is None:
         # A 1-D weight is one output feature whose dimension is dropped, as native.
         return Linear.apply(input, weight.unsqueeze(0), None).squeeze(-1)

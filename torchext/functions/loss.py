@@ -4,6 +4,7 @@ import torch
 from torch.nn import _reduction
 
 from .._library import ops
+from . import arguments
 from .elementwise import Add, AddScalar, Mul, MulScalar, RSubScalar, Sub
 from .reduction import sum_to_size
 
@@ -12,6 +13,9 @@ _NONE, _MEAN = 0, 1
 
 @torch.library.register_fake("torchext::binary_cross_entropy_with_logits")
 def _bce_fake(self, target, weight=None, pos_weight=None, reduction=_MEAN):
+    arguments.same_device("binary_cross_entropy_with_logits", [("self", self), ("target", target)])
+    arguments.same_device("binary_cross_entropy_with_logits",
+                          [("self", self), ("weight", weight), ("pos_weight", pos_weight)], cpu_scalars=True)
     torch._check(target.shape == self.shape, lambda: "torchext.binary_cross_entropy_with_logits: "
                  f"target size {list(target.shape)} must be the same as input size {list(self.shape)}")
     return self.new_empty(self.shape if reduction == _NONE else ())
@@ -19,6 +23,10 @@ def _bce_fake(self, target, weight=None, pos_weight=None, reduction=_MEAN):
 
 @torch.library.register_fake("torchext::binary_cross_entropy_with_logits_backward")
 def _bce_backward_fake(grad_output, self, target, weight, pos_weight, reduction, output_mask):
+    arguments.same_device("binary_cross_entropy_with_logits_backward", [("self", self), ("target", target)])
+    arguments.same_device("binary_cross_entropy_with_logits_backward",
+                          [("self", self), ("grad_output", grad_output), ("weight", weight),
+                           ("pos_weight", pos_weight)], cpu_scalars=True)
     return tuple(self.new_empty(self.shape) if want else None for want in output_mask)
 
 
@@ -119,6 +127,11 @@ class BCEWithLogitsBackward(torch.autograd.Function):
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction="mean", pos_weight=None):
     """torch.nn.functional.binary_cross_entropy_with_logits."""
+    op = "binary_cross_entropy_with_logits"
+    arguments.tensor(op, "input", input)
+    arguments.tensor(op, "target", target)
+    arguments.tensor(op, "weight", weight, optional=True)
+    arguments.tensor(op, "pos_weight", pos_weight, optional=True)
     if size_average is not None or reduce is not None:
         reduction = _reduction.legacy_get_string(size_average, reduce)
     if not (target.size() == input.size()):

@@ -7,6 +7,7 @@ counters are left alone and an eval-mode graph saves them for its backward).
 import torch
 
 from .._library import ops
+from . import arguments
 
 
 def _memory_format(input):
@@ -28,6 +29,8 @@ def _check_channel_param(op, name, t, input):
 @torch.library.register_fake("torchext::batch_norm")
 def _batch_norm_fake(input, weight, bias, running_mean, running_var, training, momentum, eps):
     op = "torchext.batch_norm"
+    arguments.same_device("batch_norm", [("input", input), ("weight", weight), ("bias", bias),
+                                         ("running_mean", running_mean), ("running_var", running_var)])
     torch._check(input.dim() >= 2, lambda: f"{op}: expected input to have at least 2 dims")
     for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
                     ("running_var", running_var)):
@@ -40,6 +43,9 @@ def _batch_norm_fake(input, weight, bias, running_mean, running_var, training, m
 @torch.library.register_fake("torchext::batch_norm_backward")
 def _batch_norm_backward_fake(grad_output, input, weight, running_mean, running_var, save_mean,
                               save_invstd, training, eps, output_mask):
+    arguments.same_device("batch_norm_backward", [
+        ("grad_output", grad_output), ("input", input), ("weight", weight), ("running_mean", running_mean),
+        ("running_var", running_var), ("save_mean", save_mean), ("save_invstd", save_invstd)])
     torch._check(grad_output.shape == input.shape,
                  lambda: "torchext.batch_norm_backward: grad_output and input shapes differ")
     channels = input.shape[1]
@@ -100,4 +106,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                momentum=0.1, eps=1e-05):
     """torch.nn.functional.batch_norm. `momentum` is the exponential average factor (a float);
     a module with momentum=None passes 1/num_batches_tracked here, as torch.nn.BatchNorm2d does."""
+    arguments.tensor("batch_norm", "input", input)
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                    ("bias", bias)):
+        arguments.tensor("batch_norm", name, t, optional=True)
+    arguments.real("batch_norm", "momentum", momentum)
+    arguments.real("batch_norm", "eps", eps)
     return BatchNorm.apply(input, weight, bias, running_mean, running_var, training, momentum, eps)

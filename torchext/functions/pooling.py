@@ -3,18 +3,7 @@ torch.nn.functional signatures."""
 import torch
 
 from .._library import ops
-
-
-def _pair(name, value):
-    """An int or a 1- or 2-element sequence as a pair of ints (as torch's int[2] arguments)."""
-    if isinstance(value, (int, torch.SymInt)):
-        return (value, value)
-    value = tuple(value)
-    if len(value) == 1:
-        return (value[0], value[0])
-    if len(value) != 2:
-        raise RuntimeError(f"torchext: expected {name} to be an int or a pair of ints, got {value}")
-    return value
+from . import arguments
 
 
 def _pooled_size(size, kernel, stride, pad, dilation, ceil_mode):
@@ -39,6 +28,7 @@ def _max_pool2d_fake(self, kernel_size, stride, padding, dilation, ceil_mode):
 
 @torch.library.register_fake("torchext::max_pool2d_backward")
 def _max_pool2d_backward_fake(grad_output, self, indices):
+    arguments.same_device("max_pool2d_backward", [("grad_output", grad_output), ("self", self), ("indices", indices)])
     torch._check(grad_output.shape == indices.shape,
                  lambda: "torchext.max_pool2d_backward: grad_output and indices shapes differ")
     return self.new_empty(self.shape)
@@ -52,6 +42,7 @@ def _adaptive_avg_pool2d_fake(self, output_size):
 
 @torch.library.register_fake("torchext::adaptive_avg_pool2d_backward")
 def _adaptive_avg_pool2d_backward_fake(grad_output, self):
+    arguments.same_device("adaptive_avg_pool2d_backward", [("grad_output", grad_output), ("self", self)])
     torch._check(grad_output.shape[:-2] == self.shape[:-2],
                  lambda: "torchext.adaptive_avg_pool2d_backward: leading sizes differ")
     return self.new_empty(self.shape)
@@ -120,21 +111,26 @@ class AdaptiveAvgPool2d(torch.autograd.Function):
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """torch.nn.functional.max_pool2d (stride None or empty means kernel_size)."""
-    kernel_size = _pair("kernel_size", kernel_size)
-    if stride is None or (not isinstance(stride, (int, torch.SymInt)) and len(stride) == 0):
+    op = "max_pool2d"
+    arguments.tensor(op, "input", input)
+    kernel_size = arguments.int_pair(op, "kernel_size", kernel_size)
+    if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
         stride = kernel_size
-    out, indices = MaxPool2d.apply(input, kernel_size, _pair("stride", stride), _pair("padding", padding),
-                                   _pair("dilation", dilation), ceil_mode)
+    out, indices = MaxPool2d.apply(input, kernel_size, arguments.int_pair(op, "stride", stride),
+                                   arguments.int_pair(op, "padding", padding),
+                                   arguments.int_pair(op, "dilation", dilation),
+                                   arguments.boolean(op, "ceil_mode", ceil_mode))
     return (out, indices) if return_indices else out
 
 
 def adaptive_avg_pool2d(input, output_size):
     """torch.nn.functional.adaptive_avg_pool2d: output_size is an int or a pair whose None entries
     keep the input's size."""
-    if not isinstance(output_size, (int, torch.SymInt)):
+    arguments.tensor("adaptive_avg_pool2d", "input", input)
+    if isinstance(output_size, (tuple, list)):
         output_size = tuple(output_size)
         if input.dim() <= len(output_size):
             raise ValueError(f"Input dimension should be at least {len(output_size) + 1}")
         output_size = tuple(input.shape[-len(output_size) + i] if v is None else v
                             for i, v in enumerate(output_size))
-    return AdaptiveAvgPool2d.apply(input, _pair("output_size", output_size))
+    return AdaptiveAvgPool2d.apply(input, arguments.int_pair("adaptive_avg_pool2d", "output_size", output_size))

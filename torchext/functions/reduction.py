@@ -4,6 +4,7 @@ to an input's shape (for every broadcasting op's backward)."""
 import torch
 
 from .._library import ops
+from . import arguments
 from .views import Reshape
 
 
@@ -65,8 +66,12 @@ def sum_to_size(grad, shape):
 
 def sum(input, dim=None, keepdim=False, *, dtype=None):
     """torch.sum: over every element (dim None or empty) or over the dims in `dim`."""
-    if isinstance(dim, int):
-        dim = [dim]
+    arguments.tensor("sum", "input", input)
+    if isinstance(dim, (tuple, list)):
+        dim = [arguments.integer("sum", "dim", d) for d in dim]
     elif dim is not None:
-        dim = list(dim)
+        dim = [arguments.integer("sum", "dim", dim)]
+    arguments.boolean("sum", "keepdim", keepdim)
+    if dtype is not None and not isinstance(dtype, torch.dtype):
+        raise TypeError(f"torchext.sum: expected dtype to be a torch.dtype, but got {type(dtype).__name__}")
     return Sum.apply(input, dim, keepdim, dtype)
