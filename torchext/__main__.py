@@ -12,6 +12,8 @@ def main(argv=None):
     bench = sub.add_parser("bench", help="per-op and whole-model benchmarks against native")
     bench.add_argument("--quick", action="store_true", help="fewer shapes and repeats")
     bench.add_argument("--out", default="benchmarks/results", help="where to save the results")
+    bench.add_argument("--render", metavar="JSON", help="only rewrite the table, chart and README "
+                                                        "section from a saved results file")
     args = parser.parse_args(argv)
     if args.command == "demo":
         from .demo import main as run
@@ -20,7 +22,7 @@ def main(argv=None):
         from .check import main as run
         return run()
     from .bench import main as run
-    return run(quick=args.quick, out_dir=args.out)
+    return run(quick=args.quick, out_dir=args.out, render=args.render)
 
 
 if __name__ == "__main__":
