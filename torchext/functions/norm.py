@@ -37,7 +37,9 @@ def _batch_norm_fake(input, weight, bias, running_mean, running_var, training, m
         _check_channel_param(op, name, t, input)
     out = torch.empty_like(input, memory_format=_memory_format(input))
     saved = (input.shape[1],) if training else (0,)
-    return out, input.new_empty(saved), input.new_empty(saved)
+    # Statistics of float16/bfloat16 input are kept in float32 (as native CUDA does).
+    stats_dtype = torch.float32 if input.dtype in (torch.float16, torch.bfloat16) else input.dtype
+    return out, input.new_empty(saved, dtype=stats_dtype), input.new_empty(saved, dtype=stats_dtype)
 
 
 @torch.library.register_fake("torchext::batch_norm_backward")
@@ -50,8 +52,9 @@ def _batch_norm_backward_fake(grad_output, input, weight, running_mean, running_
                  lambda: "torchext.batch_norm_backward: grad_output and input shapes differ")
     channels = input.shape[1]
     grad_input = torch.empty_like(input, memory_format=_memory_format(input)) if output_mask[0] else None
-    grad_weight = input.new_empty((channels,)) if output_mask[1] else None
-    grad_bias = input.new_empty((channels,)) if output_mask[2] else None
+    param_dtype = weight.dtype if weight is not None else input.dtype
+    grad_weight = input.new_empty((channels,), dtype=param_dtype) if output_mask[1] else None
+    grad_bias = input.new_empty((channels,), dtype=param_dtype) if output_mask[2] else None
     return grad_input, grad_weight, grad_bias
 
 
