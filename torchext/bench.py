@@ -33,6 +33,10 @@ def machine():
         pass
     info = {"cpu": cpu, "threads": torch.get_num_threads(), "torch": torch.__version__,
             "date": datetime.datetime.now().isoformat(timespec="seconds"), "python": platform.python_version()}
+    try:  # other work on the machine skews every timing: record how busy it was
+        info["load_average"] = " ".join(open("/proc/loadavg").read().split()[:3])
+    except OSError:
+        pass
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name()
     return info
@@ -230,7 +234,7 @@ def write_results(results, out_dir):
     (out / f"bench_{stem}.json").write_text(json.dumps(results, indent=1))
     m = results["machine"]
     lines = [f"# torchext vs native: {m['cpu']}{', ' + m['gpu'] if 'gpu' in m else ''}, {m['threads']} threads, "
-             f"torch {m['torch']}, {m['date']}", "",
+             f"torch {m['torch']}, {m['date']}, load average {m.get('load_average', 'not recorded')}", "",
              "Median ms (interquartile range); ratio = torchext / native (below 1 is faster).", ""]
     lines += ["## Training step of ResNet18 (forward, backward, SGD momentum step)", "",
               "| input | phase | native | torchext | ratio | compiled native |", "|---|---|---|---|---|---|"]
