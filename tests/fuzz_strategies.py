@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 # Examples hypothesis draws per op (per test function). Fixed seed (derandomize), so a run is
 # reproducible and a failure is found again by the next run.
-EXAMPLES_PER_OP = 60
+EXAMPLES_PER_OP = 150
 
 DTYPES = (torch.float32, torch.float64)
 LAYOUTS = ("contiguous", "strided", "transposed", "channels_last")

@@ -318,13 +318,14 @@ def test_batch_norm(examples, data, dtype, args, affine, momentum, eps):
     channels = shape[1]
     x = data.draw(tensors(shape, dtype))
     tracked = not training or data.draw(st.booleans())
-    # Contiguous running statistics only: native's eval backward reads a strided running_var as
-    # zeros (test_batch_norm_strided_running_var pins torchext's answer).
+    # Contiguous running statistics, weight and bias only: native 2.14's CPU backward reads them
+    # as if contiguous, so a strided weight or running_var gives it wrong gradients
+    # (test_batch_norm_strided_parameters pins torchext's answer).
     stats = [data.draw(tensors((channels,), dtype, layouts=("contiguous",), specials=False, grad=False,
                                low=lo, high=hi))
              if tracked else None for lo, hi in ((-1.0, 1.0), (0.5, 2.0))]
-    params = [data.draw(tensors((channels,), dtype, specials=False, low=lo, high=hi)) if affine else None
-              for lo, hi in ((0.5, 1.5), (-1.0, 1.0))]
+    params = [data.draw(tensors((channels,), dtype, layouts=("contiguous",), specials=False, low=lo, high=hi))
+              if affine else None for lo, hi in ((0.5, 1.5), (-1.0, 1.0))]
 
     def run(fn):
         def call(x, mean, var, w, b):
@@ -333,10 +334,10 @@ def test_batch_norm(examples, data, dtype, args, affine, momentum, eps):
         return call
     count = max(1, x.build().numel() // max(channels, 1))
     # The input gradient subtracts terms of size |grad| * |weight| * invstd that nearly cancel
-    # (exactly, for two values per channel): its rounding error scales with invstd, not with the
-    # (small) result.
-    built = x.build().detach().double().transpose(0, 1).reshape(channels, -1)
-    var = built.var(1, unbiased=False) if training else stats[1].build().double()
+    # (exactly, for two values per channel), so its rounding error (ours and native's alike, both
+    # ~1e-5 off the float64 result for two close values) scales with invstd, not with the result.
+    values = x.build().detach().double().transpose(0, 1).reshape(channels, -1)
+    var = values.var(1, unbiased=False) if training else stats[1].build().double()
     invstd = (var + eps).rsqrt()
     scale = invstd[invstd.isfinite()].max().item() if invstd.isfinite().any() else 1.0
     weight_max = params[0].build().abs().max().item() if affine else 1.0
@@ -421,16 +422,24 @@ def test_max_pool2d_window_on_padding():
     assert torch.equal(x.grad, torch.zeros_like(x))
 
 
-def test_batch_norm_strided_running_var():
-    """Eval mode with a strided running_var: d out/d x = weight / sqrt(running_var + eps) (native
-    2.14's CPU backward gives 1/sqrt(eps) here, as if running_var were zero)."""
-    storage = torch.tensor([1.25, 9.0, 0.64, 9.0], dtype=torch.float64)
-    running_var, running_mean = storage[::2], torch.zeros(2, dtype=torch.float64)
-    x = torch.tensor([[1.0, 2.0], [3.0, -1.0]], dtype=torch.float64, requires_grad=True)
-    out = F.batch_norm(x, running_mean, running_var, training=False, eps=1e-5)
-    torch.testing.assert_close(out, x.detach() / (running_var + 1e-5).sqrt())
-    (grad,) = torch.autograd.grad(out.sum(), x)
-    torch.testing.assert_close(grad, (1 / (running_var + 1e-5).sqrt()).expand(2, 2))
+def test_batch_norm_strided_parameters():
+    """A strided running_var (eval) or weight (training): d out/d x as computed by autograd from
+    the formula (native 2.14's CPU backward reads both as if contiguous and gets these wrong)."""
+    storage = torch.tensor([1.25, 9.0, 0.64, 7.0], dtype=torch.float64)
+    x = torch.tensor([[1.0, 2.0], [3.0, -1.0], [0.5, 0.25]], dtype=torch.float64)
+    grad_out = torch.tensor([[1.0, 2.0], [3.0, -1.0], [-2.0, 0.5]], dtype=torch.float64)
+    for training in (False, True):
+        a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
+        if training:  # batch statistics, strided weight
+            out = F.batch_norm(a, None, None, storage[::2], training=True, eps=1e-5)
+            mean, var = b.mean(0), b.var(0, unbiased=False)
+            expected = (b - mean) / (var + 1e-5).sqrt() * storage[::2]
+        else:  # running statistics: a strided running_var
+            out = F.batch_norm(a, torch.zeros(2, dtype=torch.float64), storage[::2], training=False, eps=1e-5)
+            expected = b / (storage[::2] + 1e-5).sqrt()
+        torch.testing.assert_close(out, expected)
+        torch.testing.assert_close(torch.autograd.grad(out, a, grad_out)[0],
+                                   torch.autograd.grad(expected, b, grad_out)[0])
 
 
 def test_bce_target_gradient_at_infinite_logits():
