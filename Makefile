@@ -36,5 +36,29 @@ check: build
 bench: build
 	$(PY) -m torchext bench
 
+# AddressSanitizer + UndefinedBehaviorSanitizer: the extension is built from a copy of the tree in
+# build/asan/src (objects in build/asan/temp, so rebuilds are incremental), leaving the normal
+# torchext/_C*.so alone; the op-family tests then run on that copy with libasan preloaded into
+# Python (detect_leaks=0: CPython leaks by design; allocator_may_return_null=1: an absurd size
+# fails as torch's allocation error, as without ASan). Any sanitizer report aborts the run.
+ASAN_DIR := build/asan
+ASAN_TESTS ?= tests/test_activation.py tests/test_elementwise.py tests/test_sum.py tests/test_views.py \
+	tests/test_matmul.py tests/test_bce.py tests/test_conv2d.py tests/test_linear.py \
+	tests/test_batch_norm.py tests/test_pooling.py tests/test_sgd.py tests/test_fuzz_parity.py \
+	tests/test_hostile_input.py
+# libstdc++ is preloaded too: the python binary does not link it, and ASan's __cxa_throw
+# interceptor must find it when it starts (else the first C++ exception aborts).
+ASAN_ENV = LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libstdc++.so)" \
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:allocator_may_return_null=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+test-asan: $(VENV)/.requirements
+	rm -rf $(ASAN_DIR)/src && mkdir -p $(ASAN_DIR)/src
+	tar -c --exclude=__pycache__ --exclude='*.so' setup.py extension torchext tests | tar -x -C $(ASAN_DIR)/src
+	cd $(ASAN_DIR)/src && TORCHEXT_SANITIZE=address TORCHEXT_CUDA=0 $(abspath $(PY)) setup.py -q \
+		build_ext --inplace --build-temp ../temp
+	cd $(ASAN_DIR)/src && $(ASAN_ENV) PYTHONPATH=. $(abspath $(PY)) -m pytest -q -p no:cacheprovider \
+		$(ASAN_TESTS) $(PYTEST_ARGS)
+
 clean:
 	rm -rf build torchext/*.so
