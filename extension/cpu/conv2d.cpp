@@ -37,6 +37,22 @@ constexpr int64_t kLongReduction = 256;
 // Below this many output pixels per image a per-image GEMM is too narrow to run well, so even a
 // 1x1 convolution goes through columns that put the images side by side.
 constexpr int64_t kWideGemm = 64;
+// Fewest output pixels (GEMM columns) a thread's share of the batch must have for the batch to be
+// split across threads by image rather than each GEMM across threads by rows or columns.
+constexpr int64_t kWideImagePart = 256;
+
+// Runs fn(part, first_image, end_image) for `parts` even shares of `batch` images, the parts in
+// parallel (one part: on the calling thread).
+template <typename F>
+void for_each_image_part(int64_t batch, int64_t parts, const F& fn) {
+  if (parts == 1) {
+    fn(0, 0, batch);
+    return;
+  }
+  at::parallel_for(0, parts, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t part = lo; part < hi; ++part) fn(part, part * batch / parts, (part + 1) * batch / parts);
+  });
+}
 
 struct ConvShape {
   int64_t batch, out_channels, groups;
@@ -53,15 +69,25 @@ struct ConvShape {
   bool direct_gemm() const {
     return is_pointwise() && (batch == 1 || geo.out_area() >= kWideGemm);
   }
-  // Images per im2col chunk: as many as fit the columns budget (at least one), spread evenly
-  // over the chunks (8 images at 7 per chunk run as 4 + 4).
-  int64_t chunk() const {
+  // Images per im2col chunk among `count` images: as many as fit the columns budget (at least
+  // one), spread evenly over the chunks (8 images at 7 per chunk run as 4 + 4).
+  int64_t chunk(int64_t count) const {
     const int64_t per_image = std::max<int64_t>(1, geo.channels * geo.kernel_area() * geo.out_area());
     const int64_t budget = std::max(kColumnsBudget, out_channels * gemm_k());
-    const int64_t images = std::max<int64_t>(batch, 1);
+    const int64_t images = std::max<int64_t>(count, 1);
     const int64_t most = std::clamp<int64_t>(budget / per_image, 1, images);
     const int64_t chunks = (images + most - 1) / most;
     return (images + chunks - 1) / chunks;
+  }
+  // How many parts the batch is split into, each part's images on one thread (1: the images run
+  // in turn, each GEMM parallel inside). Splitting by image needs no synchronisation between
+  // the im2col, GEMM and scatter steps, but each thread then reads the whole weight, so it only
+  // pays while every part's GEMM stays wide.
+  int64_t image_parts() const {
+    if (at::in_parallel_region() || direct_gemm()) return 1;
+    const int64_t parts = std::min<int64_t>(at::get_num_threads(), batch);
+    if (parts < 2 || batch / parts * geo.out_area() < kWideImagePart) return 1;
+    return parts;
   }
 };
 
@@ -239,27 +265,29 @@ void conv2d_forward_kernel(const ConvShape& s, const T* x, const T* w, const T* 
     return;
   }
 
-  const int64_t chunk = s.chunk();
-  at::Tensor columns = at::empty({g.channels * g.kernel_area() * chunk * P},
-                                at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value));
-  // Several images per chunk: the GEMM writes [Cout, images*P], scattered to NCHW afterwards.
-  at::Tensor staging;
-  if (chunk > 1) staging = at::empty({s.out_channels * chunk * P}, columns.options());
-  T* cols = columns.mutable_data_ptr<T>();
-  for (int64_t n0 = 0; n0 < s.batch; n0 += chunk) {
-    const int64_t images = std::min(chunk, s.batch - n0), ld = images * P;
-    im2col(x + n0 * image_in, images, g, cols);
-    T* dst = images > 1 ? staging.mutable_data_ptr<T>() : out + n0 * image_out;
-    for_each_group(s.groups, [&](int64_t grp) {
-      gemm<T>(cout_g, ld, K, T(1), w + grp * cout_g * K, K, 1, cols + grp * K * ld, ld, 1, T(0),
-              dst + grp * cout_g * ld, ld, 1);
-    });
-    if (images > 1) {
-      scatter_chunk<T>(dst, images, s.out_channels, P, bias, out + n0 * image_out);
-    } else if (bias) {
-      add_bias(out + n0 * image_out, bias, 1, s.out_channels, P);
+  for_each_image_part(s.batch, s.image_parts(), [&](int64_t, int64_t first, int64_t end) {
+    const int64_t chunk = s.chunk(end - first);
+    at::Tensor columns = at::empty({g.channels * g.kernel_area() * chunk * P},
+                                   at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value));
+    // Several images per chunk: the GEMM writes [Cout, images*P], scattered to NCHW afterwards.
+    at::Tensor staging;
+    if (chunk > 1) staging = at::empty({s.out_channels * chunk * P}, columns.options());
+    T* cols = columns.mutable_data_ptr<T>();
+    for (int64_t n0 = first; n0 < end; n0 += chunk) {
+      const int64_t images = std::min(chunk, end - n0), ld = images * P;
+      im2col(x + n0 * image_in, images, g, cols);
+      T* dst = images > 1 ? staging.mutable_data_ptr<T>() : out + n0 * image_out;
+      for_each_group(s.groups, [&](int64_t grp) {
+        gemm<T>(cout_g, ld, K, T(1), w + grp * cout_g * K, K, 1, cols + grp * K * ld, ld, 1, T(0),
+                dst + grp * cout_g * ld, ld, 1);
+      });
+      if (images > 1) {
+        scatter_chunk<T>(dst, images, s.out_channels, P, bias, out + n0 * image_out);
+      } else if (bias) {
+        add_bias(out + n0 * image_out, bias, 1, s.out_channels, P);
+      }
     }
-  }
+  });
 }
 
 at::Tensor conv2d_cpu(const at::Tensor& input, const at::Tensor& weight,
@@ -323,43 +351,64 @@ void conv2d_backward_kernel(const ConvShape& s, const T* gout, const T* x, const
     return;
   }
 
-  const int64_t chunk = s.chunk();
   const at::TensorOptions options = at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value);
-  // One buffer serves both directions: the columns of the input for the weight gradient, then
-  // W^T @ grad_out for col2im.
-  at::Tensor columns = at::empty({g.channels * g.kernel_area() * chunk * P}, options);
-  at::Tensor gathered;
-  if (chunk > 1) gathered = at::empty({s.out_channels * chunk * P}, options);
-  T* cols = columns.mutable_data_ptr<T>();
-  for (int64_t n0 = 0; n0 < s.batch; n0 += chunk) {
-    const int64_t images = std::min(chunk, s.batch - n0), ld = images * P;
-    // grad_out of the chunk as [Cout, images*P], matching the columns' column order.
-    const T* go = gout + n0 * image_out;
-    if (images > 1) {
-      gather_chunk(go, images, s.out_channels, P, gathered.mutable_data_ptr<T>());
-      go = gathered.const_data_ptr<T>();
+  const int64_t parts = s.image_parts();
+  // Each part after the first sums its weight gradient in its own buffer; they are added to the
+  // first part's in part order afterwards, so the result does not depend on thread timing.
+  const int64_t weight_numel = s.out_channels * K;
+  at::Tensor partial_grad_w;
+  if (grad_w && parts > 1) partial_grad_w = at::empty({(parts - 1) * weight_numel}, options);
+
+  for_each_image_part(s.batch, parts, [&](int64_t part, int64_t first, int64_t end) {
+    T* part_grad_w = !grad_w  ? nullptr
+                     : part == 0 ? grad_w
+                                 : partial_grad_w.mutable_data_ptr<T>() + (part - 1) * weight_numel;
+    const int64_t chunk = s.chunk(end - first);
+    // One buffer serves both directions: the columns of the input for the weight gradient, then
+    // W^T @ grad_out for col2im.
+    at::Tensor columns = at::empty({g.channels * g.kernel_area() * chunk * P}, options);
+    at::Tensor gathered;
+    if (chunk > 1) gathered = at::empty({s.out_channels * chunk * P}, options);
+    T* cols = columns.mutable_data_ptr<T>();
+    for (int64_t n0 = first; n0 < end; n0 += chunk) {
+      const int64_t images = std::min(chunk, end - n0), ld = images * P;
+      // grad_out of the chunk as [Cout, images*P], matching the columns' column order.
+      const T* go = gout + n0 * image_out;
+      if (images > 1) {
+        gather_chunk(go, images, s.out_channels, P, gathered.mutable_data_ptr<T>());
+        go = gathered.const_data_ptr<T>();
+      }
+      if (part_grad_w) {
+        im2col(x + n0 * image_in, images, g, cols);
+        const T beta = n0 == first ? T(0) : T(1);
+        for_each_group(s.groups, [&](int64_t grp) {
+          const T* cols_g = cols + grp * K * ld;
+          const T* go_g = go + grp * cout_g * ld;
+          T* gw_g = part_grad_w + grp * cout_g * K;
+          if (ld >= kLongReduction) {  // grad_W_g^T [K, Cout_g] = columns_g @ grad_out_g^T
+            gemm<T>(K, cout_g, ld, T(1), cols_g, ld, 1, go_g, 1, ld, beta, gw_g, 1, K);
+          } else {  // grad_W_g [Cout_g, K] = grad_out_g @ columns_g^T
+            gemm<T>(cout_g, K, ld, T(1), go_g, ld, 1, cols_g, 1, ld, beta, gw_g, K, 1);
+          }
+        });
+      }
+      if (grad_in) {
+        for_each_group(s.groups, [&](int64_t grp) {
+          gemm<T>(K, ld, cout_g, T(1), w + grp * cout_g * K, 1, K, go + grp * cout_g * ld, ld, 1,
+                  T(0), cols + grp * K * ld, ld, 1);
+        });
+        col2im(cols, images, g, grad_in + n0 * image_in);
+      }
     }
-    if (grad_w) {
-      im2col(x + n0 * image_in, images, g, cols);
-      const T beta = n0 == 0 ? T(0) : T(1);
-      for_each_group(s.groups, [&](int64_t grp) {
-        const T* cols_g = cols + grp * K * ld;
-        const T* go_g = go + grp * cout_g * ld;
-        T* gw_g = grad_w + grp * cout_g * K;
-        if (ld >= kLongReduction) {  // grad_W_g^T [K, Cout_g] = columns_g @ grad_out_g^T
-          gemm<T>(K, cout_g, ld, T(1), cols_g, ld, 1, go_g, 1, ld, beta, gw_g, 1, K);
-        } else {  // grad_W_g [Cout_g, K] = grad_out_g @ columns_g^T
-          gemm<T>(cout_g, K, ld, T(1), go_g, ld, 1, cols_g, 1, ld, beta, gw_g, K, 1);
-        }
-      });
-    }
-    if (grad_in) {
-      for_each_group(s.groups, [&](int64_t grp) {
-        gemm<T>(K, ld, cout_g, T(1), w + grp * cout_g * K, 1, K, go + grp * cout_g * ld, ld, 1,
-                T(0), cols + grp * K * ld, ld, 1);
-      });
-      col2im(cols, images, g, grad_in + n0 * image_in);
-    }
+  });
+  if (partial_grad_w.defined()) {
+    const T* partial = partial_grad_w.const_data_ptr<T>();
+    at::parallel_for(0, weight_numel, 4096, [&](int64_t lo, int64_t hi) {
+      for (int64_t part = 1; part < parts; ++part) {
+        const T* __restrict__ src = partial + (part - 1) * weight_numel;
+        for (int64_t i = lo; i < hi; ++i) grad_w[i] += src[i];
+      }
+    });
   }
 }
 

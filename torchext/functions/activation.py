@@ -41,26 +41,34 @@ class ReLUBackward(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_grad):
         (result,) = ctx.saved_tensors
-        return ReLUBackward.apply(grad_grad, result), None
+        return relu_backward(grad_grad, result), None
+
+
+def relu_backward(grad, result):
+    """relu's gradient: under create_graph through ReLUBackward (so it can be differentiated
+    again), else the op directly, without a Function's bookkeeping."""
+    if torch.is_grad_enabled():
+        return ReLUBackward.apply(grad, result)
+    return ops.relu_backward.default(grad, result)
 
 
 class ReLU(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):
-        out = ops.relu(x)
+        out = ops.relu.default(x)
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        return ReLUBackward.apply(grad, out)
+        return relu_backward(grad, out)
 
 
 class ReLUInplace(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):
-        ops.relu_(x)
+        ops.relu_.default(x)
         ctx.mark_dirty(x)
         ctx.save_for_backward(x)
         return x
@@ -68,7 +76,7 @@ class ReLUInplace(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        return ReLUBackward.apply(grad, out)
+        return relu_backward(grad, out)
 
 
 class AddReLU(torch.autograd.Function):
@@ -76,12 +84,12 @@ class AddReLU(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        out = ops.add_relu(a, b)
+        out = ops.add_relu.default(a, b)
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        g = ReLUBackward.apply(grad, out)
+        g = relu_backward(grad, out)
         return (g if ctx.needs_input_grad[0] else None), (g if ctx.needs_input_grad[1] else None)
