@@ -34,6 +34,13 @@ inline void check_same_device(const char* op, const char* arg_a, const at::Tenso
               b.device());
 }
 
+// check_float plus: on the same device as `ref` (the argument that selected this kernel).
+inline void check_float_on(const char* op, const char* arg, const at::Tensor& t,
+                           const char* ref_arg, const at::Tensor& ref) {
+  check_float(op, arg, t);
+  check_same_device(op, ref_arg, ref, arg, t);
+}
+
 inline void check_same_dtype(const char* op, const char* arg_a, const at::Tensor& a,
                              const char* arg_b, const at::Tensor& b) {
   TORCH_CHECK(a.scalar_type() == b.scalar_type(), op, ": expected ", arg_a, " and ", arg_b,

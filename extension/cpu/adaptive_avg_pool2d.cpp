@@ -6,6 +6,7 @@
 #include <torch/library.h>
 
 #include "../common.h"
+#include "../pooling_args.h"
 #include "loops.h"
 
 namespace torchext::cpu {
@@ -13,21 +14,6 @@ namespace {
 
 inline int64_t range_start(int64_t i, int64_t in, int64_t out) { return (i * in) / out; }
 inline int64_t range_end(int64_t i, int64_t in, int64_t out) { return ((i + 1) * in + out - 1) / out; }
-
-void check_adaptive_input(const char* op, const char* arg, const at::Tensor& t) {
-  check_float(op, arg, t);
-  TORCH_CHECK(t.dim() == 3 || t.dim() == 4, op, ": expected ", arg,
-              " to be 3-D (C, H, W) or 4-D (N, C, H, W) but got a ", t.dim(), "-D tensor of shape ",
-              t.sizes());
-}
-
-void check_self(const char* op, const at::Tensor& self) {
-  check_adaptive_input(op, "self", self);
-  for (int64_t d = self.dim() - 3; d < self.dim(); ++d)
-    TORCH_CHECK(self.size(d) > 0, op,
-                ": expected self to have non-zero channel and spatial sizes but got shape ",
-                self.sizes());
-}
 
 template <typename T>
 double sum_as_double(const T* __restrict__ p, int64_t n) {
@@ -46,20 +32,9 @@ void for_planes(int64_t planes, int64_t work_per_plane, const F& body) {
 
 at::Tensor adaptive_avg_pool2d_cpu(const at::Tensor& self, c10::IntArrayRef output_size) {
   const char* op = "torchext.adaptive_avg_pool2d";
-  check_self(op, self);
-  TORCH_CHECK(output_size.size() == 2, op, ": expected output_size to have 2 elements but got ",
-              output_size);
-  TORCH_CHECK(output_size[0] >= 0 && output_size[1] >= 0, op,
-              ": expected output_size to be non-negative but got ", output_size);
+  const auto shape = adaptive_avg_pool2d_args(op, self, output_size);
   const int64_t H = self.size(-2), W = self.size(-1), OH = output_size[0], OW = output_size[1];
-  int64_t numel;
-  TORCH_CHECK(!__builtin_mul_overflow(self.numel() / (H * W), OH, &numel) &&
-                  !__builtin_mul_overflow(numel, OW, &numel),
-              op, ": output_size ", output_size, " too large: the output has more elements than int64 can count");
   auto x = self.contiguous();
-  auto shape = self.sizes().vec();
-  shape[self.dim() - 2] = OH;
-  shape[self.dim() - 1] = OW;
   auto out = at::empty(shape, x.options());
   if (out.numel() == 0) return out;
   const int64_t planes = x.numel() / (H * W);
@@ -94,14 +69,7 @@ at::Tensor adaptive_avg_pool2d_cpu(const at::Tensor& self, c10::IntArrayRef outp
 // owns each plane, so overlapping ranges accumulate safely.
 at::Tensor adaptive_avg_pool2d_backward_cpu(const at::Tensor& grad_output, const at::Tensor& self) {
   const char* op = "torchext.adaptive_avg_pool2d_backward";
-  check_self(op, self);
-  check_adaptive_input(op, "grad_output", grad_output);
-  check_same_dtype(op, "self", self, "grad_output", grad_output);
-  check_same_device(op, "self", self, "grad_output", grad_output);
-  TORCH_CHECK(grad_output.dim() == self.dim() &&
-                  grad_output.sizes().slice(0, self.dim() - 2) == self.sizes().slice(0, self.dim() - 2),
-              op, ": expected grad_output to have self's leading (batch, channel) sizes ",
-              self.sizes().slice(0, self.dim() - 2), " but got shape ", grad_output.sizes());
+  check_adaptive_avg_pool2d_backward_args(op, grad_output, self);
   const int64_t H = self.size(-2), W = self.size(-1);
   const int64_t OH = grad_output.size(-2), OW = grad_output.size(-1);
   auto go = grad_output.contiguous();

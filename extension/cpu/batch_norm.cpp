@@ -10,6 +10,7 @@
 #include <tuple>
 #include <vector>
 
+#include "../batch_norm_args.h"
 #include "../common.h"
 #include "batch_norm_kernels.h"
 
@@ -18,25 +19,8 @@ namespace {
 
 using Tensors3 = std::tuple<at::Tensor, at::Tensor, at::Tensor>;
 
-// A per-channel parameter (weight, bias, running stat, saved stat): 1-D with C elements, on the
-// input's device and of its dtype.
-void check_channel_param(const char* op, const char* arg, const at::Tensor& t,
-                         const at::Tensor& input) {
-  check_float(op, arg, t);
-  check_same_device(op, "input", input, arg, t);
-  check_same_dtype(op, "input", input, arg, t);
-  TORCH_CHECK(t.dim() == 1 && t.size(0) == input.size(1), op, ": expected ", arg, " to be 1-D with ",
-              input.size(1), " elements (one per channel of input of shape ", input.sizes(),
-              ") but got shape ", t.sizes());
-}
-
-void check_input(const char* op, const at::Tensor& input) {
-  check_float(op, "input", input);
-  TORCH_CHECK(input.dim() >= 2, op, ": expected input to have at least 2 dims (N, C, ...) but got a ",
-              input.dim(), "-D tensor of shape ", input.sizes());
-}
-
-bool given(const std::optional<at::Tensor>& t) { return t.has_value() && t->defined(); }
+// Per-channel tensors take the input's dtype exactly (batch_norm_args.h).
+constexpr ChannelParamDtype kParamDtype = ChannelParamDtype::kSameAsInput;
 
 // The values of an optional per-channel tensor as doubles; `fallback` everywhere when absent.
 std::vector<double> channel_values(const std::optional<at::Tensor>& t, int64_t C, double fallback) {
@@ -96,13 +80,7 @@ Tensors3 batch_norm_cpu(const at::Tensor& input, const std::optional<at::Tensor>
                         const std::optional<at::Tensor>& running_var, bool training,
                         double momentum, double eps) {
   const char* op = "torchext.batch_norm";
-  check_input(op, input);
-  if (given(weight)) check_channel_param(op, "weight", *weight, input);
-  if (given(bias)) check_channel_param(op, "bias", *bias, input);
-  if (given(running_mean)) check_channel_param(op, "running_mean", *running_mean, input);
-  if (given(running_var)) check_channel_param(op, "running_var", *running_var, input);
-  TORCH_CHECK(given(running_mean) == given(running_var), op,
-              ": expected running_mean and running_var to be both given or both None");
+  check_batch_norm_args(op, input, weight, bias, running_mean, running_var, training, kParamDtype);
 
   const ChannelLayout L = channel_layout_of(input);
   const at::Tensor x = input.contiguous(L.format);
@@ -112,8 +90,7 @@ Tensors3 batch_norm_cpu(const at::Tensor& input, const std::optional<at::Tensor>
   std::vector<double> mean(C, 0.0), invstd(C, 0.0);
   at::Tensor save_mean, save_invstd;
   if (training) {
-    TORCH_CHECK_VALUE(n != 1, op, ": Expected more than 1 value per channel when training, got input size ",
-                      input.sizes());
+    check_batch_norm_training_size(op, input, n);
     if (n > 0) {
       std::vector<double> var(C);
       AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "torchext_batch_norm_moments", [&] {
@@ -132,8 +109,6 @@ Tensors3 batch_norm_cpu(const at::Tensor& input, const std::optional<at::Tensor>
     save_mean = tensor_of(mean, x);
     save_invstd = tensor_of(invstd, x);
   } else {
-    TORCH_CHECK(given(running_mean), op,
-                ": running_mean and running_var must be given in evaluation mode (training=False)");
     mean = channel_values(running_mean, C, 0.0);
     invstd = invstd_of(channel_values(running_var, C, 1.0), eps);
     save_mean = at::empty({0}, x.options());
@@ -157,27 +132,16 @@ Tensors3 batch_norm_backward_cpu(const at::Tensor& grad_output, const at::Tensor
                                  const at::Tensor& save_mean, const at::Tensor& save_invstd,
                                  bool training, double eps, std::array<bool, 3> output_mask) {
   const char* op = "torchext.batch_norm_backward";
-  check_input(op, input);
-  check_float(op, "grad_output", grad_output);
-  check_same_device(op, "input", input, "grad_output", grad_output);
-  check_same_dtype(op, "input", input, "grad_output", grad_output);
-  TORCH_CHECK(grad_output.sizes() == input.sizes(), op, ": expected grad_output of shape ",
-              input.sizes(), " (the input's) but got ", grad_output.sizes());
-  if (given(weight)) check_channel_param(op, "weight", *weight, input);
+  check_batch_norm_backward_args(op, grad_output, input, weight, running_mean, running_var,
+                                 save_mean, save_invstd, training, kParamDtype);
 
   const ChannelLayout L = channel_layout_of(input);
   const int64_t C = L.channels, n = L.per_channel();
   std::vector<double> mean, invstd;
   if (training) {
-    check_channel_param(op, "save_mean", save_mean, input);
-    check_channel_param(op, "save_invstd", save_invstd, input);
     mean = channel_values(save_mean, C, 0.0);
     invstd = channel_values(save_invstd, C, 0.0);
   } else {
-    TORCH_CHECK(given(running_mean) && given(running_var), op,
-                ": running_mean and running_var must be given in evaluation mode (training=False)");
-    check_channel_param(op, "running_mean", *running_mean, input);
-    check_channel_param(op, "running_var", *running_var, input);
     mean = channel_values(running_mean, C, 0.0);
     invstd = invstd_of(channel_values(running_var, C, 1.0), eps);
   }

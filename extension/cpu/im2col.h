@@ -11,20 +11,9 @@
 #include <cstdint>
 #include <vector>
 
+#include "../geometry.h"
+
 namespace torchext::cpu {
-
-struct ConvGeometry {
-  int64_t channels, height, width;  // one input image
-  int64_t kernel_h, kernel_w;
-  int64_t stride_h, stride_w;
-  int64_t pad_top, pad_left;  // bottom/right padding only shows through out_h/out_w
-  int64_t dilation_h, dilation_w;
-  int64_t out_h, out_w;
-
-  int64_t kernel_area() const { return kernel_h * kernel_w; }
-  int64_t out_area() const { return out_h * out_w; }
-  int64_t in_area() const { return height * width; }
-};
 
 namespace detail {
 

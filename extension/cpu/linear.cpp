@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "../common.h"
+#include "../linear_args.h"
 #include "gemm.h"
 #include "loops.h"
 
@@ -45,43 +46,15 @@ void product(int64_t M, int64_t N, int64_t K, Mat<T> a, Mat<T> b, T* out) {
           T(0), out, N, 1);
 }
 
-void check_operands(const char* op, const at::Tensor& input, const at::Tensor& weight) {
-  check_float(op, "input", input);
-  check_float(op, "weight", weight);
-  check_same_device(op, "input", input, "weight", weight);
-  check_same_dtype(op, "input", input, "weight", weight);
-  TORCH_CHECK(input.dim() >= 1, op, ": expected input to have at least 1 dimension but got a 0-D tensor");
-  check_dim(op, "weight", weight, 2);
-  TORCH_CHECK(input.size(-1) == weight.size(1), op, ": expected input's last dimension (",
-              input.size(-1), ") to equal weight's in_features (", weight.size(1),
-              "), but input has shape ", input.sizes(), " and weight has shape ", weight.sizes());
-}
-
-// Rows of the flattened input: the product of its leading dimensions.
-int64_t leading_rows(const at::Tensor& input) {
-  int64_t rows = 1;
-  for (int64_t d = 0; d + 1 < input.dim(); ++d) rows *= input.size(d);
-  return rows;
-}
-
-std::vector<int64_t> output_shape(const at::Tensor& input, int64_t out_features) {
-  std::vector<int64_t> shape(input.sizes().begin(), input.sizes().end());
-  shape.back() = out_features;
-  return shape;
-}
-
 at::Tensor linear_cpu(const at::Tensor& input, const at::Tensor& weight,
                       const std::optional<at::Tensor>& bias_opt) {
   const char* op = "torchext.linear";
-  check_operands(op, input, weight);
-  const int64_t M = leading_rows(input), K = weight.size(1), N = weight.size(0);
+  const LinearArgs s = linear_args(op, input, weight);
+  const int64_t M = s.M, K = s.K, N = s.N;
   at::Tensor bias;
   if (bias_opt.has_value() && bias_opt->defined()) {
     bias = bias_opt->contiguous();
-    check_same_device(op, "input", input, "bias", bias);
-    check_same_dtype(op, "input", input, "bias", bias);
-    TORCH_CHECK(bias.dim() == 1 && bias.size(0) == N, op, ": expected bias of shape [", N,
-                "] (weight's out_features) but got ", bias.sizes());
+    check_linear_bias(op, bias, input, s);
   }
   auto out = at::empty({M, N}, input.options());
   auto x = input.reshape({M, K});
@@ -99,22 +72,16 @@ at::Tensor linear_cpu(const at::Tensor& input, const at::Tensor& weight,
       }, std::max<int64_t>(1, kElementwiseGrain / N));
     }
   });
-  return out.view(output_shape(input, N));
+  return out.view(linear_output_shape(input, N));
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> linear_backward_cpu(
     const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& weight,
     std::array<bool, 3> output_mask) {
   const char* op = "torchext.linear_backward";
-  check_operands(op, input, weight);
-  check_float(op, "grad_output", grad_output);
-  check_same_device(op, "grad_output", grad_output, "input", input);
-  check_same_dtype(op, "grad_output", grad_output, "input", input);
-  const int64_t M = leading_rows(input), K = weight.size(1), N = weight.size(0);
-  const auto expected = output_shape(input, N);
-  TORCH_CHECK(grad_output.sizes() == at::IntArrayRef(expected), op,
-              ": expected grad_output of shape ", at::IntArrayRef(expected), " but got ",
-              grad_output.sizes());
+  const LinearArgs s = linear_args(op, input, weight);
+  check_linear_grad_output(op, grad_output, input, s);
+  const int64_t M = s.M, K = s.K, N = s.N;
 
   at::Tensor grad_input, grad_weight, grad_bias;
   if (output_mask[0]) grad_input = at::empty(input.sizes(), input.options());

@@ -10,35 +10,17 @@
 #include <vector>
 
 #include "../common.h"
+#include "../matmul_args.h"
 #include "gemm.h"
 
 namespace torchext::cpu {
 namespace {
-
-constexpr const char* kOp = "torchext.matmul";
 
 // Multiply-adds per matrix below which a batch is spread across threads one matrix each, rather
 // than matrix by matrix with the GEMM's own threading.
 constexpr int64_t kBatchParallelFmas = int64_t(1) << 21;
 // Multiply-adds a batch-parallel task should hold at least.
 constexpr int64_t kMinFmasPerTask = int64_t(1) << 18;
-
-// Broadcasts the batch shapes of the two operands (numpy rules), naming the op on failure.
-std::vector<int64_t> broadcast_batch(at::IntArrayRef a, at::IntArrayRef b, const at::Tensor& self,
-                                     const at::Tensor& other) {
-  const size_t nd = std::max(a.size(), b.size());
-  std::vector<int64_t> out(nd);
-  for (size_t i = 0; i < nd; ++i) {
-    const int64_t sa = i < a.size() ? a[a.size() - 1 - i] : 1;
-    const int64_t sb = i < b.size() ? b[b.size() - 1 - i] : 1;
-    TORCH_CHECK(sa == sb || sa == 1 || sb == 1, kOp, ": batch dimensions of self (shape ",
-                self.sizes(), ") and other (shape ", other.sizes(),
-                ") cannot be broadcast: sizes ", sa, " and ", sb, " at batch dimension ",
-                static_cast<int64_t>(nd - 1 - i));
-    out[nd - 1 - i] = sa == 1 ? sb : sa;
-  }
-  return out;
-}
 
 // One operand as a batch of matrices, without materialising views: element strides of its rows
 // and columns and, per broadcast batch dim, of the batch (0 where it is broadcast).
@@ -127,30 +109,11 @@ void batched_gemm(const T* ap, const MatrixBatch& a, const T* bp, const MatrixBa
 }
 
 at::Tensor matmul_cpu(const at::Tensor& self, const at::Tensor& other) {
-  check_float(kOp, "self", self);
-  check_float(kOp, "other", other);
-  check_same_device(kOp, "self", self, "other", other);
-  check_same_dtype(kOp, "self", self, "other", other);
-  TORCH_CHECK(self.dim() >= 1 && other.dim() >= 1, kOp,
-              ": both arguments need to be at least 1-D, but self is ", self.dim(),
-              "-D and other is ", other.dim(), "-D");
-  // self is a batch of n x k matrices (a 1-D self one row), other of k x p (a 1-D other one
-  // column); the result drops the dims a 1-D operand did not have.
-  const int64_t n = self.dim() == 1 ? 1 : self.size(-2);
-  const int64_t k = self.size(-1);
-  const int64_t k_other = other.dim() == 1 ? other.size(0) : other.size(-2);
-  const int64_t p = other.dim() == 1 ? 1 : other.size(-1);
-  TORCH_CHECK(k_other == k, kOp, ": size mismatch, cannot multiply self of shape ", self.sizes(),
-              " by other of shape ", other.sizes(), " (", k, " != ", k_other,
-              " along the contracted dimension)");
-
-  const at::IntArrayRef self_batch = self.sizes().slice(0, std::max<int64_t>(0, self.dim() - 2));
-  const at::IntArrayRef other_batch = other.sizes().slice(0, std::max<int64_t>(0, other.dim() - 2));
-  const std::vector<int64_t> batch = broadcast_batch(self_batch, other_batch, self, other);
-  std::vector<int64_t> shape = batch;
-  if (self.dim() >= 2) shape.push_back(n);
-  if (other.dim() >= 2) shape.push_back(p);
-  at::Tensor out = at::empty(shape, self.options());
+  // self is a batch of n x k matrices, other of k x p (matmul_args.h).
+  const MatmulArgs m = matmul_args(self, other);
+  const int64_t n = m.n, k = m.k, p = m.p;
+  const std::vector<int64_t>& batch = m.batch;
+  at::Tensor out = at::empty(m.result, self.options());
   if (out.numel() == 0) return out;
 
   const MatrixBatch a = matrix_batch(self, /*as_row=*/true, batch.size());

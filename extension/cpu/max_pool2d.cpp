@@ -12,73 +12,11 @@
 #include <type_traits>
 
 #include "../common.h"
+#include "../pooling_args.h"
 #include "loops.h"
 
 namespace torchext::cpu {
 namespace {
-
-struct PoolGeometry {
-  int64_t kh, kw, sh, sw, ph, pw, dh, dw;
-  int64_t H, W, OH, OW;
-};
-
-int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
-
-// Output length along one dim: floor (or ceil) of (in + 2p - d(k-1) - 1) / s, plus one; in ceil
-// mode the last window must still start inside the input or the left padding.
-// Arguments too large for int64 arithmetic raise instead of overflowing.
-int64_t pooled_size(const char* op, int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil_mode) {
-  int64_t span, padded;
-  const bool overflow = __builtin_mul_overflow(d, k - 1, &span) || __builtin_mul_overflow(p, 2, &padded) ||
-                        __builtin_add_overflow(padded, in, &padded) ||
-                        __builtin_add_overflow(padded, ceil_mode ? s - 1 : 0, &padded);
-  TORCH_CHECK(!overflow, op, ": kernel_size ", k, ", dilation ", d, ", padding ", p, " or stride ", s,
-              " too large: the pooling window arithmetic overflows int64");
-  int64_t out = floor_div(padded - span - 1, s) + 1;
-  if (ceil_mode && (out - 1) * s >= in + p) --out;
-  return out;
-}
-
-void check_pair(const char* op, const char* arg, c10::IntArrayRef v) {
-  TORCH_CHECK(v.size() == 2, op, ": expected ", arg, " to have 2 elements but got ", v);
-}
-
-PoolGeometry pool_geometry(const char* op, const at::Tensor& self, c10::IntArrayRef kernel,
-                           c10::IntArrayRef stride, c10::IntArrayRef padding,
-                           c10::IntArrayRef dilation, bool ceil_mode) {
-  check_pair(op, "kernel_size", kernel);
-  check_pair(op, "stride", stride);
-  check_pair(op, "padding", padding);
-  check_pair(op, "dilation", dilation);
-  TORCH_CHECK(kernel[0] > 0 && kernel[1] > 0, op, ": expected kernel_size to be positive but got ",
-              kernel);
-  TORCH_CHECK(stride[0] > 0 && stride[1] > 0, op, ": expected stride to be positive but got ", stride);
-  TORCH_CHECK(dilation[0] > 0 && dilation[1] > 0, op, ": expected dilation to be positive but got ",
-              dilation);
-  TORCH_CHECK(padding[0] >= 0 && padding[1] >= 0, op, ": expected padding to be non-negative but got ",
-              padding);
-  TORCH_CHECK(padding[0] <= kernel[0] / 2 && padding[1] <= kernel[1] / 2, op,
-              ": pad should be at most half of kernel size, but got padding ", padding,
-              " for kernel_size ", kernel);
-  PoolGeometry g{kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1], dilation[0],
-                 dilation[1], self.size(-2), self.size(-1), 0, 0};
-  g.OH = pooled_size(op, g.H, g.kh, g.sh, g.ph, g.dh, ceil_mode);
-  g.OW = pooled_size(op, g.W, g.kw, g.sw, g.pw, g.dw, ceil_mode);
-  TORCH_CHECK(g.OH >= 1 && g.OW >= 1, op, ": output size is too small: input of spatial size (", g.H,
-              ", ", g.W, ") pooled with kernel_size ", kernel, ", stride ", stride, ", padding ",
-              padding, " and dilation ", dilation, " gives (", g.OH, ", ", g.OW, ")");
-  return g;
-}
-
-void check_pool_input(const char* op, const at::Tensor& self) {
-  check_float(op, "self", self);
-  TORCH_CHECK(self.dim() == 3 || self.dim() == 4, op,
-              ": expected self to be 3-D (C, H, W) or 4-D (N, C, H, W) but got a ", self.dim(),
-              "-D tensor of shape ", self.sizes());
-  for (int64_t d = self.dim() - 3; d < self.dim(); ++d)
-    TORCH_CHECK(self.size(d) > 0, op,
-                ": expected self to have non-zero channel and spatial sizes but got shape ", self.sizes());
-}
 
 // The max of one window, scanning rows then columns. The first maximum wins; a NaN is taken
 // whenever seen (so NaN propagates and the last NaN's index is kept), as native.
@@ -202,12 +140,9 @@ std::tuple<at::Tensor, at::Tensor> max_pool2d_cpu(const at::Tensor& self, c10::I
                                                   c10::IntArrayRef stride, c10::IntArrayRef padding,
                                                   c10::IntArrayRef dilation, bool ceil_mode) {
   const char* op = "torchext.max_pool2d";
-  check_pool_input(op, self);
-  const PoolGeometry g = pool_geometry(op, self, kernel_size, stride, padding, dilation, ceil_mode);
+  const PoolGeometry g = max_pool2d_args(op, self, kernel_size, stride, padding, dilation, ceil_mode);
   auto x = self.contiguous();
-  auto out_shape = self.sizes().vec();
-  out_shape[self.dim() - 2] = g.OH;
-  out_shape[self.dim() - 1] = g.OW;
+  const auto out_shape = pooled_shape(self, g.OH, g.OW);
   auto out = at::empty(out_shape, x.options());
   auto indices = at::empty(out_shape, x.options().dtype(at::kLong));
   const int64_t planes = x.numel() / (g.H * g.W);
@@ -234,20 +169,7 @@ std::tuple<at::Tensor, at::Tensor> max_pool2d_cpu(const at::Tensor& self, c10::I
 at::Tensor max_pool2d_backward_cpu(const at::Tensor& grad_output, const at::Tensor& self,
                                    const at::Tensor& indices) {
   const char* op = "torchext.max_pool2d_backward";
-  check_pool_input(op, self);
-  check_float(op, "grad_output", grad_output);
-  check_same_dtype(op, "self", self, "grad_output", grad_output);
-  check_same_device(op, "self", self, "grad_output", grad_output);
-  check_same_device(op, "self", self, "indices", indices);
-  TORCH_CHECK(indices.scalar_type() == at::kLong, op, ": expected indices to be int64 but got ",
-              indices.scalar_type());
-  TORCH_CHECK(grad_output.sizes() == indices.sizes(), op,
-              ": expected grad_output and indices of the same shape but got ", grad_output.sizes(), " and ",
-              indices.sizes());
-  TORCH_CHECK(grad_output.dim() == self.dim() &&
-                  grad_output.sizes().slice(0, self.dim() - 2) == self.sizes().slice(0, self.dim() - 2),
-              op, ": expected grad_output to have self's leading (batch, channel) sizes ",
-              self.sizes().slice(0, self.dim() - 2), " but got shape ", grad_output.sizes());
+  check_max_pool2d_backward_args(op, grad_output, self, indices);
   auto go = grad_output.contiguous();
   auto ix = indices.contiguous();
   auto grad_input = at::empty(self.sizes(), go.options());

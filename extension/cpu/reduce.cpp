@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "../common.h"
+#include "../reduce_args.h"
 #include "sum_primitives.h"
 
 namespace torchext::cpu {
@@ -212,27 +213,6 @@ void sum_kernel(const at::Tensor& x, const std::vector<bool>& reduced, bool keep
   } else {
     sum_outer(xp, yp, outer_kept, outer_reduced, inner.size, inner.in_stride, inner.out_stride);
   }
-}
-
-// Which dims of self `dim` names: all of them for None or an empty list (as torch.sum).
-std::vector<bool> reduced_dims(const char* op, const at::Tensor& self, at::OptionalIntArrayRef dim) {
-  const int64_t ndim = self.dim();
-  std::vector<bool> reduced(ndim, false);
-  if (!dim.has_value() || dim->empty()) {
-    std::fill(reduced.begin(), reduced.end(), true);
-    return reduced;
-  }
-  const int64_t range = std::max<int64_t>(ndim, 1);  // a 0-dim tensor accepts dim 0 and -1
-  std::vector<bool> seen(range, false);
-  for (int64_t d : *dim) {
-    TORCH_CHECK_INDEX(d >= -range && d < range, op, ": dimension out of range (expected to be in range of [",
-                      -range, ", ", range - 1, "], but got ", d, ")");
-    const int64_t w = d < 0 ? d + range : d;
-    TORCH_CHECK(!seen[w], op, ": dim ", w, " appears multiple times in the list of dims");
-    seen[w] = true;
-    if (ndim > 0) reduced[w] = true;
-  }
-  return reduced;
 }
 
 at::Tensor sum_cpu(const at::Tensor& self, at::OptionalIntArrayRef dim, bool keepdim,

@@ -17,12 +17,11 @@
 #include <vector>
 
 #include "../common.h"
+#include "../sgd_args.h"
 #include "loops.h"
 
 namespace torchext::cpu {
 namespace {
-
-constexpr const char* kOp = "torchext.sgd_step_";
 
 enum class Momentum { kNone, kFirstStep, kUpdate };
 
@@ -79,53 +78,11 @@ RunFn<T> pick_run(bool maximize, bool weight_decay, Momentum m, bool nesterov) {
                       : pick_momentum<T, false, false>(m, nesterov);
 }
 
-// The memory a kernel may walk linearly: dense, and laid out like the parameter, so that the
-// k-th element in memory of each tensor is the same logical element.
-bool walks_like(const at::Tensor& t, const at::Tensor& param) {
-  return t.is_non_overlapping_and_dense() && t.strides() == param.strides();
-}
-
-void check_tensor(const at::Tensor& t, const char* list, size_t i, const at::Tensor& p) {
-  check_float(kOp, list, t);
-  TORCH_CHECK(t.scalar_type() == p.scalar_type() && t.device() == p.device(), kOp, ": expected ",
-              list, "[", i, "] to be ", p.scalar_type(), " on ", p.device(),
-              " like params[0], but got ", t.scalar_type(), " on ", t.device());
-}
-
-void check_lists(at::TensorList params, at::TensorList grads, at::TensorList bufs,
-                 bool use_momentum) {
-  TORCH_CHECK(grads.size() == params.size(), kOp, ": expected as many grads as params, but got ",
-              grads.size(), " grads for ", params.size(), " params");
-  if (use_momentum) {
-    TORCH_CHECK(bufs.size() == params.size(), kOp, ": expected as many momentum_buffers as params",
-                " when momentum != 0, but got ", bufs.size(), " buffers for ", params.size(),
-                " params");
-  } else {
-    TORCH_CHECK(bufs.empty(), kOp, ": expected momentum_buffers to be empty when momentum is 0, ",
-                "but got ", bufs.size(), " buffers");
-  }
-  for (size_t i = 0; i < params.size(); ++i) {
-    const auto& p = params[i];
-    check_tensor(p, "params", i, params[0]);
-    check_tensor(grads[i], "grads", i, params[0]);
-    TORCH_CHECK(grads[i].sizes() == p.sizes(), kOp, ": expected grads[", i, "] of shape ",
-                p.sizes(), " (its param's) but got ", grads[i].sizes());
-    if (use_momentum) {
-      check_tensor(bufs[i], "momentum_buffers", i, params[0]);
-      TORCH_CHECK(bufs[i].sizes() == p.sizes(), kOp, ": expected momentum_buffers[", i,
-                  "] of shape ", p.sizes(), " (its param's) but got ", bufs[i].sizes());
-    }
-  }
-}
-
 void sgd_step__cpu(at::TensorList params, at::TensorList grads, at::TensorList momentum_buffers,
                    double lr, double momentum, double dampening, double weight_decay, bool nesterov,
                    bool maximize, bool first_step) {
   const bool use_momentum = momentum != 0;
-  check_lists(params, grads, momentum_buffers, use_momentum);
-  TORCH_CHECK(!nesterov || (momentum > 0 && dampening == 0), kOp,
-              ": nesterov momentum requires a momentum and zero dampening, but got momentum=",
-              momentum, " and dampening=", dampening);
+  check_sgd_step_args(params, grads, momentum_buffers, momentum, dampening, nesterov);
   if (params.empty()) return;
 
   // Working views: the tensors themselves where they can be walked linearly together, otherwise
@@ -136,8 +93,8 @@ void sgd_step__cpu(at::TensorList params, at::TensorList grads, at::TensorList m
   for (size_t i = 0; i < count; ++i) {
     const auto& p = params[i];
     p_work[i] = p.is_non_overlapping_and_dense() ? p : p.contiguous();
-    const bool aligned = walks_like(grads[i], p_work[i]) &&
-                         (!use_momentum || walks_like(momentum_buffers[i], p_work[i]));
+    const bool aligned = sgd_walks_like(grads[i], p_work[i]) &&
+                         (!use_momentum || sgd_walks_like(momentum_buffers[i], p_work[i]));
     if (!aligned) p_work[i] = p.contiguous();
     g_work[i] = aligned ? grads[i] : grads[i].contiguous();
     if (use_momentum) b_work[i] = aligned ? momentum_buffers[i] : momentum_buffers[i].contiguous();

@@ -11,6 +11,7 @@
 #include <optional>
 #include <tuple>
 
+#include "../batch_norm_args.h"
 #include "batch_norm.h"
 #include "host_utils.h"
 
@@ -19,32 +20,8 @@ namespace {
 
 using Tensors3 = std::tuple<at::Tensor, at::Tensor, at::Tensor>;
 
-bool given(const std::optional<at::Tensor>& t) { return t.has_value() && t->defined(); }
-
-at::ScalarType acc_dtype(const at::Tensor& input) {
-  return input.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
-}
-
-// A per-channel tensor: 1-D with C elements, on the input's device, of the input's dtype or (for
-// a half/bfloat16 input) float.
-void check_channel_param(const char* op, const char* arg, const at::Tensor& t,
-                         const at::Tensor& input) {
-  check_float(op, arg, t);
-  check_same_device(op, "input", input, arg, t);
-  TORCH_CHECK(t.scalar_type() == input.scalar_type() || t.scalar_type() == acc_dtype(input), op,
-              ": expected ", arg, " to have dtype ", input.scalar_type(),
-              input.scalar_type() == acc_dtype(input) ? "" : " or float32", " (input's) but got ",
-              t.scalar_type());
-  TORCH_CHECK(t.dim() == 1 && t.size(0) == input.size(1), op, ": expected ", arg,
-              " to be 1-D with ", input.size(1), " elements (one per channel of input of shape ",
-              input.sizes(), ") but got shape ", t.sizes());
-}
-
-void check_input(const char* op, const at::Tensor& input) {
-  check_float(op, "input", input);
-  TORCH_CHECK(input.dim() >= 2, op, ": expected input to have at least 2 dims (N, C, ...) but got a ",
-              input.dim(), "-D tensor of shape ", input.sizes());
-}
+// Per-channel tensors may be float for a half/bfloat16 input (batch_norm_args.h).
+constexpr ChannelParamDtype kParamDtype = ChannelParamDtype::kInputOrAccumulate;
 
 // The layout the kernels read `t` in: channels-last when t is a channels-last 4-D tensor (and
 // not also plain contiguous), otherwise contiguous.
@@ -68,6 +45,19 @@ at::Tensor as_acc(const std::optional<at::Tensor>& t, at::ScalarType acc) {
   return t->to(acc).contiguous();
 }
 
+// 1 / sqrt(running_var + eps) per channel, in the accumulate dtype of acc_options (evaluation
+// mode normalises with the running statistics).
+at::Tensor running_invstd(const std::optional<at::Tensor>& running_var, int64_t C, double eps,
+                          const at::TensorOptions& acc_options) {
+  const auto acc = acc_options.dtype().toScalarType();
+  const auto var = as_acc(running_var, acc);
+  auto invstd = at::empty({C}, acc_options);
+  AT_DISPATCH_FLOATING_TYPES(acc, "torchext_batch_norm_invstd", [&] {
+    invstd_from_var_launch(var.const_data_ptr<scalar_t>(), C, eps, invstd.data_ptr<scalar_t>());
+  });
+  return invstd;
+}
+
 template <typename A>
 A* ptr_or_null(const at::Tensor& t) {
   return t.defined() ? t.data_ptr<A>() : nullptr;
@@ -79,28 +69,19 @@ Tensors3 batch_norm_cuda(const at::Tensor& input, const std::optional<at::Tensor
                          const std::optional<at::Tensor>& running_var, bool training,
                          double momentum, double eps) {
   const char* op = "torchext.batch_norm";
-  check_input(op, input);
-  if (given(weight)) check_channel_param(op, "weight", *weight, input);
-  if (given(bias)) check_channel_param(op, "bias", *bias, input);
-  if (given(running_mean)) check_channel_param(op, "running_mean", *running_mean, input);
-  if (given(running_var)) check_channel_param(op, "running_var", *running_var, input);
-  TORCH_CHECK(given(running_mean) == given(running_var), op,
-              ": expected running_mean and running_var to be both given or both None");
-  TORCH_CHECK(training || given(running_mean), op,
-              ": running_mean and running_var must be given in evaluation mode (training=False)");
+  check_batch_norm_args(op, input, weight, bias, running_mean, running_var, training, kParamDtype);
   c10::cuda::CUDAGuard guard(input.device());
   const auto format = layout_format(input);
   const auto x = input.contiguous(format);
   const ChannelShape s = channel_shape(x, format);
   const int64_t C = s.channels, n = s.per_channel();
-  const auto acc = acc_dtype(input);
+  const auto acc = batch_norm_acc_dtype(input);
   const auto acc_options = x.options().dtype(acc);
   const auto w = as_acc(weight, acc), b = as_acc(bias, acc);
 
   at::Tensor mean, invstd, save_mean, save_invstd;
   if (training) {
-    TORCH_CHECK_VALUE(n != 1, op, ": Expected more than 1 value per channel when training, got input size ",
-                      input.sizes());
+    check_batch_norm_training_size(op, input, n);
     mean = at::empty({C}, acc_options);
     invstd = at::empty({C}, acc_options);
     if (n == 0) {  // nothing to normalise; no running update
@@ -121,11 +102,7 @@ Tensors3 batch_norm_cuda(const at::Tensor& input, const std::optional<at::Tensor
     save_invstd = invstd;
   } else {
     mean = as_acc(running_mean, acc);
-    const auto var = as_acc(running_var, acc);
-    invstd = at::empty({C}, acc_options);
-    AT_DISPATCH_FLOATING_TYPES(acc, "torchext_batch_norm_invstd", [&] {
-      invstd_from_var_launch(var.const_data_ptr<scalar_t>(), C, eps, invstd.data_ptr<scalar_t>());
-    });
+    invstd = running_invstd(running_var, C, eps, acc_options);
     save_mean = at::empty({0}, acc_options);
     save_invstd = at::empty({0}, acc_options);
   }
@@ -148,29 +125,15 @@ Tensors3 batch_norm_backward_cuda(const at::Tensor& grad_output, const at::Tenso
                                   const at::Tensor& save_mean, const at::Tensor& save_invstd,
                                   bool training, double eps, std::array<bool, 3> output_mask) {
   const char* op = "torchext.batch_norm_backward";
-  check_input(op, input);
-  check_float(op, "grad_output", grad_output);
-  check_same_device(op, "input", input, "grad_output", grad_output);
-  check_same_dtype(op, "input", input, "grad_output", grad_output);
-  TORCH_CHECK(grad_output.sizes() == input.sizes(), op, ": expected grad_output of shape ",
-              input.sizes(), " (the input's) but got ", grad_output.sizes());
-  if (given(weight)) check_channel_param(op, "weight", *weight, input);
-  if (training) {
-    check_channel_param(op, "save_mean", save_mean, input);
-    check_channel_param(op, "save_invstd", save_invstd, input);
-  } else {
-    TORCH_CHECK(given(running_mean) && given(running_var), op,
-                ": running_mean and running_var must be given in evaluation mode (training=False)");
-    check_channel_param(op, "running_mean", *running_mean, input);
-    check_channel_param(op, "running_var", *running_var, input);
-  }
+  check_batch_norm_backward_args(op, grad_output, input, weight, running_mean, running_var,
+                                 save_mean, save_invstd, training, kParamDtype);
   c10::cuda::CUDAGuard guard(input.device());
   const auto format = layout_format(input);
   const auto x = input.contiguous(format);
   const auto dy = grad_output.contiguous(format);
   const ChannelShape s = channel_shape(x, format);
   const int64_t C = s.channels;
-  const auto acc = acc_dtype(input);
+  const auto acc = batch_norm_acc_dtype(input);
   const auto acc_options = x.options().dtype(acc);
   const auto w = as_acc(weight, acc);
   at::Tensor mean, invstd;
@@ -179,11 +142,7 @@ Tensors3 batch_norm_backward_cuda(const at::Tensor& grad_output, const at::Tenso
     invstd = save_invstd.to(acc).contiguous();
   } else {
     mean = as_acc(running_mean, acc);
-    const auto var = as_acc(running_var, acc);
-    invstd = at::empty({C}, acc_options);
-    AT_DISPATCH_FLOATING_TYPES(acc, "torchext_batch_norm_invstd", [&] {
-      invstd_from_var_launch(var.const_data_ptr<scalar_t>(), C, eps, invstd.data_ptr<scalar_t>());
-    });
+    invstd = running_invstd(running_var, C, eps, acc_options);
   }
   at::Tensor sum_dy, sum_dy_xmu, dweight;
   if (output_mask[1] || output_mask[2] || (training && output_mask[0])) {

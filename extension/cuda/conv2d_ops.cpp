@@ -17,6 +17,7 @@
 #include <tuple>
 #include <type_traits>
 
+#include "../conv2d_args.h"
 #include "conv2d.h"
 #include "gemm.h"
 #include "host_utils.h"
@@ -29,18 +30,8 @@ namespace {
 // columns fit (always at least one image).
 constexpr int64_t kColumnsBudget = int64_t{1} << 24;
 
-struct ConvShape {
-  int64_t batch, out_channels, groups;
-  ConvGeometry geo;
-  int64_t in_per_group() const { return geo.channels / groups; }
-  int64_t out_per_group() const { return out_channels / groups; }
-  int64_t gemm_k() const { return in_per_group() * geo.kernel_area(); }  // GEMM depth per group
-  // 1x1, stride 1, no padding: the input image is already the columns matrix.
-  bool is_pointwise() const {
-    return geo.kernel_h == 1 && geo.kernel_w == 1 && geo.stride_h == 1 && geo.stride_w == 1 &&
-           geo.out_h == geo.height && geo.out_w == geo.width && geo.pad_top == 0 &&
-           geo.pad_left == 0;
-  }
+// The validated sizes (conv2d_args.h) plus this backend's chunking of the batch.
+struct ConvShape : Conv2dArgs {
   int64_t chunk() const {
     const int64_t per_image = std::max<int64_t>(1, geo.channels * geo.kernel_area() * geo.out_area());
     return std::clamp<int64_t>(kColumnsBudget / per_image, 1, std::max<int64_t>(batch, 1));
@@ -51,61 +42,7 @@ struct ConvShape {
 ConvShape conv_shape(const char* op, const at::Tensor& input, const at::Tensor& weight,
                      at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation,
                      int64_t groups) {
-  check_float(op, "input", input);
-  check_float_on(op, "weight", weight, "input", input);
-  check_same_dtype(op, "input", input, "weight", weight);
-  TORCH_CHECK(input.dim() == 4, op, ": expected input to be 4-D (N, C, H, W) but got a ",
-              input.dim(), "-D tensor of shape ", input.sizes());
-  check_dim(op, "weight", weight, 4);
-  TORCH_CHECK(stride.size() == 2, op, ": expected stride to have 2 values but got ", stride);
-  TORCH_CHECK(padding.size() == 4, op,
-              ": expected padding to have 4 values (top, bottom, left, right) but got ", padding);
-  TORCH_CHECK(dilation.size() == 2, op, ": expected dilation to have 2 values but got ", dilation);
-  TORCH_CHECK(stride[0] > 0 && stride[1] > 0, op, ": expected stride to be positive but got ",
-              stride);
-  TORCH_CHECK(dilation[0] > 0 && dilation[1] > 0, op,
-              ": expected dilation to be positive but got ", dilation);
-  for (int64_t p : padding) {
-    TORCH_CHECK(p >= 0, op, ": expected padding to be non-negative but got ", padding);
-  }
-  TORCH_CHECK(groups > 0, op, ": expected groups to be positive but got ", groups);
-  const int64_t channels = input.size(1), out_channels = weight.size(0);
-  TORCH_CHECK(channels % groups == 0, op, ": expected input channels (", channels,
-              ") to be divisible by groups (", groups, ")");
-  TORCH_CHECK(out_channels % groups == 0, op, ": expected weight's output channels (",
-              out_channels, ") to be divisible by groups (", groups, ")");
-  TORCH_CHECK(weight.size(1) * groups == channels, op, ": weight of shape ", weight.sizes(),
-              " expects ", weight.size(1) * groups, " input channels (", weight.size(1),
-              " per group x ", groups, " groups) but input of shape ", input.sizes(), " has ",
-              channels);
-  ConvGeometry g{};
-  g.channels = channels;
-  g.height = input.size(2);
-  g.width = input.size(3);
-  g.kernel_h = weight.size(2);
-  g.kernel_w = weight.size(3);
-  g.stride_h = stride[0];
-  g.stride_w = stride[1];
-  g.pad_top = padding[0];
-  g.pad_left = padding[2];
-  g.dilation_h = dilation[0];
-  g.dilation_w = dilation[1];
-  // out = floor((padded - dilated_kernel) / stride) + 1, which is >= 1 exactly when the dilated
-  // kernel fits in the padded input.
-  const int64_t padded_h = g.height + padding[0] + padding[1];
-  const int64_t padded_w = g.width + padding[2] + padding[3];
-  const int64_t span_h = g.dilation_h * (g.kernel_h - 1) + 1;
-  const int64_t span_w = g.dilation_w * (g.kernel_w - 1) + 1;
-  TORCH_CHECK(g.kernel_h > 0 && g.kernel_w > 0, op,
-              ": expected a non-empty kernel but weight has shape ", weight.sizes());
-  TORCH_CHECK(padded_h >= span_h && padded_w >= span_w, op, ": computed output size (",
-              padded_h >= span_h ? (padded_h - span_h) / g.stride_h + 1 : 0, " x ",
-              padded_w >= span_w ? (padded_w - span_w) / g.stride_w + 1 : 0,
-              ") is too small: the dilated kernel (", span_h, " x ", span_w,
-              ") is larger than the padded input (", padded_h, " x ", padded_w, ")");
-  g.out_h = (padded_h - span_h) / g.stride_h + 1;
-  g.out_w = (padded_w - span_w) / g.stride_w + 1;
-  return ConvShape{input.size(0), out_channels, groups, g};
+  return ConvShape{conv2d_args(op, input, weight, stride, padding, dilation, groups)};
 }
 
 MatrixLayout layout(int64_t rs, int64_t cs, int64_t per_image, int64_t per_group) {
@@ -167,10 +104,7 @@ at::Tensor conv2d_cuda(const at::Tensor& input, const at::Tensor& weight,
   at::Tensor bias;
   if (bias_opt.has_value() && bias_opt->defined()) {
     bias = bias_opt->contiguous();
-    check_float_on(op, "bias", bias, "input", input);
-    check_same_dtype(op, "input", input, "bias", bias);
-    TORCH_CHECK(bias.dim() == 1 && bias.size(0) == s.out_channels, op,
-                ": expected bias of shape [", s.out_channels, "] but got ", bias.sizes());
+    check_conv2d_bias(op, bias, input, s);
   }
   c10::cuda::CUDAGuard guard(input.device());
   auto out = at::empty({s.batch, s.out_channels, s.geo.out_h, s.geo.out_w}, input.options());
@@ -272,12 +206,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> conv2d_backward_cuda(
     std::array<bool, 3> output_mask) {
   const char* op = "torchext.conv2d_backward";
   const ConvShape s = conv_shape(op, input, weight, stride, padding, dilation, groups);
-  check_float_on(op, "grad_output", grad_output, "input", input);
-  check_same_dtype(op, "grad_output", grad_output, "input", input);
-  const std::array<int64_t, 4> out_shape{s.batch, s.out_channels, s.geo.out_h, s.geo.out_w};
-  TORCH_CHECK(grad_output.sizes() == at::IntArrayRef(out_shape), op,
-              ": expected grad_output of shape ", at::IntArrayRef(out_shape), " but got ",
-              grad_output.sizes());
+  check_conv2d_grad_output(op, grad_output, input, s);
   c10::cuda::CUDAGuard guard(input.device());
   at::Tensor grad_input, grad_weight, grad_bias;
   const auto go = grad_output.contiguous();

@@ -14,13 +14,6 @@
 
 namespace torchext::cuda {
 
-// check_float plus: on the same CUDA device as `ref` (the argument that selected this kernel).
-inline void check_float_on(const char* op, const char* arg, const at::Tensor& t,
-                           const char* ref_arg, const at::Tensor& ref) {
-  check_float(op, arg, t);
-  check_same_device(op, ref_arg, ref, arg, t);
-}
-
 // `t` on the device of `ref` (the CUDA operand that selected this kernel): a 0-dim CPU tensor is
 // copied there, as native elementwise ops accept one; any other device mismatch is an error.
 inline at::Tensor on_device_of(const char* op, const char* arg, const at::Tensor& t,

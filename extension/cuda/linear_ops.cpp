@@ -10,35 +10,13 @@
 #include <tuple>
 #include <vector>
 
+#include "../linear_args.h"
 #include "gemm.h"
 #include "host_utils.h"
 #include "reduce_ops.h"
 
 namespace torchext::cuda {
 namespace {
-
-void check_operands(const char* op, const at::Tensor& input, const at::Tensor& weight) {
-  check_float(op, "input", input);
-  check_float_on(op, "weight", weight, "input", input);
-  check_same_dtype(op, "input", input, "weight", weight);
-  TORCH_CHECK(input.dim() >= 1, op, ": expected input to have at least 1 dimension but got a 0-D tensor");
-  check_dim(op, "weight", weight, 2);
-  TORCH_CHECK(input.size(-1) == weight.size(1), op, ": expected input's last dimension (",
-              input.size(-1), ") to equal weight's in_features (", weight.size(1),
-              "), but input has shape ", input.sizes(), " and weight has shape ", weight.sizes());
-}
-
-int64_t leading_rows(const at::Tensor& input) {
-  int64_t rows = 1;
-  for (int64_t d = 0; d + 1 < input.dim(); ++d) rows *= input.size(d);
-  return rows;
-}
-
-std::vector<int64_t> output_shape(const at::Tensor& input, int64_t out_features) {
-  std::vector<int64_t> shape(input.sizes().begin(), input.sizes().end());
-  shape.back() = out_features;
-  return shape;
-}
 
 // The layout of a 2-D tensor, or of its transpose.
 MatrixLayout layout_of(const at::Tensor& t, bool transposed = false) {
@@ -73,15 +51,12 @@ void product(int64_t M, int64_t N, int64_t K, const at::Tensor& a, MatrixLayout 
 at::Tensor linear_cuda(const at::Tensor& input, const at::Tensor& weight,
                        const std::optional<at::Tensor>& bias_opt) {
   const char* op = "torchext.linear";
-  check_operands(op, input, weight);
-  const int64_t M = leading_rows(input), K = weight.size(1), N = weight.size(0);
+  const LinearArgs s = linear_args(op, input, weight);
+  const int64_t M = s.M, K = s.K, N = s.N;
   at::Tensor bias;
   if (bias_opt.has_value() && bias_opt->defined()) {
     bias = *bias_opt;
-    check_float_on(op, "bias", bias, "input", input);
-    check_same_dtype(op, "input", input, "bias", bias);
-    TORCH_CHECK(bias.dim() == 1 && bias.size(0) == N, op, ": expected bias of shape [", N,
-                "] (weight's out_features) but got ", bias.sizes());
+    check_linear_bias(op, bias, input, s);
   }
   c10::cuda::CUDAGuard guard(input.device());
   auto out = at::empty({M, N}, input.options());
@@ -90,21 +65,16 @@ at::Tensor linear_cuda(const at::Tensor& input, const at::Tensor& weight,
     // y = x @ W^T: W^T is W with its strides swapped.
     product<scalar_t>(M, N, K, x, layout_of(x), weight, layout_of(weight, true), bias, out);
   });
-  return out.view(output_shape(input, N));
+  return out.view(linear_output_shape(input, N));
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> linear_backward_cuda(
     const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& weight,
     std::array<bool, 3> output_mask) {
   const char* op = "torchext.linear_backward";
-  check_operands(op, input, weight);
-  check_float_on(op, "grad_output", grad_output, "input", input);
-  check_same_dtype(op, "grad_output", grad_output, "input", input);
-  const int64_t M = leading_rows(input), K = weight.size(1), N = weight.size(0);
-  const auto expected = output_shape(input, N);
-  TORCH_CHECK(grad_output.sizes() == at::IntArrayRef(expected), op,
-              ": expected grad_output of shape ", at::IntArrayRef(expected), " but got ",
-              grad_output.sizes());
+  const LinearArgs s = linear_args(op, input, weight);
+  check_linear_grad_output(op, grad_output, input, s);
+  const int64_t M = s.M, K = s.K, N = s.N;
   c10::cuda::CUDAGuard guard(input.device());
   at::Tensor grad_input, grad_weight, grad_bias;
   const auto g = grad_output.reshape({M, N});

@@ -7,29 +7,12 @@
 
 #include <vector>
 
+#include "../matmul_args.h"
 #include "gemm.h"
 #include "host_utils.h"
 
 namespace torchext::cuda {
 namespace {
-
-constexpr const char* kOp = "torchext.matmul";
-
-std::vector<int64_t> broadcast_batch(at::IntArrayRef a, at::IntArrayRef b, const at::Tensor& self,
-                                     const at::Tensor& other) {
-  const size_t nd = std::max(a.size(), b.size());
-  std::vector<int64_t> out(nd);
-  for (size_t i = 0; i < nd; ++i) {
-    const int64_t sa = i < a.size() ? a[a.size() - 1 - i] : 1;
-    const int64_t sb = i < b.size() ? b[b.size() - 1 - i] : 1;
-    TORCH_CHECK(sa == sb || sa == 1 || sb == 1, kOp, ": batch dimensions of self (shape ",
-                self.sizes(), ") and other (shape ", other.sizes(),
-                ") cannot be broadcast: sizes ", sa, " and ", sb, " at batch dimension ",
-                static_cast<int64_t>(nd - 1 - i));
-    out[nd - 1 - i] = sa == 1 ? sb : sa;
-  }
-  return out;
-}
 
 // out[batch..., n, p] = a[batch..., n, k] @ b[batch..., k, p], a and b expanded to the batch
 // shape. The batch dimensions are coalesced; the last two become the GEMM's two-level batch and
@@ -75,26 +58,14 @@ void batched_product(const at::Tensor& a, const at::Tensor& b, at::Tensor& out, 
 }
 
 at::Tensor matmul_cuda(const at::Tensor& self, const at::Tensor& other) {
-  check_float(kOp, "self", self);
-  check_float_on(kOp, "other", other, "self", self);
-  check_same_dtype(kOp, "self", self, "other", other);
-  TORCH_CHECK(self.dim() >= 1 && other.dim() >= 1, kOp,
-              ": both arguments need to be at least 1-D, but self is ", self.dim(),
-              "-D and other is ", other.dim(), "-D");
   // A 1-D self is a 1 x k row and a 1-D other a k x 1 column; the added dims are dropped from
-  // the result.
+  // the result (matmul_args.h).
+  const MatmulArgs m = matmul_args(self, other);
+  const int64_t n = m.n, k = m.k, p = m.p;
+  const std::vector<int64_t>& batch = m.batch;
   const at::Tensor a = self.dim() == 1 ? self.unsqueeze(0) : self;
   const at::Tensor b = other.dim() == 1 ? other.unsqueeze(-1) : other;
-  const int64_t n = a.size(-2), k = a.size(-1), p = b.size(-1);
-  TORCH_CHECK(b.size(-2) == k, kOp, ": size mismatch, cannot multiply self of shape ",
-              self.sizes(), " by other of shape ", other.sizes(), " (", k, " != ", b.size(-2),
-              " along the contracted dimension)");
-  std::vector<int64_t> batch = broadcast_batch(a.sizes().slice(0, a.dim() - 2),
-                                               b.sizes().slice(0, b.dim() - 2), self, other);
   const int64_t batch_dims = static_cast<int64_t>(batch.size());
-  std::vector<int64_t> result_shape = batch;
-  if (self.dim() >= 2) result_shape.push_back(n);
-  if (other.dim() >= 2) result_shape.push_back(p);
   std::vector<int64_t> a_shape = batch, b_shape = batch, out_shape = batch;
   a_shape.insert(a_shape.end(), {n, k});
   b_shape.insert(b_shape.end(), {k, p});
@@ -108,7 +79,7 @@ at::Tensor matmul_cuda(const at::Tensor& self, const at::Tensor& other) {
       batched_product<scalar_t>(a_full, b_full, out, batch_dims);
     });
   }
-  return out.view(result_shape);
+  return out.view(m.result);
 }
 
 }  // namespace

@@ -6,12 +6,9 @@
 
 #include <cstdint>
 
-namespace torchext::cuda {
+#include "../geometry.h"
 
-struct PoolGeometry {
-  int64_t kh, kw, sh, sw, ph, pw, dh, dw;
-  int64_t H, W, OH, OW;
-};
+namespace torchext::cuda {
 
 // out = the max of each window, indices = its flat position h * W + w in the input plane. The
 // first maximum wins, a NaN is taken whenever seen (the last NaN wins), as native; a window lying

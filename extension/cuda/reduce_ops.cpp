@@ -3,6 +3,7 @@
 #include <ATen/Dispatch.h>
 #include <torch/library.h>
 
+#include "../reduce_args.h"
 #include "host_utils.h"
 #include "reduce.h"
 #include "reduce_ops.h"
@@ -46,18 +47,10 @@ at::Tensor sum_cuda(const at::Tensor& self, at::OptionalIntArrayRef dim, bool ke
     TORCH_CHECK(is_supported_cuda_dtype(*dtype), op,
                 ": expected dtype to be float16, bfloat16, float32 or float64 but got ", *dtype);
   }
+  const std::vector<bool> reduced = reduced_dims(op, self, dim);
   std::vector<int64_t> dims;
-  if (dim.has_value()) {
-    const int64_t nd = std::max<int64_t>(self.dim(), 1);  // a 0-d tensor accepts dim 0 and -1
-    std::vector<bool> seen(nd, false);
-    for (int64_t d : *dim) {
-      TORCH_CHECK_INDEX(d >= -nd && d < nd, op, ": dimension out of range (expected to be in range of [",
-                        -nd, ", ", nd - 1, "], but got ", d, ")");
-      const int64_t w = d < 0 ? d + nd : d;
-      TORCH_CHECK(!seen[w], op, ": dim ", w, " appears multiple times in the list of dims");
-      seen[w] = true;
-      if (self.dim() > 0) dims.push_back(w);
-    }
+  for (int64_t d = 0; d < self.dim(); ++d) {
+    if (reduced[d]) dims.push_back(d);
   }
   const auto x = dtype.has_value() ? self.to(*dtype) : self;
   return reduce_sum(x, dims, keepdim);
