@@ -165,6 +165,21 @@ def test_batch_split_into_chunks(device, x_shape):
     compare_with_native(lambda *a: F.conv2d(*a, padding=1), lambda *a: NF.conv2d(*a, padding=1), [x, w, b])
 
 
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("groups", [1, 2])
+def test_batch_split_across_threads(threads, groups):
+    # CPU: with several threads and wide per-image outputs the batch is split by image, each part
+    # summing its own weight gradient; 5 images over 2 or 3 threads gives uneven parts.
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        x, w, b = conv_inputs("cpu", (5, 4, 16, 16), (6, 4 // groups, 3, 3), True)
+        compare_with_native(lambda *a: F.conv2d(*a, padding=1, groups=groups),
+                            lambda *a: NF.conv2d(*a, padding=1, groups=groups), [x, w, b])
+    finally:
+        torch.set_num_threads(previous)
+
+
 @pytest.mark.parametrize("kernel,kwargs", [(3, {"padding": 1}), (1, {}), (1, {"stride": 2})])
 def test_channels_last_input(device, kernel, kwargs):
     x = torch.randn(2, 6, 9, 8, device=device).to(memory_format=torch.channels_last).requires_grad_()
