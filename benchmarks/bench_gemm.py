@@ -38,7 +38,9 @@ def _operands(m, n, k, transposed):
 
 
 def _times(fn, min_run_time):
-    return benchmark.Timer(stmt="fn()", globals={"fn": fn}).blocked_autorange(min_run_time=min_run_time).times
+    # num_threads: Timer would otherwise run the statement on one thread.
+    return benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=torch.get_num_threads()
+                           ).blocked_autorange(min_run_time=min_run_time).times
 
 
 def run(rounds, min_run_time):

@@ -17,7 +17,7 @@ from torch import nn
 
 import torchext
 from . import functional as F
-from .timing import time_training_step
+from .timing import compare_training_steps
 
 MODEL_SHAPES = [(1, 64), (8, 64), (32, 64), (8, 224)]
 
@@ -143,31 +143,52 @@ def _unary_case(name, shape, native, ours):
     return (name, native, ours, lambda: (torch.randn(shape).requires_grad_(),))
 
 
-def _time(stmt, min_run_time):
-    """(median, q1, q3) in ms of a callable, via torch.utils.benchmark."""
-    measurement = benchmark.Timer(stmt="fn()", globals={"fn": stmt}).blocked_autorange(min_run_time=min_run_time)
-    times = sorted(measurement.times)
+def _times(stmt, min_run_time):
+    """Seconds per call of a callable, several measurements via torch.utils.benchmark, on the
+    current thread count (Timer's default would run it on one thread)."""
+    return benchmark.Timer(stmt="fn()", globals={"fn": stmt}, num_threads=torch.get_num_threads()
+                           ).blocked_autorange(min_run_time=min_run_time).times
+
+
+def _quartiles_ms(times):
+    """(median, q1, q3) in ms."""
+    times = sorted(times)
     q = lambda p: times[min(len(times) - 1, int(p * (len(times) - 1) + 0.5))] * 1e3  # noqa: E731
-    return (measurement.median * 1e3, q(0.25), q(0.75))
+    return (q(0.5), q(0.25), q(0.75))
+
+
+def _compare(stmts, min_run_time, rounds=3):
+    """{name: (median, q1, q3) ms} for {name: callable}, measured in alternating rounds so that a
+    change in the machine's load reaches all of them alike."""
+    times = {name: [] for name in stmts}
+    for _ in range(rounds):
+        for name, stmt in stmts.items():
+            times[name] += _times(stmt, min_run_time / rounds)
+    return {name: _quartiles_ms(values) for name, values in times.items()}
 
 
 def time_op(native, ours, make_inputs, min_run_time):
     """Forward and forward+backward of native and ours on the same inputs."""
     inputs = make_inputs()
-    result = {}
-    for label, fn in (("native", native), ("torchext", ours)):
-        def forward():
+
+    def forward(fn):
+        def run():
             with torch.no_grad():
                 fn(*inputs)
+        return run
 
-        def forward_backward():
-            out = fn(*inputs)
-            out.backward(grad)
+    def forward_backward(fn):
         with torch.no_grad():
             grad = torch.ones_like(fn(*inputs))
-        result[label] = {"forward": _time(forward, min_run_time),
-                         "forward+backward": _time(forward_backward, min_run_time)}
-    return result
+
+        def run():
+            fn(*inputs).backward(grad)
+        return run
+
+    fns = {"native": native, "torchext": ours}
+    fwd = _compare({label: forward(fn) for label, fn in fns.items()}, min_run_time)
+    fwd_bwd = _compare({label: forward_backward(fn) for label, fn in fns.items()}, min_run_time)
+    return {label: {"forward": fwd[label], "forward+backward": fwd_bwd[label]} for label in fns}
 
 
 def gemm_cases():
@@ -176,8 +197,8 @@ def gemm_cases():
     for n in (1024, 2048):
         a, b = torch.randn(n, n), torch.randn(n, n)
         flops = 2 * n**3
-        native = _time(lambda: torch.mm(a, b), 1.0)
-        ours = _time(lambda: torchext.ops.matmul(a, b), 1.0)
+        runs = _compare({"native": lambda: torch.mm(a, b), "torchext": lambda: torchext.ops.matmul(a, b)}, 2.0)
+        native, ours = runs["native"], runs["torchext"]
         cases.append({"name": f"gemm {n}^3", "native_gflops": flops / native[0] / 1e6,
                       "torchext_gflops": flops / ours[0] / 1e6, "native_ms": native, "torchext_ms": ours})
     return cases
@@ -191,17 +212,14 @@ def model_step(batch, size, reps, compile_native):
     model = resnet18(weights=None)
     patched = torchext.patch(copy.deepcopy(model))
     data, labels = torch.rand(batch, 3, size, size), torch.rand(batch, 1000)
-    runs = {"native": time_training_step(model, torch.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9),
-                                         data, labels, reps=reps),
-            "torchext": time_training_step(patched, torchext.optim.SGD(patched.parameters(), lr=1e-2, momentum=0.9),
-                                           data, labels, reps=reps)}
+    setups = {"native": (model, torch.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9)),
+              "torchext": (patched, torchext.optim.SGD(patched.parameters(), lr=1e-2, momentum=0.9))}
     if compile_native:
         compiled_model = copy.deepcopy(model)
-        compiled = torch.compile(compiled_model)
-        runs["native compiled"] = time_training_step(
-            compiled, torch.optim.SGD(compiled_model.parameters(), lr=1e-2, momentum=0.9), data, labels,
-            reps=reps, warmup=3)
-    return runs
+        setups["native compiled"] = (torch.compile(compiled_model),
+                                     torch.optim.SGD(compiled_model.parameters(), lr=1e-2, momentum=0.9))
+    # Warm-up 3: the compiled model compiles in its first steps.
+    return compare_training_steps(setups, data, labels, reps=reps, warmup=3 if compile_native else 2)
 
 
 def peak_memory_mb(batch, size, implementation):
@@ -227,7 +245,9 @@ def peak_memory_mb(batch, size, implementation):
         "for _ in range(3):\n"
         "    opt.zero_grad(); (model(data) - labels).sum().backward(); opt.step()\n"
         "print((status('VmHWM') - before) / 1024)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"peak memory run ({implementation}, {batch}x3x{size}x{size}) failed:\n{out.stderr[-2000:]}")
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -235,8 +255,15 @@ def _ms(stats):
     return f"{stats[0]:.3f} ({stats[1]:.3f}-{stats[2]:.3f})"
 
 
-def write_results(results, out_dir):
+DEFAULT_OUT = Path("benchmarks/results")
+
+
+def write_results(results, out_dir, update_readme=None):
+    """The JSON, markdown table and PNG chart of a run under out_dir; the README's generated
+    section too when they go to the committed results directory (or update_readme says so)."""
     out = Path(out_dir)
+    if update_readme is None:
+        update_readme = out.resolve() == DEFAULT_OUT.resolve()
     out.mkdir(parents=True, exist_ok=True)
     stem = "cuda" if results["machine"].get("device") == "cuda" else "cpu"
     (out / f"bench_{stem}.json").write_text(json.dumps(results, indent=1))
@@ -272,7 +299,8 @@ def write_results(results, out_dir):
     table = "\n".join(lines) + "\n"
     (out / f"bench_{stem}.md").write_text(table)
     _chart(results, out / f"bench_{stem}.png")
-    _update_readme(stem, table, out / f"bench_{stem}.png")
+    if update_readme:
+        _update_readme(stem, table, out / f"bench_{stem}.png")
     return out / f"bench_{stem}.md"
 
 
@@ -322,7 +350,7 @@ def _chart(results, path):
     plt.close(fig)
 
 
-def main(quick=False, out_dir="benchmarks/results", render=None):
+def main(quick=False, out_dir=DEFAULT_OUT, render=None):
     if render:
         print(write_results(json.loads(Path(render).read_text()), out_dir).read_text())
         return 0

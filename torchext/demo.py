@@ -10,7 +10,7 @@ import torch
 
 import torchext
 from .check import run_checks
-from .timing import time_training_step
+from .timing import compare_training_steps
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -105,9 +105,11 @@ def speed(batches=(1, 8)):
         patched = torchext.patch(copy.deepcopy(model))
         data = torch.rand(batch, 3, 64, 64)
         labels = torch.rand(batch, 1000)
-        native = time_training_step(model, torch.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9), data, labels)
-        ours = time_training_step(patched, torchext.optim.SGD(patched.parameters(), lr=1e-2, momentum=0.9),
-                                  data, labels)
+        runs = compare_training_steps(
+            {"native": (model, torch.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9)),
+             "torchext": (patched, torchext.optim.SGD(patched.parameters(), lr=1e-2, momentum=0.9))},
+            data, labels)
+        native, ours = runs["native"], runs["torchext"]
         for phase in ("forward", "backward", "step", "total"):
             n, o = native[phase][0], ours[phase][0]
             print(f"  {batch:>5} {phase:<9} {n:>9.2f} {o:>9.2f} {o / n:>6.2f}")

@@ -11,28 +11,37 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def time_training_step(model, optimizer, data, labels, reps=10, warmup=2):
-    """Runs the tutorial step reps times after warmup; returns, per phase and for the whole step,
-    (median, first quartile, third quartile) in milliseconds."""
-    phases = {"forward": [], "backward": [], "step": [], "total": []}
+def compare_training_steps(setups, data, labels, reps=10, warmup=2):
+    """Runs the tutorial step of each {name: (model, optimizer)} reps times after warmup on the same
+    data, one step of each per round (so that a change in the machine's load during the run
+    reaches all of them alike); returns per name, per phase and for the whole step, (median, first
+    quartile, third quartile) in milliseconds."""
+    phases = {name: {"forward": [], "backward": [], "step": [], "total": []} for name in setups}
     for i in range(warmup + reps):
-        optimizer.zero_grad(set_to_none=True)
-        _sync(data.device)
-        t0 = time.perf_counter()
-        loss = (model(data) - labels).sum()
-        _sync(data.device)
-        t1 = time.perf_counter()
-        loss.backward()
-        _sync(data.device)
-        t2 = time.perf_counter()
-        optimizer.step()
-        _sync(data.device)
-        t3 = time.perf_counter()
-        if i >= warmup:
-            for name, value in (("forward", t1 - t0), ("backward", t2 - t1), ("step", t3 - t2),
-                                ("total", t3 - t0)):
-                phases[name].append(value * 1e3)
-    return {name: summarize(values) for name, values in phases.items()}
+        for name, (model, optimizer) in setups.items():
+            times = _one_step(model, optimizer, data, labels)
+            if i >= warmup:
+                for phase, value in times.items():
+                    phases[name][phase].append(value * 1e3)
+    return {name: {phase: summarize(values) for phase, values in runs.items()}
+            for name, runs in phases.items()}
+
+
+def _one_step(model, optimizer, data, labels):
+    """Seconds of forward, backward, optimizer step and the whole of one training step."""
+    optimizer.zero_grad(set_to_none=True)
+    _sync(data.device)
+    t0 = time.perf_counter()
+    loss = (model(data) - labels).sum()
+    _sync(data.device)
+    t1 = time.perf_counter()
+    loss.backward()
+    _sync(data.device)
+    t2 = time.perf_counter()
+    optimizer.step()
+    _sync(data.device)
+    t3 = time.perf_counter()
+    return {"forward": t1 - t0, "backward": t2 - t1, "step": t3 - t2, "total": t3 - t0}
 
 
 def summarize(values):

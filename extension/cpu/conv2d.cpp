@@ -189,7 +189,11 @@ void conv2d_forward_kernel(const ConvShape& s, const T* x, const T* w, const T* 
 
   for_each_image_part(s.batch, s.image_parts(), [&](int64_t, int64_t first, int64_t end) {
     const int64_t chunk = s.chunk(end - first);
-    at::Tensor columns = at::empty({g.channels * g.kernel_area() * chunk * P},
+    // Without groups, im2col writes the columns straight into the GEMM's packed layout.
+    const bool panels = s.groups == 1 && im2col_panels_supported(g);
+    constexpr int64_t width = kGemmPanelWidth<T>;
+    const int64_t padded_columns = panels ? (chunk * P + width - 1) / width * width : chunk * P;
+    at::Tensor columns = at::empty({g.channels * g.kernel_area() * padded_columns},
                                    at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value));
     // Several images per chunk: the GEMM writes [Cout, images*P], scattered to NCHW afterwards.
     at::Tensor staging;
@@ -197,12 +201,17 @@ void conv2d_forward_kernel(const ConvShape& s, const T* x, const T* w, const T* 
     T* cols = columns.mutable_data_ptr<T>();
     for (int64_t n0 = first; n0 < end; n0 += chunk) {
       const int64_t images = std::min(chunk, end - n0), ld = images * P;
-      im2col(x + n0 * image_in, images, g, cols);
       T* dst = images > 1 ? staging.mutable_data_ptr<T>() : out + n0 * image_out;
-      for_each_group(s.groups, [&](int64_t grp) {
-        gemm<T>(cout_g, ld, K, T(1), w + grp * cout_g * K, K, 1, cols + grp * K * ld, ld, 1, T(0),
-                dst + grp * cout_g * ld, ld, 1);
-      });
+      if (panels) {
+        im2col_panels<width>(x + n0 * image_in, images, g, cols);
+        gemm_prepacked_b<T>(s.out_channels, ld, K, T(1), w, K, 1, cols, T(0), dst, ld);
+      } else {
+        im2col(x + n0 * image_in, images, g, cols);
+        for_each_group(s.groups, [&](int64_t grp) {
+          gemm<T>(cout_g, ld, K, T(1), w + grp * cout_g * K, K, 1, cols + grp * K * ld, ld, 1,
+                  T(0), dst + grp * cout_g * ld, ld, 1);
+        });
+      }
       if (images > 1) {
         scatter_chunk<T>(dst, images, s.out_channels, P, bias, out + n0 * image_out);
       } else if (bias) {

@@ -171,6 +171,7 @@ struct Problem {
   T beta;
   T* c;
   int64_t c_rs, c_cs;
+  const T* b_panels = nullptr;  // B already packed (gemm_prepacked_b's layout): b is not read
 };
 
 // C[m0:m1, n0:n1] of the product on the calling thread, through the blocked loops.
@@ -195,8 +196,8 @@ void gemm_rectangle(const Problem<T>& p, int64_t m0, int64_t m1, int64_t n0, int
     for (int64_t pc = 0; pc < p.K; pc += kc_max) {
       const int64_t kc = std::min(kc_max, p.K - pc);
       const T beta = pc == 0 ? p.beta : T(1);  // later K blocks accumulate onto the first
-      const T* b_block = p.b + pc * p.b_rs + jc * p.b_cs;
-      pack_b<T, NR>(kc, nc, b_block, p.b_rs, p.b_cs, b_packed);
+      const T* b_block = p.b_panels ? p.b_panels + (jc / NR * p.K + pc) * NR : b_packed;
+      if (!p.b_panels) pack_b<T, NR>(kc, nc, p.b + pc * p.b_rs + jc * p.b_cs, p.b_rs, p.b_cs, b_packed);
       for (int64_t ic = m0; ic < m1; ic += mc_max) {
         const int64_t mc = std::min(mc_max, m1 - ic);
         const T* a_block = p.a + ic * p.a_rs + pc * p.a_cs;
@@ -205,7 +206,8 @@ void gemm_rectangle(const Problem<T>& p, int64_t m0, int64_t m1, int64_t n0, int
           pack_a<T, MR>(mc - in_place, kc, a_block + in_place * p.a_rs, p.a_rs, p.a_cs, a_packed);
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const int nr = static_cast<int>(std::min<int64_t>(NR, nc - jr));
-          const T* b_panel = b_packed + jr * kc;
+          // Panels of the whole depth K (prepacked) or of this block's kc (packed here).
+          const T* b_panel = b_block + jr * (p.b_panels ? p.K : kc);
           T* c_block = p.c + ic * p.c_rs + (jc + jr) * p.c_cs;
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
@@ -313,6 +315,24 @@ void gemm(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t a_rs, in
   }
 }
 
+template <typename T>
+void gemm_prepacked_b(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t a_rs,
+                      int64_t a_cs, const T* b_panels, T beta, T* C, int64_t c_rs) {
+  using namespace gemm_detail;
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == T(0)) {
+    scale_c(M, N, beta, C, c_rs, int64_t(1));
+    return;
+  }
+  Problem<T> p{M, N, K, alpha, A, a_rs, a_cs, nullptr, 0, 0, beta, C, c_rs, 1};
+  p.b_panels = b_panels;
+  gemm_packed(p);
+}
+
+template void gemm_prepacked_b<float>(int64_t, int64_t, int64_t, float, const float*, int64_t,
+                                      int64_t, const float*, float, float*, int64_t);
+template void gemm_prepacked_b<double>(int64_t, int64_t, int64_t, double, const double*, int64_t,
+                                       int64_t, const double*, double, double*, int64_t);
 template void gemm<float>(int64_t, int64_t, int64_t, float, const float*, int64_t, int64_t,
                           const float*, int64_t, int64_t, float, float*, int64_t, int64_t);
 template void gemm<double>(int64_t, int64_t, int64_t, double, const double*, int64_t, int64_t,

@@ -2,6 +2,8 @@
 #pragma once
 #include <cstdint>
 
+#include "gemm_microkernel.h"
+
 namespace torchext::cpu {
 
 // C = beta * C + alpha * A @ B for an M x K matrix A and a K x N matrix B, each addressed by
@@ -12,5 +14,17 @@ namespace torchext::cpu {
 template <typename T>
 void gemm(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t a_rs, int64_t a_cs,
           const T* B, int64_t b_rs, int64_t b_cs, T beta, T* C, int64_t c_rs, int64_t c_cs);
+
+// Width W of the column panels gemm_prepacked_b reads (the micro-kernel's register tile width).
+template <typename T>
+constexpr int kGemmPanelWidth = gemm_detail::Tile<T>::NR;
+
+// The same product with B handed over already in the micro-kernel's layout, so that a producer
+// (conv2d's im2col) can write it there directly instead of the GEMM copying it: ceil(N / W)
+// panels, panel p holding B(k, p * W + j) at b_panels[(p * K + k) * W + j], with zeros past N.
+// C must be row-major (unit column stride).
+template <typename T>
+void gemm_prepacked_b(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t a_rs,
+                      int64_t a_cs, const T* b_panels, T beta, T* C, int64_t c_rs);
 
 }  // namespace torchext::cpu

@@ -8,10 +8,12 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <vector>
 
 #include "../geometry.h"
+#include "gemm_simd.h"
 
 namespace torchext::cpu {
 
@@ -191,7 +193,88 @@ void col2im_scatter(const T* __restrict__ columns, int64_t batch, const ConvGeom
   });
 }
 
+// A zero-padded copy of `batch` NCHW images, each plane cut to the extent the taps read:
+// padded[(n * channels + c) * ext.area() + r * ext.width + q] = x[n][c][r - pad_top][q - pad_left].
+template <typename T>
+void pad_images(const T* __restrict__ input, int64_t batch, const ConvGeometry& g,
+                const PaddedExtent& ext, T* __restrict__ padded) {
+  const int64_t rows = ext.rows(g), cols = ext.cols(g);
+  at::parallel_for(0, batch * g.channels, grain_for(ext.area()), [&](int64_t begin, int64_t end) {
+    for (int64_t plane = begin; plane < end; ++plane) {
+      T* dst = padded + plane * ext.area();
+      std::fill_n(dst, ext.area(), T(0));
+      const T* src = input + plane * g.in_area();
+      for (int64_t r = 0; r < rows; ++r)
+        std::copy_n(src + r * g.width, cols, dst + (r + g.pad_top) * ext.width + g.pad_left);
+    }
+  });
+}
+
 }  // namespace detail
+
+// Whether im2col_panels handles this geometry: output rows wide enough that a panel is made of
+// a few long runs rather than many short ones.
+inline bool im2col_panels_supported(const ConvGeometry& g) { return g.out_w >= detail::kNarrowRow; }
+
+// im2col straight into the GEMM's packed-B layout (gemm_prepacked_b): panel p holds columns
+// [p * width, (p + 1) * width) as depth x width values row by row, zero past the last column.
+// Panel by panel, so each panel is written in one sequential sweep while the few padded input
+// rows it reads stay in L1; the GEMM then skips packing the columns itself.
+template <int64_t width, typename T>
+void im2col_panels(const T* input, int64_t batch, const ConvGeometry& g, T* panels) {
+  const detail::PaddedExtent ext(g);
+  std::vector<T> padded_images(batch * g.channels * ext.area());
+  detail::pad_images(input, batch, g, ext, padded_images.data());
+  const T* padded = padded_images.data();
+  const int64_t P = g.out_area(), N = batch * P, depth = g.channels * g.kernel_area();
+  const int64_t count = (N + width - 1) / width;
+  at::parallel_for(0, count, detail::grain_for(depth * width), [&](int64_t begin, int64_t end) {
+    // The panel's columns as runs along one output row: (first lane, length, offset of the
+    // run's first tap-(0, 0) input in the padded images).
+    std::vector<std::array<int64_t, 3>> runs;
+    for (int64_t panel = begin; panel < end; ++panel) {
+      runs.clear();
+      const int64_t j_end = std::min(N, (panel + 1) * width);
+      for (int64_t j = panel * width; j < j_end;) {
+        const int64_t n = j / P, oh = j % P / g.out_w, ow = j % g.out_w;
+        const int64_t len = std::min(j_end - j, g.out_w - ow);
+        runs.push_back({j - panel * width, len,
+                        n * g.channels * ext.area() + oh * g.stride_h * ext.width + ow * g.stride_w});
+        j += len;
+      }
+      const int64_t filled = j_end - panel * width;
+      T* __restrict__ dst = panels + panel * depth * width;
+      for (int64_t c = 0; c < g.channels; ++c) {
+        for (int64_t ki = 0; ki < g.kernel_h; ++ki) {
+          for (int64_t kj = 0; kj < g.kernel_w; ++kj, dst += width) {
+            const T* tap = padded + c * ext.area() + ki * g.dilation_h * ext.width + kj * g.dilation_w;
+            if (runs.size() == 1 && filled == width) {  // the panel is one run: fixed-length copies
+              const T* __restrict__ s = tap + runs[0][2];
+              if (g.stride_w == 1) {
+                using S = gemm_detail::Simd<T>;
+                static_assert(width % S::W == 0, "panels are whole vectors wide");
+                for (int64_t e = 0; e < width; e += S::W) S::storeu(dst + e, S::loadu(s + e));
+              } else {
+                for (int64_t e = 0; e < width; ++e) dst[e] = s[e * g.stride_w];
+              }
+              continue;
+            }
+            for (const auto& [lane, len, offset] : runs) {
+              const T* __restrict__ s = tap + offset;
+              T* __restrict__ d = dst + lane;
+              if (g.stride_w == 1) {
+                for (int64_t e = 0; e < len; ++e) d[e] = s[e];
+              } else {
+                for (int64_t e = 0; e < len; ++e) d[e] = s[e * g.stride_w];
+              }
+            }
+            std::fill(dst + filled, dst + width, T(0));
+          }
+        }
+      }
+    }
+  });
+}
 
 // input: `batch` contiguous NCHW images; columns: [channels*kh*kw, batch*P], row-major.
 template <typename T>
