@@ -21,6 +21,7 @@
 #include "../conv2d_args.h"
 #include "gemm.h"
 #include "im2col.h"
+#include "workspace.h"
 
 namespace torchext::cpu {
 namespace {
@@ -56,6 +57,15 @@ void for_each_image_part(int64_t batch, int64_t parts, const F& fn) {
 }
 
 // The validated sizes plus this backend's way of splitting the work.
+// Per-thread scratch (workspace.h): the columns matrix, and the GEMM's [Cout, images*P] output
+// (forward) or grad_output gathered into that order (backward).
+struct Columns {
+  static constexpr const char* name = "conv2d columns";
+};
+struct Staging {
+  static constexpr const char* name = "conv2d staging";
+};
+
 struct ConvShape : Conv2dArgs {
   bool direct_gemm() const {
     return is_pointwise() && (batch == 1 || geo.out_area() >= kWideGemm);
@@ -193,15 +203,12 @@ void conv2d_forward_kernel(const ConvShape& s, const T* x, const T* w, const T* 
     const bool panels = s.groups == 1 && im2col_panels_supported(g);
     constexpr int64_t width = kGemmPanelWidth<T>;
     const int64_t padded_columns = panels ? (chunk * P + width - 1) / width * width : chunk * P;
-    at::Tensor columns = at::empty({g.channels * g.kernel_area() * padded_columns},
-                                   at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value));
+    T* cols = thread_workspace<Columns, T>(g.channels * g.kernel_area() * padded_columns);
     // Several images per chunk: the GEMM writes [Cout, images*P], scattered to NCHW afterwards.
-    at::Tensor staging;
-    if (chunk > 1) staging = at::empty({s.out_channels * chunk * P}, columns.options());
-    T* cols = columns.mutable_data_ptr<T>();
+    T* staging = chunk > 1 ? thread_workspace<Staging, T>(s.out_channels * chunk * P) : nullptr;
     for (int64_t n0 = first; n0 < end; n0 += chunk) {
       const int64_t images = std::min(chunk, end - n0), ld = images * P;
-      T* dst = images > 1 ? staging.mutable_data_ptr<T>() : out + n0 * image_out;
+      T* dst = images > 1 ? staging : out + n0 * image_out;
       if (panels) {
         im2col_panels<width>(x + n0 * image_in, images, g, cols);
         gemm_prepacked_b<T>(s.out_channels, ld, K, T(1), w, K, 1, cols, T(0), dst, ld);
@@ -294,17 +301,15 @@ void conv2d_backward_kernel(const ConvShape& s, const T* gout, const T* x, const
     const int64_t chunk = s.chunk(end - first);
     // One buffer serves both directions: the columns of the input for the weight gradient, then
     // W^T @ grad_out for col2im.
-    at::Tensor columns = at::empty({g.channels * g.kernel_area() * chunk * P}, options);
-    at::Tensor gathered;
-    if (chunk > 1) gathered = at::empty({s.out_channels * chunk * P}, options);
-    T* cols = columns.mutable_data_ptr<T>();
+    T* cols = thread_workspace<Columns, T>(g.channels * g.kernel_area() * chunk * P);
+    T* gathered = chunk > 1 ? thread_workspace<Staging, T>(s.out_channels * chunk * P) : nullptr;
     for (int64_t n0 = first; n0 < end; n0 += chunk) {
       const int64_t images = std::min(chunk, end - n0), ld = images * P;
       // grad_out of the chunk as [Cout, images*P], matching the columns' column order.
       const T* go = gout + n0 * image_out;
       if (images > 1) {
-        gather_chunk(go, images, s.out_channels, P, gathered.mutable_data_ptr<T>());
-        go = gathered.const_data_ptr<T>();
+        gather_chunk(go, images, s.out_channels, P, gathered);
+        go = gathered;
       }
       if (part_grad_w) {
         im2col(x + n0 * image_in, images, g, cols);

@@ -15,6 +15,7 @@
 
 #include "gemm_microkernel.h"
 #include "gemm_pack.h"
+#include "workspace.h"
 
 namespace torchext::cpu {
 namespace gemm_detail {
@@ -33,25 +34,9 @@ constexpr int64_t kDirectAMaxColumns = 8;
 // Products this small cost less computed directly than the packing and blocking set-up.
 constexpr int64_t kTinyFmas = 512;
 
-// Packing buffer of at least n elements, 64-byte aligned, owned by the calling thread and reused
-// across calls (freed when the thread exits). Each thread packs into its own, so no races.
-template <typename T>
-T* workspace(int64_t n) {
-  struct Buffer {
-    T* data = nullptr;
-    int64_t size = 0;
-    ~Buffer() { std::free(data); }
-  };
-  thread_local Buffer buf;
-  if (buf.size < n) {
-    std::free(buf.data);
-    buf.data = static_cast<T*>(std::aligned_alloc(64, round_up(n * sizeof(T), 64)));
-    buf.size = buf.data ? n : 0;
-    TORCH_CHECK(buf.data, "torchext gemm: could not allocate a ", n * sizeof(T),
-                "-byte packing buffer");
-  }
-  return buf.data;
-}
+struct Packing {
+  static constexpr const char* name = "GEMM packing";
+};
 
 // C = beta * C, for K == 0 or alpha == 0 (A and B are not read; beta == 0 does not read C).
 template <typename T>
@@ -184,7 +169,7 @@ void gemm_rectangle(const Problem<T>& p, int64_t m0, int64_t m1, int64_t n0, int
   const int64_t mc_max = round_up(ceil_div(m1 - m0, ceil_div(m1 - m0, Cfg::MC)), MR);
   const int64_t nc_max = round_up(ceil_div(n1 - n0, ceil_div(n1 - n0, Cfg::NC)), NR);
   const int64_t a_size = round_up(mc_max * kc_max, 64 / sizeof(T));  // keeps b_packed aligned
-  T* a_packed = workspace<T>(a_size + nc_max * kc_max);
+  T* a_packed = thread_workspace<Packing, T>(a_size + nc_max * kc_max);
   T* b_packed = a_packed + a_size;
   // C too narrow to amortise packing A, and A row- or column-major: the micro-kernel reads full
   // MR-row panels of A in place; only a trailing partial panel is packed (for its zero padding).

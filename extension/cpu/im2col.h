@@ -14,6 +14,7 @@
 
 #include "../geometry.h"
 #include "gemm_simd.h"
+#include "workspace.h"
 
 namespace torchext::cpu {
 
@@ -212,6 +213,10 @@ void pad_images(const T* __restrict__ input, int64_t batch, const ConvGeometry& 
 
 }  // namespace detail
 
+struct PaddedImages {  // im2col_panels' per-thread scratch (workspace.h)
+  static constexpr const char* name = "im2col padded images";
+};
+
 // Whether im2col_panels handles this geometry: output rows wide enough that a panel is made of
 // a few long runs rather than many short ones.
 inline bool im2col_panels_supported(const ConvGeometry& g) { return g.out_w >= detail::kNarrowRow; }
@@ -223,9 +228,9 @@ inline bool im2col_panels_supported(const ConvGeometry& g) { return g.out_w >= d
 template <int64_t width, typename T>
 void im2col_panels(const T* input, int64_t batch, const ConvGeometry& g, T* panels) {
   const detail::PaddedExtent ext(g);
-  std::vector<T> padded_images(batch * g.channels * ext.area());
-  detail::pad_images(input, batch, g, ext, padded_images.data());
-  const T* padded = padded_images.data();
+  T* padded_images = thread_workspace<PaddedImages, T>(batch * g.channels * ext.area());
+  detail::pad_images(input, batch, g, ext, padded_images);
+  const T* padded = padded_images;
   const int64_t P = g.out_area(), N = batch * P, depth = g.channels * g.kernel_area();
   const int64_t count = (N + width - 1) / width;
   at::parallel_for(0, count, detail::grain_for(depth * width), [&](int64_t begin, int64_t end) {
