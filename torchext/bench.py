@@ -157,7 +157,7 @@ def _quartiles_ms(times):
     return (q(0.5), q(0.25), q(0.75))
 
 
-def _compare(stmts, min_run_time, rounds=3):
+def _compare(stmts, min_run_time, rounds=6):
     """{name: (median, q1, q3) ms} for {name: callable}, measured in alternating rounds so that a
     change in the machine's load reaches all of them alike."""
     times = {name: [] for name in stmts}
@@ -359,7 +359,7 @@ def main(quick=False, out_dir=DEFAULT_OUT, render=None):
     cases = resnet18_layer_cases()
     progress = Progress(len(shapes) + len(cases) + 1 + (0 if quick else len(shapes)), "bench")
     for batch, size in shapes:
-        reps = 5 if (quick or batch * size * size > 8 * 64 * 64 * 4) else 15
+        reps = 5 if quick else 9 if batch * size * size > 8 * 64 * 64 * 4 else 21
         compile_native = not quick and batch == 8 and size == 64
         try:
             runs = model_step(batch, size, reps, compile_native)
@@ -370,7 +370,7 @@ def main(quick=False, out_dir=DEFAULT_OUT, render=None):
         results["model"].append({"input": f"{batch}x3x{size}x{size}", "runs": runs})
         progress.step(f"model {batch}x3x{size}x{size}")
     for name, native, ours, make in cases:
-        results["ops"].append({"name": name, **time_op(native, ours, make, 0.2 if quick else 0.5)})
+        results["ops"].append({"name": name, **time_op(native, ours, make, 0.3 if quick else 1.2)})
         progress.step(name)
     results["gemm"] = gemm_cases()
     progress.step("gemm")
