@@ -1,9 +1,10 @@
 // Argument checks for the fused multi-tensor SGD step (sgd_step_), shared by the CPU and CUDA
-// host code. Only checks, and the predicate for which tensors a kernel may walk in place.
+// host code, and the working tensors both backends' kernels walk.
 #pragma once
 #include <ATen/ATen.h>
 
 #include <cstddef>
+#include <vector>
 
 #include "common.h"
 
@@ -62,5 +63,50 @@ inline void check_sgd_step_args(at::TensorList params, at::TensorList grads, at:
 inline bool sgd_walks_like(const at::Tensor& t, const at::Tensor& param) {
   return t.is_non_overlapping_and_dense() && t.strides() == param.strides();
 }
+
+// What the kernel walks for each param: the tensors themselves where param, grad and buffer can
+// be walked linearly together, otherwise contiguous copies, whose results write_back copies back
+// after the step.
+struct SgdWorkingSet {
+  std::vector<at::Tensor> params, grads, bufs;  // bufs empty without momentum
+
+  SgdWorkingSet(at::TensorList p, at::TensorList g, at::TensorList b, bool use_momentum)
+      : params(p.size()), grads(p.size()), bufs(use_momentum ? p.size() : 0) {
+    for (size_t i = 0; i < p.size(); ++i) {
+      params[i] = p[i].is_non_overlapping_and_dense() ? p[i] : p[i].contiguous();
+      const bool aligned = sgd_walks_like(g[i], params[i]) &&
+                           (!use_momentum || sgd_walks_like(b[i], params[i]));
+      if (!aligned) params[i] = p[i].contiguous();
+      grads[i] = aligned ? g[i] : g[i].contiguous();
+      if (use_momentum) bufs[i] = aligned ? b[i] : b[i].contiguous();
+    }
+  }
+
+  // Data pointers per param (buffer pointers null without momentum).
+  template <typename T>
+  struct Pointers {
+    std::vector<T*> params, bufs;
+    std::vector<const T*> grads;
+  };
+  template <typename T>
+  Pointers<T> pointers() const {
+    Pointers<T> ptrs{std::vector<T*>(params.size()), std::vector<T*>(params.size(), nullptr),
+                     std::vector<const T*>(params.size())};
+    for (size_t i = 0; i < params.size(); ++i) {
+      ptrs.params[i] = params[i].mutable_data_ptr<T>();
+      ptrs.grads[i] = grads[i].const_data_ptr<T>();
+      if (!bufs.empty()) ptrs.bufs[i] = bufs[i].mutable_data_ptr<T>();
+    }
+    return ptrs;
+  }
+
+  // Copies the stepped values of any working copies back into the caller's tensors.
+  void write_back(at::TensorList p, at::TensorList b) const {
+    for (size_t i = 0; i < params.size(); ++i) {
+      if (!params[i].is_same(p[i])) p[i].copy_(params[i]);
+      if (!bufs.empty() && !bufs[i].is_same(b[i])) b[i].copy_(bufs[i]);
+    }
+  }
+};
 
 }  // namespace torchext

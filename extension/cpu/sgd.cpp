@@ -85,21 +85,10 @@ void sgd_step__cpu(at::TensorList params, at::TensorList grads, at::TensorList m
   check_sgd_step_args(params, grads, momentum_buffers, momentum, dampening, nesterov);
   if (params.empty()) return;
 
-  // Working views: the tensors themselves where they can be walked linearly together, otherwise
-  // contiguous copies whose results are copied back after the pass.
+  const SgdWorkingSet work(params, grads, momentum_buffers, use_momentum);
   const size_t count = params.size();
-  std::vector<at::Tensor> p_work(count), g_work(count), b_work(count);
   std::vector<int64_t> offsets(count + 1, 0);  // prefix sums of numel: the flattened work list
-  for (size_t i = 0; i < count; ++i) {
-    const auto& p = params[i];
-    p_work[i] = p.is_non_overlapping_and_dense() ? p : p.contiguous();
-    const bool aligned = sgd_walks_like(grads[i], p_work[i]) &&
-                         (!use_momentum || sgd_walks_like(momentum_buffers[i], p_work[i]));
-    if (!aligned) p_work[i] = p.contiguous();
-    g_work[i] = aligned ? grads[i] : grads[i].contiguous();
-    if (use_momentum) b_work[i] = aligned ? momentum_buffers[i] : momentum_buffers[i].contiguous();
-    offsets[i + 1] = offsets[i] + p.numel();
-  }
+  for (size_t i = 0; i < count; ++i) offsets[i + 1] = offsets[i] + params[i].numel();
   const Momentum mode = !use_momentum ? Momentum::kNone
                         : first_step  ? Momentum::kFirstStep
                                       : Momentum::kUpdate;
@@ -109,31 +98,23 @@ void sgd_step__cpu(at::TensorList params, at::TensorList grads, at::TensorList m
                                  static_cast<scalar_t>(momentum),
                                  static_cast<scalar_t>(1.0 - dampening)};
     const RunFn<scalar_t> run = pick_run<scalar_t>(maximize, weight_decay != 0, mode, nesterov);
-    std::vector<scalar_t*> pp(count), bp(count, nullptr);
-    std::vector<const scalar_t*> gp(count);
-    for (size_t i = 0; i < count; ++i) {
-      pp[i] = p_work[i].mutable_data_ptr<scalar_t>();
-      gp[i] = g_work[i].const_data_ptr<scalar_t>();
-      if (use_momentum) bp[i] = b_work[i].mutable_data_ptr<scalar_t>();
-    }
+    const auto ptrs = work.pointers<scalar_t>();
     // Parallel over all elements of all params; each chunk finds the params it overlaps.
     parallel_chunks(offsets.back(), [&](int64_t begin, int64_t end) {
       size_t i = std::upper_bound(offsets.begin(), offsets.end(), begin) - offsets.begin() - 1;
       for (int64_t pos = begin; pos < end; ++i) {
         const int64_t lo = pos - offsets[i];
         const int64_t hi = std::min(end, offsets[i + 1]) - offsets[i];
-        if (hi > lo) run(pp[i] + lo, gp[i] + lo, use_momentum ? bp[i] + lo : nullptr, hi - lo, s);
+        if (hi > lo) {
+          run(ptrs.params[i] + lo, ptrs.grads[i] + lo,
+              use_momentum ? ptrs.bufs[i] + lo : nullptr, hi - lo, s);
+        }
         pos = offsets[i] + hi;
       }
     });
   });
 
-  for (size_t i = 0; i < count; ++i) {
-    if (!p_work[i].is_same(params[i])) params[i].copy_(p_work[i]);
-    if (use_momentum && !b_work[i].is_same(momentum_buffers[i])) {
-      momentum_buffers[i].copy_(b_work[i]);
-    }
-  }
+  work.write_back(params, momentum_buffers);
 }
 
 }  // namespace
