@@ -72,6 +72,18 @@ struct PaddedExtent {
   int64_t rows(const ConvGeometry& g) const { return std::clamp<int64_t>(height - g.pad_top, 0, g.height); }
   int64_t cols(const ConvGeometry& g) const { return std::clamp<int64_t>(width - g.pad_left, 0, g.width); }
   int64_t area() const { return height * width; }
+  // Copies an input plane's rows into a padded buffer at (pad_top, pad_left), leaving the border
+  // as it is; copy_out is the reverse, the buffer's interior back into a plane.
+  template <typename T>
+  void copy_in(const T* plane, const ConvGeometry& g, T* padded) const {
+    for (int64_t r = 0; r < rows(g); ++r)
+      std::copy_n(plane + r * g.width, cols(g), padded + (r + g.pad_top) * width + g.pad_left);
+  }
+  template <typename T>
+  void copy_out(const T* padded, const ConvGeometry& g, T* plane) const {
+    for (int64_t r = 0; r < rows(g); ++r)
+      std::copy_n(padded + (r + g.pad_top) * width + g.pad_left, cols(g), plane + r * g.width);
+  }
 };
 
 // im2col one task per (channel, image), row by row: the plane is first copied into a zeroed
@@ -83,14 +95,11 @@ void im2col_rows(const T* __restrict__ input, int64_t batch, const ConvGeometry&
   const int64_t P = g.out_area(), ld = batch * P;
   const int64_t Wo = g.out_w, sw = g.stride_w, sh = g.stride_h;
   const PaddedExtent ext(g);
-  const int64_t rows = ext.rows(g), cols = ext.cols(g);
   at::parallel_for(0, g.channels * batch, grain_for(g.kernel_area() * P), [&](int64_t begin, int64_t end) {
     std::vector<T> buffer(ext.area(), T(0));
     T* __restrict__ padded = buffer.data();
     for_each_pair(begin, end, batch, [&](int64_t c, int64_t n, int64_t) {
-      const T* plane = input + (n * g.channels + c) * g.in_area();
-      for (int64_t r = 0; r < rows; ++r)
-        std::copy_n(plane + r * g.width, cols, padded + (r + g.pad_top) * ext.width + g.pad_left);
+      ext.copy_in(input + (n * g.channels + c) * g.in_area(), g, padded);
       for (int64_t ki = 0; ki < g.kernel_h; ++ki) {
         for (int64_t kj = 0; kj < g.kernel_w; ++kj) {
           T* dst = columns + ((c * g.kernel_h + ki) * g.kernel_w + kj) * ld + n * P;
@@ -141,7 +150,6 @@ void col2im_rows(const T* __restrict__ columns, int64_t batch, const ConvGeometr
   const int64_t P = g.out_area(), ld = batch * P;
   const int64_t Wo = g.out_w, sw = g.stride_w, sh = g.stride_h;
   const PaddedExtent ext(g);
-  const int64_t rows = ext.rows(g), cols = ext.cols(g);
   at::parallel_for(0, batch * g.channels, grain_for(g.kernel_area() * P), [&](int64_t begin, int64_t end) {
     std::vector<T> buffer(ext.area());
     T* __restrict__ padded = buffer.data();
@@ -164,9 +172,8 @@ void col2im_rows(const T* __restrict__ columns, int64_t batch, const ConvGeometr
       }
       // Pixels no tap reads (skipped by the stride) get zero.
       T* plane = grad_input + task * g.in_area();
-      if (rows < g.height || cols < g.width) std::fill_n(plane, g.in_area(), T(0));
-      for (int64_t r = 0; r < rows; ++r)
-        std::copy_n(padded + (r + g.pad_top) * ext.width + g.pad_left, cols, plane + r * g.width);
+      if (ext.rows(g) < g.height || ext.cols(g) < g.width) std::fill_n(plane, g.in_area(), T(0));
+      ext.copy_out(padded, g, plane);
     });
   });
 }
@@ -199,14 +206,11 @@ void col2im_scatter(const T* __restrict__ columns, int64_t batch, const ConvGeom
 template <typename T>
 void pad_images(const T* __restrict__ input, int64_t batch, const ConvGeometry& g,
                 const PaddedExtent& ext, T* __restrict__ padded) {
-  const int64_t rows = ext.rows(g), cols = ext.cols(g);
   at::parallel_for(0, batch * g.channels, grain_for(ext.area()), [&](int64_t begin, int64_t end) {
     for (int64_t plane = begin; plane < end; ++plane) {
       T* dst = padded + plane * ext.area();
       std::fill_n(dst, ext.area(), T(0));
-      const T* src = input + plane * g.in_area();
-      for (int64_t r = 0; r < rows; ++r)
-        std::copy_n(src + r * g.width, cols, dst + (r + g.pad_top) * ext.width + g.pad_left);
+      ext.copy_in(input + plane * g.in_area(), g, dst);
     }
   });
 }
