@@ -2,6 +2,7 @@
 import torch
 
 from .._library import ops
+from .backward_call import backward_call
 from .arguments import same_device
 
 
@@ -45,11 +46,8 @@ class ReLUBackward(torch.autograd.Function):
 
 
 def relu_backward(grad, result):
-    """relu's gradient: under create_graph through ReLUBackward (so it can be differentiated
-    again), else the op directly, without a Function's bookkeeping."""
-    if torch.is_grad_enabled():
-        return ReLUBackward.apply(grad, result)
-    return ops.relu_backward.default(grad, result)
+    """relu's gradient (backward_call: differentiable again under create_graph)."""
+    return backward_call(ReLUBackward, ops.relu_backward.default)(grad, result)
 
 
 class ReLU(torch.autograd.Function):

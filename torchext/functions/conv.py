@@ -3,6 +3,7 @@ torch.nn.functional.conv2d (int or tuple arguments, padding 'same'/'valid', unba
 import torch
 
 from .._library import ops
+from .backward_call import backward_call
 from . import arguments
 
 
@@ -59,9 +60,7 @@ class Conv2d(torch.autograd.Function):
         input, weight = ctx.saved_tensors
         needs = ctx.needs_input_grad
         mask = [needs[0], needs[1], ctx.has_bias and needs[2]]
-        # Under create_graph through Conv2dBackward (whose backward raises), else directly.
-        backward = Conv2dBackward.apply if torch.is_grad_enabled() else ops.conv2d_backward.default
-        grad_input, grad_weight, grad_bias = backward(grad, input, weight, *ctx.conv_args, mask)
+        grad_input, grad_weight, grad_bias = backward_call(Conv2dBackward, ops.conv2d_backward.default)(grad, input, weight, *ctx.conv_args, mask)
         return grad_input, grad_weight, grad_bias, None, None, None, None
 
 

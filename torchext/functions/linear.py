@@ -2,6 +2,7 @@
 import torch
 
 from .._library import ops
+from .backward_call import backward_call
 from . import arguments
 from .elementwise import add
 
@@ -48,9 +49,7 @@ class Linear(torch.autograd.Function):
         input, weight = ctx.saved_tensors
         needs = ctx.needs_input_grad
         mask = [needs[0], needs[1], ctx.has_bias and needs[2]]
-        # Under create_graph through LinearBackward (whose backward raises), else directly.
-        backward = LinearBackward.apply if torch.is_grad_enabled() else ops.linear_backward.default
-        return backward(grad, input, weight, mask)
+        return backward_call(LinearBackward, ops.linear_backward.default)(grad, input, weight, mask)
 
 
 def linear(input, weight, bias=None):

@@ -7,6 +7,7 @@ counters are left alone and an eval-mode graph saves them for its backward).
 import torch
 
 from .._library import ops
+from .backward_call import backward_call
 from . import arguments
 
 
@@ -96,9 +97,7 @@ class BatchNorm(torch.autograd.Function):
         else:
             running_mean, running_var = a, b
             save_mean = save_invstd = input.new_empty((0,))
-        # Under create_graph the backward goes through BatchNormBackward, whose own backward
-        # raises; otherwise nothing is recorded and the op is called directly.
-        backward = BatchNormBackward.apply if torch.is_grad_enabled() else ops.batch_norm_backward.default
+        backward = backward_call(BatchNormBackward, ops.batch_norm_backward.default)
         grad_input, grad_weight, grad_bias = backward(
             grad, input, weight, running_mean, running_var, save_mean, save_invstd, ctx.training,
             ctx.eps, mask)

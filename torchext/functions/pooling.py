@@ -3,6 +3,7 @@ torch.nn.functional signatures."""
 import torch
 
 from .._library import ops
+from .backward_call import backward_call
 from . import arguments
 
 
@@ -74,8 +75,7 @@ class MaxPool2d(torch.autograd.Function):
         if not ctx.needs_input_grad[0]:
             return (None,) * 6
         input, indices = ctx.saved_tensors
-        # Under create_graph through MaxPool2dBackward (whose backward raises), else directly.
-        backward = MaxPool2dBackward.apply if torch.is_grad_enabled() else ops.max_pool2d_backward.default
+        backward = backward_call(MaxPool2dBackward, ops.max_pool2d_backward.default)
         return backward(grad, input, indices), None, None, None, None, None
 
 
@@ -103,9 +103,8 @@ class AdaptiveAvgPool2d(torch.autograd.Function):
         if not ctx.needs_input_grad[0]:
             return None, None
         (input,) = ctx.saved_tensors
-        if torch.is_grad_enabled():  # create_graph: record the backward for double backward
-            return AdaptiveAvgPool2dBackward.apply(grad, input), None
-        return ops.adaptive_avg_pool2d_backward.default(grad, input), None
+        backward = backward_call(AdaptiveAvgPool2dBackward, ops.adaptive_avg_pool2d_backward.default)
+        return backward(grad, input), None
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
