@@ -20,12 +20,19 @@ class OpRecorder(TorchDispatchMode):
         super().__init__()
         self.ops = []
         self._targets = []  # storage of each op's first tensor argument
+        self._torchext_args = []  # (op name, args) of each torchext op
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         self.ops.append(func)
+        if func.namespace == "torchext":
+            self._torchext_args.append((func._schema.name.split("::")[-1], args))
         first = args[0] if args and isinstance(args[0], torch.Tensor) else None
         self._targets.append(first.untyped_storage().data_ptr() if first is not None else None)
         return func(*args, **(kwargs or {}))
+
+    def torchext_calls(self, name):
+        """The arguments of every call of the torchext op `name`, in order."""
+        return [args for op, args in self._torchext_args if op == name]
 
     def native_compute_ops(self, gradients=()):
         """aten ops seen that are neither torchext ops nor in the non-compute set. `gradients`

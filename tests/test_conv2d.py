@@ -2,24 +2,11 @@ import pytest
 import torch
 import torch.nn.functional as NF
 from torch.autograd import gradcheck
-from torch.utils._python_dispatch import TorchDispatchMode
 
 import torchext
 from torchext import functional as F
 from helpers import compare_with_native
-
-
-class OpRecorder(TorchDispatchMode):
-    """Records the torchext ops called (with their arguments) while active."""
-
-    def __init__(self):
-        super().__init__()
-        self.calls = []
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        if func.namespace == "torchext":
-            self.calls.append((func.__name__.split(".")[0], args))
-        return func(*args, **(kwargs or {}))
+from op_recorder import OpRecorder
 
 
 def conv_inputs(device, x_shape, w_shape, bias, dtype=torch.float64, requires_grad=(True, True, True)):
@@ -236,7 +223,7 @@ def test_backward_computes_only_what_is_needed(device, requires_grad, expected_m
     out = F.conv2d(x, w, b, padding=1)
     with OpRecorder() as rec:
         out.sum().backward()
-    backward_calls = [args for name, args in rec.calls if name == "conv2d_backward"]
+    backward_calls = rec.torchext_calls("conv2d_backward")
     assert len(backward_calls) == 1
     assert list(backward_calls[0][-1]) == expected_mask
     for t, needed in zip((x, w, b), requires_grad):

@@ -2,11 +2,11 @@ import pytest
 import torch
 import torch.nn.functional as NF
 from torch.autograd import gradcheck
-from torch.utils._python_dispatch import TorchDispatchMode
 
 import torchext
 from torchext import functional as F
 from helpers import compare_with_native
+from op_recorder import OpRecorder
 
 
 def linear_inputs(device, x_shape, w_shape, bias, dtype=torch.float64, requires_grad=(True, True, True)):
@@ -72,17 +72,6 @@ def test_one_dimensional_weight(device):
     compare_with_native(F.linear, NF.linear, [x, w])
 
 
-class OpRecorder(TorchDispatchMode):
-    def __init__(self):
-        super().__init__()
-        self.calls = []
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        if func.namespace == "torchext":
-            self.calls.append((func.__name__.split(".")[0], args))
-        return func(*args, **(kwargs or {}))
-
-
 @pytest.mark.parametrize("requires_grad,expected_mask", [
     ((True, False, False), [True, False, False]),
     ((False, True, True), [False, True, True]),
@@ -93,7 +82,7 @@ def test_backward_computes_only_what_is_needed(device, requires_grad, expected_m
     out = F.linear(x, w, b)
     with OpRecorder() as rec:
         out.sum().backward()
-    masks = [list(args[-1]) for name, args in rec.calls if name == "linear_backward"]
+    masks = [list(args[-1]) for args in rec.torchext_calls("linear_backward")]
     assert masks == [expected_mask]
     for t, needed in zip((x, w, b), requires_grad):
         assert (t.grad is not None) == needed
