@@ -61,6 +61,16 @@ inline std::vector<int64_t> tap_table(const ConvGeometry& g) {
   return table;
 }
 
+// Copies n values with vector moves: the rows copied here are short (tens of values), where a
+// call to memmove costs more than the copy itself.
+template <typename T>
+inline void copy_row(const T* __restrict__ src, int64_t n, T* __restrict__ dst) {
+  using S = gemm_detail::Simd<T>;
+  int64_t i = 0;
+  for (; i + S::W <= n; i += S::W) S::storeu(dst + i, S::loadu(src + i));
+  if (i < n) S::storeu_n(dst + i, S::loadu_n(src + i, int(n - i)), int(n - i));
+}
+
 // The part of the zero-padded input plane that some tap of some output pixel reads: rows
 // [0, height) and columns [0, width) of the plane shifted by (pad_top, pad_left).
 struct PaddedExtent {
@@ -77,12 +87,12 @@ struct PaddedExtent {
   template <typename T>
   void copy_in(const T* plane, const ConvGeometry& g, T* padded) const {
     for (int64_t r = 0; r < rows(g); ++r)
-      std::copy_n(plane + r * g.width, cols(g), padded + (r + g.pad_top) * width + g.pad_left);
+      copy_row(plane + r * g.width, cols(g), padded + (r + g.pad_top) * width + g.pad_left);
   }
   template <typename T>
   void copy_out(const T* padded, const ConvGeometry& g, T* plane) const {
     for (int64_t r = 0; r < rows(g); ++r)
-      std::copy_n(padded + (r + g.pad_top) * width + g.pad_left, cols(g), plane + r * g.width);
+      copy_row(padded + (r + g.pad_top) * width + g.pad_left, cols(g), plane + r * g.width);
   }
 };
 
@@ -217,73 +227,108 @@ void pad_images(const T* __restrict__ input, int64_t batch, const ConvGeometry& 
 
 }  // namespace detail
 
-struct PaddedImages {  // im2col_panels' per-thread scratch (workspace.h)
+struct PaddedImages {  // Im2colPanels' per-thread scratch (workspace.h)
   static constexpr const char* name = "im2col padded images";
 };
 
-// Whether im2col_panels handles this geometry: output rows wide enough that a panel is made of
+// Whether Im2colPanels handles this geometry: output rows wide enough that a panel is made of
 // a few long runs rather than many short ones.
 inline bool im2col_panels_supported(const ConvGeometry& g) { return g.out_w >= detail::kNarrowRow; }
 
 // im2col straight into the GEMM's packed-B layout (gemm_prepacked_b): panel p holds columns
 // [p * width, (p + 1) * width) as depth x width values row by row, zero past the last column.
-// Panel by panel, so each panel is written in one sequential sweep while the few padded input
-// rows it reads stay in L1; the GEMM then skips packing the columns itself.
+// The images are padded once (into this thread's scratch); write() then produces any range of
+// panels, so a caller can make a few panels, multiply them while they are still in L2, and
+// reuse the buffer for the next few. Each panel is written in one sequential sweep while the
+// few padded input rows it reads stay in L1; the GEMM skips packing the columns itself.
 template <int64_t width, typename T>
-void im2col_panels(const T* input, int64_t batch, const ConvGeometry& g, T* panels) {
-  const detail::PaddedExtent ext(g);
-  T* padded_images = thread_workspace<PaddedImages, T>(batch * g.channels * ext.area());
-  detail::pad_images(input, batch, g, ext, padded_images);
-  const T* padded = padded_images;
-  const int64_t P = g.out_area(), N = batch * P, depth = g.channels * g.kernel_area();
-  const int64_t count = (N + width - 1) / width;
-  at::parallel_for(0, count, detail::grain_for(depth * width), [&](int64_t begin, int64_t end) {
-    // The panel's columns as runs along one output row: (first lane, length, offset of the
-    // run's first tap-(0, 0) input in the padded images).
-    std::vector<std::array<int64_t, 3>> runs;
-    for (int64_t panel = begin; panel < end; ++panel) {
-      runs.clear();
-      const int64_t j_end = std::min(N, (panel + 1) * width);
-      for (int64_t j = panel * width; j < j_end;) {
-        const int64_t n = j / P, oh = j % P / g.out_w, ow = j % g.out_w;
-        const int64_t len = std::min(j_end - j, g.out_w - ow);
-        runs.push_back({j - panel * width, len,
-                        n * g.channels * ext.area() + oh * g.stride_h * ext.width + ow * g.stride_w});
-        j += len;
-      }
-      const int64_t filled = j_end - panel * width;
-      T* __restrict__ dst = panels + panel * depth * width;
-      for (int64_t c = 0; c < g.channels; ++c) {
-        for (int64_t ki = 0; ki < g.kernel_h; ++ki) {
-          for (int64_t kj = 0; kj < g.kernel_w; ++kj, dst += width) {
-            const T* tap = padded + c * ext.area() + ki * g.dilation_h * ext.width + kj * g.dilation_w;
-            if (runs.size() == 1 && filled == width) {  // the panel is one run: fixed-length copies
-              const T* __restrict__ s = tap + runs[0][2];
-              if (g.stride_w == 1) {
-                using S = gemm_detail::Simd<T>;
-                static_assert(width % S::W == 0, "panels are whole vectors wide");
-                for (int64_t e = 0; e < width; e += S::W) S::storeu(dst + e, S::loadu(s + e));
-              } else {
-                for (int64_t e = 0; e < width; ++e) dst[e] = s[e * g.stride_w];
-              }
-              continue;
-            }
-            for (const auto& [lane, len, offset] : runs) {
-              const T* __restrict__ s = tap + offset;
-              T* __restrict__ d = dst + lane;
-              if (g.stride_w == 1) {
-                for (int64_t e = 0; e < len; ++e) d[e] = s[e];
-              } else {
-                for (int64_t e = 0; e < len; ++e) d[e] = s[e * g.stride_w];
-              }
-            }
-            std::fill(dst + filled, dst + width, T(0));
+class Im2colPanels {
+ public:
+  Im2colPanels(const T* input, int64_t batch, const ConvGeometry& g)
+      : g_(g), ext_(g), N_(batch * g.out_area()), depth_(g.channels * g.kernel_area()) {
+    T* padded = thread_workspace<PaddedImages, T>(batch * g.channels * ext_.area());
+    detail::pad_images(input, batch, g, ext_, padded);
+    padded_ = padded;
+  }
+
+  int64_t count() const { return (N_ + width - 1) / width; }
+  int64_t depth() const { return depth_; }
+
+  // Panels [first, end) into dst (panel `first` at dst[0]), in parallel unless already inside a
+  // parallel region.
+  void write(int64_t first, int64_t end, T* dst) const {
+    at::parallel_for(first, end, detail::grain_for(depth_ * width), [&](int64_t begin, int64_t stop) {
+      std::vector<Run> runs;
+      for (int64_t panel = begin; panel < stop; ++panel) write_panel(panel, runs, dst + (panel - first) * depth_ * width);
+    });
+  }
+
+ private:
+  using S = gemm_detail::Simd<T>;
+  static_assert(width % S::W == 0, "panels are whole vectors wide");
+  static constexpr int64_t kVectors = width / S::W;
+  // A stretch of the panel's columns along one output row: first lane, length, and the offset
+  // of its first tap-(0, 0) input in the padded images.
+  struct Run {
+    int64_t lane, length, offset;
+  };
+
+  void write_panel(int64_t panel, std::vector<Run>& runs, T* __restrict__ dst) const {
+    const ConvGeometry& g = g_;
+    const int64_t P = g.out_area();
+    runs.clear();
+    const int64_t j_end = std::min(N_, (panel + 1) * width);
+    for (int64_t j = panel * width; j < j_end;) {
+      const int64_t n = j / P, oh = j % P / g.out_w, ow = j % g.out_w;
+      const int64_t len = std::min(j_end - j, g.out_w - ow);
+      runs.push_back({j - panel * width, len,
+                      n * g.channels * ext_.area() + oh * g.stride_h * ext_.width + ow * g.stride_w});
+      j += len;
+    }
+    const int64_t filled = j_end - panel * width;
+    // A full panel of contiguous runs that are whole vectors long (one output row of 16, or two
+    // of 8, for float) is copied a vector at a time, from where each vector's run starts. (A
+    // fixed count of copies: a loop over a run's length would be compiled into a memmove call.)
+    const bool whole_vectors =
+        g.stride_w == 1 && filled == width &&
+        std::all_of(runs.begin(), runs.end(), [](const Run& run) { return run.length % S::W == 0; });
+    std::array<int64_t, kVectors> vector_offsets{};
+    if (whole_vectors)
+      for (const Run& run : runs)
+        for (int64_t e = 0; e < run.length; e += S::W) vector_offsets[(run.lane + e) / S::W] = run.offset + e;
+    for (int64_t c = 0; c < g.channels; ++c) {
+      for (int64_t ki = 0; ki < g.kernel_h; ++ki) {
+        for (int64_t kj = 0; kj < g.kernel_w; ++kj, dst += width) {
+          const T* tap = padded_ + c * ext_.area() + ki * g.dilation_h * ext_.width + kj * g.dilation_w;
+          if (whole_vectors) {
+            for (int64_t v = 0; v < kVectors; ++v) S::storeu(dst + v * S::W, S::loadu(tap + vector_offsets[v]));
+            continue;
           }
+          if (runs.size() == 1 && filled == width) {  // one strided run: fixed-length copies
+            const T* __restrict__ s = tap + runs[0].offset;
+            for (int64_t e = 0; e < width; ++e) dst[e] = s[e * g.stride_w];
+            continue;
+          }
+          for (const Run& run : runs) {
+            const T* __restrict__ s = tap + run.offset;
+            T* __restrict__ d = dst + run.lane;
+            if (g.stride_w == 1) {
+              for (int64_t e = 0; e < run.length; ++e) d[e] = s[e];
+            } else {
+              for (int64_t e = 0; e < run.length; ++e) d[e] = s[e * g.stride_w];
+            }
+          }
+          std::fill(dst + filled, dst + width, T(0));
         }
       }
     }
-  });
-}
+  }
+
+  ConvGeometry g_;
+  detail::PaddedExtent ext_;
+  int64_t N_, depth_;
+  const T* padded_;
+};
 
 // input: `batch` contiguous NCHW images; columns: [channels*kh*kw, batch*P], row-major.
 template <typename T>
