@@ -64,7 +64,12 @@ def _extension():
     sanitize = os.environ.get("TORCHEXT_SANITIZE", "")
     march = os.environ.get("TORCHEXT_MARCH", "native")
     opt = ["-O0", "-g"] if debug else ["-O3", "-g0"]
-    cxx = opt + ["-fopenmp", "-Wall", "-Wno-unknown-pragmas", "-Wno-unused-function"]
+    # -fno-tree-loop-distribute-patterns: GCC otherwise turns copy and fill loops into memmove /
+    # memset calls, and the kernels' loops are short (a 16-value panel row, a 14-pixel image
+    # row), where the call costs more than the copy (it was 8% of a conv2d forward). Explicit
+    # std::copy_n / std::fill_n calls still go to the C library.
+    cxx = opt + ["-fopenmp", "-fno-tree-loop-distribute-patterns", "-Wall", "-Wno-unknown-pragmas",
+                 "-Wno-unused-function"]
     if march:
         cxx.append(f"-march={march}")
     link = ["-fopenmp"]

@@ -62,7 +62,7 @@ inline std::vector<int64_t> tap_table(const ConvGeometry& g) {
 }
 
 // Copies n values with vector moves: the rows copied here are short (tens of values), where a
-// call to memmove costs more than the copy itself.
+// call to memmove costs more than the copy itself (setup.py keeps GCC from making this loop one).
 template <typename T>
 inline void copy_row(const T* __restrict__ src, int64_t n, T* __restrict__ dst) {
   using S = gemm_detail::Simd<T>;
@@ -287,8 +287,7 @@ class Im2colPanels {
     }
     const int64_t filled = j_end - panel * width;
     // A full panel of contiguous runs that are whole vectors long (one output row of 16, or two
-    // of 8, for float) is copied a vector at a time, from where each vector's run starts. (A
-    // fixed count of copies: a loop over a run's length would be compiled into a memmove call.)
+    // of 8, for float) is copied a vector at a time, from where each vector's run starts.
     const bool whole_vectors =
         g.stride_w == 1 && filled == width &&
         std::all_of(runs.begin(), runs.end(), [](const Run& run) { return run.length % S::W == 0; });
@@ -313,7 +312,7 @@ class Im2colPanels {
             const T* __restrict__ s = tap + run.offset;
             T* __restrict__ d = dst + run.lane;
             if (g.stride_w == 1) {
-              for (int64_t e = 0; e < run.length; ++e) d[e] = s[e];
+              detail::copy_row(s, run.length, d);
             } else {
               for (int64_t e = 0; e < run.length; ++e) d[e] = s[e * g.stride_w];
             }
