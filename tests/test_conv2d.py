@@ -141,6 +141,35 @@ def test_odd_shapes_parity(device, x_shape, w_shape, kwargs, bias):
     assert_float32_parity(x, w, b, kwargs)
 
 
+# CPU forward routes without groups (conv2d.cpp): output rows of 8+ pixels go through packed
+# column panels; at unit horizontal stride with rows a whole number of vectors (8 float32 / 4
+# float64 values on AVX2, 16 / 8 on AVX-512) and whole panels, the GEMM reads the padded images
+# in place (implicit GEMM). Rows of 8, 12, 16, 24 and 32 pixels, uneven rows, vertical stride,
+# dilation, asymmetric 'same' padding, several images per chunk and a partial last panel.
+FORWARD_ROUTE_CASES = [
+    ((3, 5, 8, 8), (7, 5, 3, 3), {"padding": 1}),
+    ((2, 4, 12, 12), (6, 4, 3, 3), {"padding": 1}),
+    ((2, 3, 16, 16), (4, 3, 3, 3), {"padding": 1}),
+    ((1, 3, 10, 24), (5, 3, 3, 3), {"padding": 1, "dilation": (1, 1)}),
+    ((2, 3, 9, 32), (4, 3, 4, 4), {"padding": "same"}),
+    ((2, 3, 20, 20), (4, 3, 3, 3), {"padding": 2, "dilation": 2}),
+    ((2, 3, 17, 16), (4, 3, 3, 3), {"stride": (2, 1), "padding": 1}),
+    ((2, 3, 9, 14), (4, 3, 3, 3), {"padding": 1}),
+    ((3, 2, 5, 11), (3, 2, 2, 4), {"padding": (1, 0)}),
+    ((2, 3, 18, 18), (4, 3, 3, 3), {"stride": 2, "padding": 1}),
+]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("x_shape,w_shape,kwargs", FORWARD_ROUTE_CASES)
+def test_forward_routes_parity(device, x_shape, w_shape, kwargs, dtype):
+    x, w, b = conv_inputs(device, x_shape, w_shape, True, dtype=dtype)
+    if dtype == torch.float32:
+        assert_float32_parity(x, w, b, kwargs)
+    else:
+        compare_with_native(lambda *a: F.conv2d(*a, **kwargs), lambda *a: NF.conv2d(*a, **kwargs), [x, w, b])
+
+
 @pytest.mark.parametrize("x_shape", [
     (9, 16, 64, 64),  # columns of several images per chunk, and a last partial chunk
     (2, 64, 64, 64),  # one image per chunk

@@ -6,8 +6,11 @@
 //                        grad_bias = sum of grad_out over images and pixels
 // B images side by side make the GEMM's N wide even when each image's output is tiny (ResNet's
 // last layers: 2x2 pixels). A 1x1 stride-1 unpadded convolution is already a GEMM on each
-// image: no im2col. Only the gradients asked for are computed; a frozen weight costs neither
-// an im2col nor a GEMM.
+// image: no im2col. Without groups the forward writes the columns straight into the GEMM's
+// packed panels (Im2colPanels), or, at unit horizontal stride with output rows a whole number of
+// vectors, writes no columns at all: the GEMM reads them from the padded images (implicit GEMM,
+// gemm_gathered_b). Only the gradients asked for are computed; a frozen weight costs neither an
+// im2col nor a GEMM.
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
@@ -16,6 +19,7 @@
 #include <algorithm>
 #include <array>
 #include <tuple>
+#include <vector>
 
 #include "../common.h"
 #include "../conv2d_args.h"
@@ -46,7 +50,9 @@ constexpr int64_t kWideImagePart = 256;
 // Bytes of columns panels made and multiplied at a time in the forward: about what stays in L2
 // (512 KiB here) beside the weight's rows being read, so that the GEMM reads the panels from L2
 // rather than main memory. At 8x64x32x32, 64->64, blocking took the forward from 1.3x native's
-// time to 0.95x.
+// time to 0.95x. The implicit GEMM (no panels written) keeps the same blocks: their output
+// stays in cache across the GEMM's depth blocks, and they are narrow enough for the GEMM to read
+// the weight in place instead of packing it.
 constexpr int64_t kPanelBlockBytes = int64_t(192) << 10;
 // Panels per block for a GEMM depth (at least one).
 template <typename T>
@@ -217,19 +223,28 @@ void conv2d_forward_kernel(const ConvShape& s, const T* x, const T* w, const T* 
     T* cols = thread_workspace<Columns, T>(g.channels * g.kernel_area() * (panels ? block * width : chunk * P));
     // Several images per chunk: the GEMM writes [Cout, images*P], scattered to NCHW afterwards.
     T* staging = chunk > 1 ? thread_workspace<Staging, T>(s.out_channels * chunk * P) : nullptr;
+    std::vector<int64_t> vector_offsets, row_offsets;  // the implicit GEMM's B (Im2colPanels::gathered)
     for (int64_t n0 = first; n0 < end; n0 += chunk) {
       const int64_t images = std::min(chunk, end - n0), ld = images * P;
       T* dst = images > 1 ? staging : out + n0 * image_out;
       if (panels) {
         const Im2colPanels<width, T> source(x + n0 * image_in, images, g);
+        const bool gather = source.gatherable();
+        GatheredB<T> b{};
+        if (gather) b = source.gathered(vector_offsets, row_offsets);
         // Blocks evened out (16 panels at 5 per block run as 4 x 4, not 5 + 5 + 5 + 1).
         const int64_t blocks = (source.count() + block - 1) / block;
         const int64_t even = (source.count() + blocks - 1) / blocks;
         for (int64_t p0 = 0; p0 < source.count(); p0 += even) {
           const int64_t p1 = std::min(source.count(), p0 + even);
           const int64_t j0 = p0 * width, j1 = std::min(ld, p1 * width);
-          source.write(p0, p1, cols);
-          gemm_prepacked_b<T>(s.out_channels, j1 - j0, K, T(1), w, K, 1, cols, T(0), dst + j0, ld);
+          if (gather) {  // implicit GEMM: no columns at all
+            const GatheredB<T> part{b.source, b.vector_offsets + j0 / kVectorWidth<T>, b.row_offsets};
+            gemm_gathered_b<T>(s.out_channels, j1 - j0, K, T(1), w, K, 1, part, T(0), dst + j0, ld);
+          } else {
+            source.write(p0, p1, cols);
+            gemm_prepacked_b<T>(s.out_channels, j1 - j0, K, T(1), w, K, 1, cols, T(0), dst + j0, ld);
+          }
         }
       } else {
         im2col(x + n0 * image_in, images, g, cols);

@@ -156,7 +156,8 @@ struct Problem {
   T beta;
   T* c;
   int64_t c_rs, c_cs;
-  const T* b_panels = nullptr;  // B already packed (gemm_prepacked_b's layout): b is not read
+  const T* b_panels = nullptr;              // B already packed (gemm_prepacked_b's layout)
+  const GatheredB<T>* gathered = nullptr;   // or B read in place (gemm_gathered_b); b unread
 };
 
 // C[m0:m1, n0:n1] of the product on the calling thread, through the blocked loops.
@@ -181,8 +182,9 @@ void gemm_rectangle(const Problem<T>& p, int64_t m0, int64_t m1, int64_t n0, int
     for (int64_t pc = 0; pc < p.K; pc += kc_max) {
       const int64_t kc = std::min(kc_max, p.K - pc);
       const T beta = pc == 0 ? p.beta : T(1);  // later K blocks accumulate onto the first
+      const bool packed_here = !p.b_panels && !p.gathered;
       const T* b_block = p.b_panels ? p.b_panels + (jc / NR * p.K + pc) * NR : b_packed;
-      if (!p.b_panels) pack_b<T, NR>(kc, nc, p.b + pc * p.b_rs + jc * p.b_cs, p.b_rs, p.b_cs, b_packed);
+      if (packed_here) pack_b<T, NR>(kc, nc, p.b + pc * p.b_rs + jc * p.b_cs, p.b_rs, p.b_cs, b_packed);
       for (int64_t ic = m0; ic < m1; ic += mc_max) {
         const int64_t mc = std::min(mc_max, m1 - ic);
         const T* a_block = p.a + ic * p.a_rs + pc * p.a_cs;
@@ -191,22 +193,33 @@ void gemm_rectangle(const Problem<T>& p, int64_t m0, int64_t m1, int64_t n0, int
           pack_a<T, MR>(mc - in_place, kc, a_block + in_place * p.a_rs, p.a_rs, p.a_cs, a_packed);
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const int nr = static_cast<int>(std::min<int64_t>(NR, nc - jr));
-          // Panels of the whole depth K (prepacked) or of this block's kc (packed here).
-          const T* b_panel = b_block + jr * (p.b_panels ? p.K : kc);
           T* c_block = p.c + ic * p.c_rs + (jc + jr) * p.c_cs;
-          for (int64_t ir = 0; ir < mc; ir += MR) {
-            const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
-            T* c_tile = c_block + ir * p.c_rs;
-            if (ir < in_place && a_rows) {
-              micro_kernel<T, true>(kc, a_block + ir * p.a_rs, p.a_rs, b_panel, p.alpha, beta,
-                                    c_tile, p.c_rs, p.c_cs, mr, nr);
-            } else if (ir < in_place) {
-              micro_kernel<T, false>(kc, a_block + ir * p.a_rs, p.a_cs, b_panel, p.alpha, beta,
-                                     c_tile, p.c_rs, p.c_cs, mr, nr);
-            } else {
-              micro_kernel<T, false>(kc, a_packed + (ir - in_place) * kc, MR, b_panel, p.alpha,
-                                     beta, c_tile, p.c_rs, p.c_cs, mr, nr);
+          // The column panel against every MR-row panel of this A block.
+          auto sweep = [&](const auto& b_panel) {
+            for (int64_t ir = 0; ir < mc; ir += MR) {
+              const int mr = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+              T* c_tile = c_block + ir * p.c_rs;
+              if (ir < in_place && a_rows) {
+                micro_kernel<T, true>(kc, a_block + ir * p.a_rs, p.a_rs, b_panel, p.alpha, beta,
+                                      c_tile, p.c_rs, p.c_cs, mr, nr);
+              } else if (ir < in_place) {
+                micro_kernel<T, false>(kc, a_block + ir * p.a_rs, p.a_cs, b_panel, p.alpha, beta,
+                                       c_tile, p.c_rs, p.c_cs, mr, nr);
+              } else {
+                micro_kernel<T, false>(kc, a_packed + (ir - in_place) * kc, MR, b_panel, p.alpha,
+                                       beta, c_tile, p.c_rs, p.c_cs, mr, nr);
+              }
             }
+          };
+          if (p.gathered) {
+            GatheredPanel<T> panel{{}, p.gathered->row_offsets + pc};
+            constexpr int W = Tile<T>::W;
+            for (int v = 0; v < Tile<T>::NV; ++v)
+              panel.vectors[v] = p.gathered->source + p.gathered->vector_offsets[(jc + jr) / W + v];
+            sweep(panel);
+          } else {
+            // Panels of the whole depth K (prepacked) or of this block's kc (packed here).
+            sweep(PackedPanel<T>{b_block + jr * (p.b_panels ? p.K : kc)});
           }
         }
       }
@@ -314,6 +327,25 @@ void gemm_prepacked_b(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int6
   gemm_packed(p);
 }
 
+template <typename T>
+void gemm_gathered_b(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t a_rs,
+                     int64_t a_cs, const GatheredB<T>& b, T beta, T* C, int64_t c_rs) {
+  using namespace gemm_detail;
+  TORCH_CHECK(N % kGemmPanelWidth<T> == 0, "torchext: gemm_gathered_b needs whole panels, got N = ", N);
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == T(0)) {
+    scale_c(M, N, beta, C, c_rs, int64_t(1));
+    return;
+  }
+  Problem<T> p{M, N, K, alpha, A, a_rs, a_cs, nullptr, 0, 0, beta, C, c_rs, 1};
+  p.gathered = &b;
+  gemm_packed(p);
+}
+
+template void gemm_gathered_b<float>(int64_t, int64_t, int64_t, float, const float*, int64_t,
+                                     int64_t, const GatheredB<float>&, float, float*, int64_t);
+template void gemm_gathered_b<double>(int64_t, int64_t, int64_t, double, const double*, int64_t,
+                                      int64_t, const GatheredB<double>&, double, double*, int64_t);
 template void gemm_prepacked_b<float>(int64_t, int64_t, int64_t, float, const float*, int64_t,
                                       int64_t, const float*, float, float*, int64_t);
 template void gemm_prepacked_b<double>(int64_t, int64_t, int64_t, double, const double*, int64_t,

@@ -27,4 +27,25 @@ template <typename T>
 void gemm_prepacked_b(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t a_rs,
                       int64_t a_cs, const T* b_panels, T beta, T* C, int64_t c_rs);
 
+// The micro-kernel's vector width (values per SIMD register).
+template <typename T>
+constexpr int kVectorWidth = gemm_detail::Tile<T>::W;
+
+// B read in place rather than from a matrix: B(k, j) = source[vector_offsets[j / W] +
+// row_offsets[k] + j % W] for the micro-kernel's vector width W = kVectorWidth<T>, so every W
+// consecutive columns are W contiguous values (conv2d's implicit GEMM over a padded image: a
+// vector is a stretch of an output row, a row offset a channel and kernel tap).
+template <typename T>
+struct GatheredB {
+  const T* source;
+  const int64_t* vector_offsets;  // N / W entries
+  const int64_t* row_offsets;     // K entries
+};
+
+// The product with such a B; N must be a whole number of panels (kGemmPanelWidth), since the
+// micro-kernel reads full panels. C must be row-major (unit column stride).
+template <typename T>
+void gemm_gathered_b(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t a_rs,
+                     int64_t a_cs, const GatheredB<T>& b, T beta, T* C, int64_t c_rs);
+
 }  // namespace torchext::cpu

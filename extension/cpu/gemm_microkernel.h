@@ -32,12 +32,29 @@ struct Tile {
   static constexpr int NR = NV * W;
 };
 
-// C[0:mr, 0:nr] = beta * C + alpha * A B over kc steps, B a packed panel (NR values per k,
-// zero-padded past nr) and A an MR-row panel addressed A(i, k) = a[k * a_step + i] (a packed
-// panel with a_step = MR, or a column-major A read in place) or, with kRowsA, a[i * a_step + k]
-// (a row-major A read in place). beta == 0 never reads C.
-template <typename T, bool kRowsA>
-void micro_kernel(int64_t kc, const T* __restrict__ a, int64_t a_step, const T* __restrict__ b,
+// Where the micro-kernel reads a k x NR panel of B: vector j of row k (W values).
+// A packed panel: NR values per k, contiguous and aligned (zero-padded past the last column).
+template <typename T>
+struct PackedPanel {
+  const T* __restrict__ b;
+  typename Simd<T>::V load(int64_t k, int j) const { return Simd<T>::load(b + k * Tile<T>::NR + j * Simd<T>::W); }
+};
+
+// A panel read in place from an image: vector j of row k is W contiguous values at
+// vectors[j] + row_offsets[k] (conv2d's implicit GEMM; every value must exist, no padding).
+template <typename T>
+struct GatheredPanel {
+  const T* vectors[Tile<T>::NV];
+  const int64_t* __restrict__ row_offsets;
+  typename Simd<T>::V load(int64_t k, int j) const { return Simd<T>::loadu(vectors[j] + row_offsets[k]); }
+};
+
+// C[0:mr, 0:nr] = beta * C + alpha * A B over kc steps, B a panel (PackedPanel or
+// GatheredPanel) and A an MR-row panel addressed A(i, k) = a[k * a_step + i] (a packed panel
+// with a_step = MR, or a column-major A read in place) or, with kRowsA, a[i * a_step + k] (a
+// row-major A read in place). beta == 0 never reads C.
+template <typename T, bool kRowsA, typename Panel>
+void micro_kernel(int64_t kc, const T* __restrict__ a, int64_t a_step, const Panel& b,
                   T alpha, T beta, T* __restrict__ c, int64_t c_rs, int64_t c_cs, int mr, int nr) {
   using S = Simd<T>;
   using V = typename S::V;
@@ -62,14 +79,13 @@ void micro_kernel(int64_t kc, const T* __restrict__ a, int64_t a_step, const T* 
     // A column-major A read in place takes a new cache line every k: ask for it a few k ahead.
     if (!kRowsA && k + 4 < kc) TORCHEXT_PREFETCH(a + (k + 4) * a_step, 0);
 #pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) bv[j] = S::load(b + j * W);
+    for (int j = 0; j < NV; ++j) bv[j] = b.load(k, j);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       V av = S::set1(kRowsA ? a[i * a_step + k] : a[k * a_step + i]);
 #pragma GCC unroll 4
       for (int j = 0; j < NV; ++j) acc[i][j] = S::fmadd(av, bv[j], acc[i][j]);
     }
-    b += NR;
   }
 
   const V va = S::set1(alpha), vb = S::set1(beta);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "../geometry.h"
+#include "gemm.h"
 #include "gemm_simd.h"
 #include "workspace.h"
 
@@ -253,6 +254,31 @@ class Im2colPanels {
 
   int64_t count() const { return (N_ + width - 1) / width; }
   int64_t depth() const { return depth_; }
+
+  // Whether the GEMM can read the panels straight from the padded images (gathered()): unit
+  // horizontal stride, output rows a whole number of vectors (no vector straddles two rows)
+  // and only full panels.
+  bool gatherable() const {
+    return g_.stride_w == 1 && g_.out_w % S::W == 0 && N_ % width == 0;
+  }
+  // The columns as gemm_gathered_b's B over the padded images: vector v (columns [v*W, v*W+W))
+  // starts at output pixel j = v*W's tap-(0, 0) input, and row k = (c, ki, kj) adds that tap's
+  // offset. Fills the two offset tables, which must outlive the returned view.
+  GatheredB<T> gathered(std::vector<int64_t>& vector_offsets, std::vector<int64_t>& row_offsets) const {
+    const ConvGeometry& g = g_;
+    const int64_t P = g.out_area();
+    vector_offsets.resize(N_ / S::W);
+    for (int64_t v = 0; v < N_ / S::W; ++v) {
+      const int64_t j = v * S::W, n = j / P, oh = j % P / g.out_w, ow = j % g.out_w;
+      vector_offsets[v] = n * g.channels * ext_.area() + oh * g.stride_h * ext_.width + ow;
+    }
+    row_offsets.resize(depth_);
+    for (int64_t c = 0, k = 0; c < g.channels; ++c)
+      for (int64_t ki = 0; ki < g.kernel_h; ++ki)
+        for (int64_t kj = 0; kj < g.kernel_w; ++kj, ++k)
+          row_offsets[k] = c * ext_.area() + ki * g.dilation_h * ext_.width + kj * g.dilation_w;
+    return {padded_, vector_offsets.data(), row_offsets.data()};
+  }
 
   // Panels [first, end) into dst (panel `first` at dst[0]), in parallel unless already inside a
   // parallel region.
