@@ -32,6 +32,11 @@ struct Simd<float> {
   static V loadu_n(const float* p, int n) { return _mm512_maskz_loadu_ps(mask(n), p); }
   static void storeu_n(float* p, V v, int n) { _mm512_mask_storeu_ps(p, mask(n), v); }
   static __mmask16 mask(int n) { return static_cast<__mmask16>((1u << n) - 1); }
+  // p[0], p[2], ..., p[2W - 2] (reads p[0 .. 2W)).
+  static V loadu_even(const float* p) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    return _mm512_permutex2var_ps(_mm512_loadu_ps(p), even, _mm512_loadu_ps(p + 16));
+  }
   static V set1(float x) { return _mm512_set1_ps(x); }
   static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
   static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
@@ -48,6 +53,10 @@ struct Simd<double> {
   static V loadu_n(const double* p, int n) { return _mm512_maskz_loadu_pd(mask(n), p); }
   static void storeu_n(double* p, V v, int n) { _mm512_mask_storeu_pd(p, mask(n), v); }
   static __mmask8 mask(int n) { return static_cast<__mmask8>((1u << n) - 1); }
+  static V loadu_even(const double* p) {
+    const __m512i even = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+    return _mm512_permutex2var_pd(_mm512_loadu_pd(p), even, _mm512_loadu_pd(p + 8));
+  }
   static V set1(double x) { return _mm512_set1_pd(x); }
   static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
   static V fmadd(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
@@ -92,6 +101,12 @@ struct Simd<float> {
     }
     if (n & 1) _mm_store_ss(p, part);
   }
+  // p[0], p[2], ..., p[14] (reads p[0 .. 16)): per 128-bit lane the even values of both
+  // halves, then the lanes' 64-bit pieces put in order.
+  static V loadu_even(const float* p) {
+    const __m256 pairs = _mm256_shuffle_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), _MM_SHUFFLE(2, 0, 2, 0));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(pairs), _MM_SHUFFLE(3, 1, 2, 0)));
+  }
   static V set1(float x) { return _mm256_set1_ps(x); }
   static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
   static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
@@ -123,6 +138,10 @@ struct Simd<double> {
     }
     if (n & 1) _mm_store_sd(p, part);
   }
+  static V loadu_even(const double* p) {
+    const __m256d pairs = _mm256_unpacklo_pd(_mm256_loadu_pd(p), _mm256_loadu_pd(p + 4));
+    return _mm256_permute4x64_pd(pairs, _MM_SHUFFLE(3, 1, 2, 0));
+  }
   static V set1(double x) { return _mm256_set1_pd(x); }
   static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
   static V fmadd(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
@@ -140,6 +159,7 @@ struct Simd {
   static void storeu(T* p, V v) { *p = v; }
   static V loadu_n(const T* p, int n) { return n > 0 ? *p : T(0); }
   static void storeu_n(T* p, V v, int n) { if (n > 0) *p = v; }
+  static V loadu_even(const T* p) { return *p; }
   static V set1(T x) { return x; }
   static V mul(V a, V b) { return a * b; }
   static V fmadd(V a, V b, V c) { return a * b + c; }

@@ -247,7 +247,8 @@ class Im2colPanels {
  public:
   Im2colPanels(const T* input, int64_t batch, const ConvGeometry& g)
       : g_(g), ext_(g), N_(batch * g.out_area()), depth_(g.channels * g.kernel_area()) {
-    T* padded = thread_workspace<PaddedImages, T>(batch * g.channels * ext_.area());
+    // One vector of slack: a stride-2 panel row's last vector reads one value past the run.
+    T* padded = thread_workspace<PaddedImages, T>(batch * g.channels * ext_.area() + S::W);
     detail::pad_images(input, batch, g, ext_, padded);
     padded_ = padded;
   }
@@ -331,7 +332,11 @@ class Im2colPanels {
           }
           if (runs.size() == 1 && filled == width) {  // one strided run: fixed-length copies
             const T* __restrict__ s = tap + runs[0].offset;
-            for (int64_t e = 0; e < width; ++e) dst[e] = s[e * g.stride_w];
+            if (g.stride_w == 2) {  // ResNet's stem and downsampling: every other value
+              for (int64_t v = 0; v < kVectors; ++v) S::storeu(dst + v * S::W, S::loadu_even(s + 2 * v * S::W));
+            } else {
+              for (int64_t e = 0; e < width; ++e) dst[e] = s[e * g.stride_w];
+            }
             continue;
           }
           for (const Run& run : runs) {
