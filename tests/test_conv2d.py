@@ -146,7 +146,8 @@ def test_odd_shapes_parity(device, x_shape, w_shape, kwargs, bias):
 # float64 values on AVX2, 16 / 8 on AVX-512) and whole panels, the GEMM reads the padded images
 # in place (implicit GEMM). Rows of 8, 12, 16, 24 and 32 pixels, uneven rows, vertical stride,
 # dilation, asymmetric 'same' padding, several images per chunk, a partial last panel, and
-# stride 2 (rows of whole panels are read as every other value).
+# horizontal strides 2 and 3 (gathered from rows split into phases, or, where the rows are not
+# whole vectors, panels written from every other value).
 FORWARD_ROUTE_CASES = [
     ((3, 5, 8, 8), (7, 5, 3, 3), {"padding": 1}),
     ((2, 4, 12, 12), (6, 4, 3, 3), {"padding": 1}),
@@ -160,6 +161,8 @@ FORWARD_ROUTE_CASES = [
     ((2, 3, 18, 18), (4, 3, 3, 3), {"stride": 2, "padding": 1}),
     ((2, 3, 33, 32), (4, 3, 3, 3), {"stride": 2, "padding": 1}),  # stride-2 rows of whole panels
     ((1, 2, 31, 64), (3, 2, 7, 7), {"stride": 2, "padding": 3}),
+    ((1, 3, 10, 48), (4, 3, 3, 3), {"stride": (2, 3), "padding": 1, "dilation": 2}),
+    ((2, 4, 16, 32), (5, 4, 1, 1), {"stride": 2}),
 ]
 
 

@@ -246,43 +246,55 @@ template <int64_t width, typename T>
 class Im2colPanels {
  public:
   Im2colPanels(const T* input, int64_t batch, const ConvGeometry& g)
-      : g_(g), ext_(g), N_(batch * g.out_area()), depth_(g.channels * g.kernel_area()) {
+      : g_(g), ext_(g), N_(batch * g.out_area()), depth_(g.channels * g.kernel_area()),
+        gatherable_(g.out_w % S::W == 0 && N_ % width == 0),
+        // Gathering at a horizontal stride s reads rows split into s phases (below).
+        phases_(gatherable_ ? g.stride_w : 1),
+        phase_len_((ext_.width + phases_ - 1) / phases_),
+        row_len_(phases_ * phase_len_),
+        plane_(ext_.height * row_len_) {
     // One vector of slack: a stride-2 panel row's last vector reads one value past the run.
-    T* padded = thread_workspace<PaddedImages, T>(batch * g.channels * ext_.area() + S::W);
-    detail::pad_images(input, batch, g, ext_, padded);
+    T* padded = thread_workspace<PaddedImages, T>(batch * g.channels * plane_ + S::W);
+    if (phases_ == 1) {
+      detail::pad_images(input, batch, g, ext_, padded);
+    } else {
+      pad_images_in_phases(input, batch, padded);
+    }
     padded_ = padded;
   }
 
   int64_t count() const { return (N_ + width - 1) / width; }
   int64_t depth() const { return depth_; }
 
-  // Whether the GEMM can read the panels straight from the padded images (gathered()): unit
-  // horizontal stride, output rows a whole number of vectors (no vector straddles two rows)
-  // and only full panels.
-  bool gatherable() const {
-    return g_.stride_w == 1 && g_.out_w % S::W == 0 && N_ % width == 0;
-  }
+  // Whether the GEMM can read the panels straight from the padded images (gathered()): output
+  // rows a whole number of vectors (no vector straddles two rows) and only full panels.
+  bool gatherable() const { return gatherable_; }
   // The columns as gemm_gathered_b's B over the padded images: vector v (columns [v*W, v*W+W))
   // starts at output pixel j = v*W's tap-(0, 0) input, and row k = (c, ki, kj) adds that tap's
-  // offset. Fills the two offset tables, which must outlive the returned view.
+  // offset. At a horizontal stride s each padded row is stored as s phases, phase p holding
+  // padded columns p, p + s, p + 2s, ...: output pixel ow's tap kj reads padded column
+  // ow*s + kj*dw, which is value ow + (kj*dw) / s of phase (kj*dw) % s, so W consecutive output
+  // pixels read W consecutive values. Fills the two offset tables, which must outlive the view.
   GatheredB<T> gathered(std::vector<int64_t>& vector_offsets, std::vector<int64_t>& row_offsets) const {
     const ConvGeometry& g = g_;
     const int64_t P = g.out_area();
     vector_offsets.resize(N_ / S::W);
     for (int64_t v = 0; v < N_ / S::W; ++v) {
       const int64_t j = v * S::W, n = j / P, oh = j % P / g.out_w, ow = j % g.out_w;
-      vector_offsets[v] = n * g.channels * ext_.area() + oh * g.stride_h * ext_.width + ow;
+      vector_offsets[v] = n * g.channels * plane_ + oh * g.stride_h * row_len_ + ow;
     }
     row_offsets.resize(depth_);
     for (int64_t c = 0, k = 0; c < g.channels; ++c)
       for (int64_t ki = 0; ki < g.kernel_h; ++ki)
-        for (int64_t kj = 0; kj < g.kernel_w; ++kj, ++k)
-          row_offsets[k] = c * ext_.area() + ki * g.dilation_h * ext_.width + kj * g.dilation_w;
+        for (int64_t kj = 0; kj < g.kernel_w; ++kj, ++k) {
+          const int64_t q = kj * g.dilation_w;
+          row_offsets[k] = c * plane_ + ki * g.dilation_h * row_len_ + q % phases_ * phase_len_ + q / phases_;
+        }
     return {padded_, vector_offsets.data(), row_offsets.data()};
   }
 
   // Panels [first, end) into dst (panel `first` at dst[0]), in parallel unless already inside a
-  // parallel region.
+  // parallel region. For sources that are not gatherable() (the padded rows are then unsplit).
   void write(int64_t first, int64_t end, T* dst) const {
     at::parallel_for(first, end, detail::grain_for(depth_ * width), [&](int64_t begin, int64_t stop) {
       std::vector<Run> runs;
@@ -294,6 +306,29 @@ class Im2colPanels {
   using S = gemm_detail::Simd<T>;
   static_assert(width % S::W == 0, "panels are whole vectors wide");
   static constexpr int64_t kVectors = width / S::W;
+  // pad_images with each padded row split into phases_ phases (see gathered()).
+  void pad_images_in_phases(const T* __restrict__ input, int64_t batch, T* __restrict__ padded) const {
+    const ConvGeometry& g = g_;
+    const int64_t rows = ext_.rows(g), cols = ext_.cols(g);
+    at::parallel_for(0, batch * g.channels, detail::grain_for(plane_), [&](int64_t begin, int64_t end) {
+      for (int64_t plane = begin; plane < end; ++plane) {
+        T* dst = padded + plane * plane_;
+        std::fill_n(dst, plane_, T(0));
+        const T* src = input + plane * g.in_area();
+        for (int64_t r = 0; r < rows; ++r) {
+          const T* __restrict__ in = src + r * g.width;
+          for (int64_t p = 0; p < phases_; ++p) {
+            // Phase p's value i is padded column i*s + p, input column i*s + p - pad_left.
+            T* __restrict__ out = dst + (r + g.pad_top) * row_len_ + p * phase_len_;
+            const int64_t first = std::max<int64_t>(0, (g.pad_left - p + phases_ - 1) / phases_);
+            const int64_t end = std::min<int64_t>(phase_len_, (cols + g.pad_left - p + phases_ - 1) / phases_);
+            for (int64_t i = first; i < end; ++i) out[i] = in[i * phases_ + p - g.pad_left];
+          }
+        }
+      }
+    });
+  }
+
   // A stretch of the panel's columns along one output row: first lane, length, and the offset
   // of its first tap-(0, 0) input in the padded images.
   struct Run {
@@ -309,7 +344,7 @@ class Im2colPanels {
       const int64_t n = j / P, oh = j % P / g.out_w, ow = j % g.out_w;
       const int64_t len = std::min(j_end - j, g.out_w - ow);
       runs.push_back({j - panel * width, len,
-                      n * g.channels * ext_.area() + oh * g.stride_h * ext_.width + ow * g.stride_w});
+                      n * g.channels * plane_ + oh * g.stride_h * row_len_ + ow * g.stride_w});
       j += len;
     }
     const int64_t filled = j_end - panel * width;
@@ -325,7 +360,7 @@ class Im2colPanels {
     for (int64_t c = 0; c < g.channels; ++c) {
       for (int64_t ki = 0; ki < g.kernel_h; ++ki) {
         for (int64_t kj = 0; kj < g.kernel_w; ++kj, dst += width) {
-          const T* tap = padded_ + c * ext_.area() + ki * g.dilation_h * ext_.width + kj * g.dilation_w;
+          const T* tap = padded_ + c * plane_ + ki * g.dilation_h * row_len_ + kj * g.dilation_w;
           if (whole_vectors) {
             for (int64_t v = 0; v < kVectors; ++v) S::storeu(dst + v * S::W, S::loadu(tap + vector_offsets[v]));
             continue;
@@ -357,6 +392,10 @@ class Im2colPanels {
   ConvGeometry g_;
   detail::PaddedExtent ext_;
   int64_t N_, depth_;
+  bool gatherable_;
+  // Layout of the padded images: phases per row, values per phase, values per row and per plane
+  // (1, ext_.width, ext_.width, ext_.area() unless gathering at a stride).
+  int64_t phases_, phase_len_, row_len_, plane_;
   const T* padded_;
 };
 
