@@ -247,7 +247,10 @@ class Im2colPanels {
  public:
   Im2colPanels(const T* input, int64_t batch, const ConvGeometry& g)
       : g_(g), ext_(g), N_(batch * g.out_area()), depth_(g.channels * g.kernel_area()),
-        gatherable_(g.out_w % S::W == 0 && N_ % width == 0),
+        // Strided and small kernels (1x1/2) gather less than they copy: panels hold
+        // kh*kw / (sh*sw) times the input, the phase-split copy the whole of it.
+        gatherable_(g.out_w % S::W == 0 && N_ % width == 0 &&
+                    g.kernel_area() >= g.stride_h * g.stride_w),
         // Gathering at a horizontal stride s reads rows split into s phases (below).
         phases_(gatherable_ ? g.stride_w : 1),
         phase_len_((ext_.width + phases_ - 1) / phases_),
@@ -266,8 +269,9 @@ class Im2colPanels {
   int64_t count() const { return (N_ + width - 1) / width; }
   int64_t depth() const { return depth_; }
 
-  // Whether the GEMM can read the panels straight from the padded images (gathered()): output
-  // rows a whole number of vectors (no vector straddles two rows) and only full panels.
+  // Whether the GEMM reads the panels straight from the padded images (gathered()): output rows
+  // a whole number of vectors (no vector straddles two rows), only full panels, and a kernel
+  // covering at least as many input values as the stride skips.
   bool gatherable() const { return gatherable_; }
   // The columns as gemm_gathered_b's B over the padded images: vector v (columns [v*W, v*W+W))
   // starts at output pixel j = v*W's tap-(0, 0) input, and row k = (c, ki, kj) adds that tap's
