@@ -216,7 +216,8 @@ void conv2d_forward_kernel(const ConvShape& s, const T* x, const T* w, const T* 
 
   for_each_image_part(s.batch, s.image_parts(), [&](int64_t, int64_t first, int64_t end) {
     const int64_t chunk = s.chunk(end - first);
-    // Without groups, im2col writes the columns straight into the GEMM's packed layout.
+    // Without groups the columns are never a plain matrix: the GEMM reads them from the padded
+    // images (gatherable) or im2col writes them straight into its packed panels, a block at a time.
     const bool panels = s.groups == 1 && im2col_panels_supported(g);
     constexpr int64_t width = kGemmPanelWidth<T>;
     const int64_t block = panel_block<T>(K);
