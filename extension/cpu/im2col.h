@@ -142,7 +142,7 @@ void im2col_gather(const T* __restrict__ input, int64_t batch, const ConvGeometr
     std::vector<T> padded(area + 1, T(0));
     T* __restrict__ src = padded.data();
     for_each_pair(begin, end, batch, [&](int64_t c, int64_t n, int64_t) {
-      std::copy_n(input + (n * g.channels + c) * area, area, src);
+      copy_row(input + (n * g.channels + c) * area, area, src);
       for (int64_t tap = 0; tap < kk; ++tap) {
         T* __restrict__ d = columns + (c * kk + tap) * ld + n * P;
         const int64_t* __restrict__ t = taps + tap * P;
@@ -207,7 +207,7 @@ void col2im_scatter(const T* __restrict__ columns, int64_t batch, const ConvGeom
         const int64_t* __restrict__ t = taps + tap * P;
         for (int64_t p = 0; p < P; ++p) acc[t[p]] += s[p];
       }
-      std::copy_n(acc, area, grad_input + task * area);
+      copy_row(acc, area, grad_input + task * area);
     });
   });
 }
