@@ -176,15 +176,16 @@ void gemm_rectangle(const Problem<T>& p, int64_t m0, int64_t m1, int64_t n0, int
   // MR-row panels of A in place; only a trailing partial panel is packed (for its zero padding).
   const bool a_rows = p.a_cs == 1, a_cols = p.a_rs == 1 && !a_rows;
   const bool direct_a = (a_rows || a_cols) && n1 - n0 <= kDirectAMaxColumns * NR;
+  // B is packed here unless it came prepacked or is read in place.
+  const bool pack_b_here = !p.b_panels && !p.gathered;
 
   for (int64_t jc = n0; jc < n1; jc += nc_max) {
     const int64_t nc = std::min(nc_max, n1 - jc);
     for (int64_t pc = 0; pc < p.K; pc += kc_max) {
       const int64_t kc = std::min(kc_max, p.K - pc);
       const T beta = pc == 0 ? p.beta : T(1);  // later K blocks accumulate onto the first
-      const bool packed_here = !p.b_panels && !p.gathered;
       const T* b_block = p.b_panels ? p.b_panels + (jc / NR * p.K + pc) * NR : b_packed;
-      if (packed_here) pack_b<T, NR>(kc, nc, p.b + pc * p.b_rs + jc * p.b_cs, p.b_rs, p.b_cs, b_packed);
+      if (pack_b_here) pack_b<T, NR>(kc, nc, p.b + pc * p.b_rs + jc * p.b_cs, p.b_rs, p.b_cs, b_packed);
       for (int64_t ic = m0; ic < m1; ic += mc_max) {
         const int64_t mc = std::min(mc_max, m1 - ic);
         const T* a_block = p.a + ic * p.a_rs + pc * p.a_cs;

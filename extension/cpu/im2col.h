@@ -267,7 +267,6 @@ class Im2colPanels {
   }
 
   int64_t count() const { return (N_ + width - 1) / width; }
-  int64_t depth() const { return depth_; }
 
   // Whether the GEMM reads the panels straight from the padded images (gathered()): output rows
   // a whole number of vectors (no vector straddles two rows), only full panels, and a kernel
