@@ -60,6 +60,13 @@ int64_t panel_block(int64_t depth) {
   return std::max<int64_t>(1, kPanelBlockBytes / (depth * kGemmPanelWidth<T> * int64_t(sizeof(T))));
 }
 
+// The size of each of the fewest even shares of `count` items holding at most `most` each
+// (8 at most 7 per share: 4 + 4, not 7 + 1).
+inline int64_t even_share(int64_t count, int64_t most) {
+  const int64_t shares = (count + most - 1) / most;
+  return (count + shares - 1) / shares;
+}
+
 // Runs fn(part, first_image, end_image) for `parts` even shares of `batch` images, the parts in
 // parallel (one part: on the calling thread).
 template <typename F>
@@ -93,9 +100,7 @@ struct ConvShape : Conv2dArgs {
     const int64_t per_image = std::max<int64_t>(1, geo.channels * geo.kernel_area() * geo.out_area());
     const int64_t budget = std::max(kColumnsBudget, out_channels * gemm_k());
     const int64_t images = std::max<int64_t>(count, 1);
-    const int64_t most = std::clamp<int64_t>(budget / per_image, 1, images);
-    const int64_t chunks = (images + most - 1) / most;
-    return (images + chunks - 1) / chunks;
+    return even_share(images, std::clamp<int64_t>(budget / per_image, 1, images));
   }
   // How many parts the batch is split into, each part's images on one thread (1: the images run
   // in turn, each GEMM parallel inside). Splitting by image needs no synchronisation between
@@ -234,8 +239,7 @@ void conv2d_forward_kernel(const ConvShape& s, const T* x, const T* w, const T* 
         GatheredB<T> b{};
         if (gather) b = source.gathered(vector_offsets, row_offsets);
         // Blocks evened out (16 panels at 5 per block run as 4 x 4, not 5 + 5 + 5 + 1).
-        const int64_t blocks = (source.count() + block - 1) / block;
-        const int64_t even = (source.count() + blocks - 1) / blocks;
+        const int64_t even = even_share(source.count(), block);
         for (int64_t p0 = 0; p0 < source.count(); p0 += even) {
           const int64_t p1 = std::min(source.count(), p0 + even);
           const int64_t j0 = p0 * width, j1 = std::min(ld, p1 * width);

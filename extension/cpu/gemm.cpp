@@ -314,33 +314,40 @@ void gemm(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t a_rs, in
   }
 }
 
-template <typename T>
-void gemm_prepacked_b(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t a_rs,
-                      int64_t a_cs, const T* b_panels, T beta, T* C, int64_t c_rs) {
-  using namespace gemm_detail;
+namespace gemm_detail {
+namespace {
+
+// The product with a row-major C and B given as a source rather than a matrix (set_b fills in
+// the Problem's b_panels or gathered).
+template <typename T, typename SetB>
+void gemm_with_b_source(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t a_rs,
+                        int64_t a_cs, T beta, T* C, int64_t c_rs, const SetB& set_b) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == T(0)) {
     scale_c(M, N, beta, C, c_rs, int64_t(1));
     return;
   }
   Problem<T> p{M, N, K, alpha, A, a_rs, a_cs, nullptr, 0, 0, beta, C, c_rs, 1};
-  p.b_panels = b_panels;
+  set_b(p);
   gemm_packed(p);
+}
+
+}  // namespace
+}  // namespace gemm_detail
+
+template <typename T>
+void gemm_prepacked_b(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t a_rs,
+                      int64_t a_cs, const T* b_panels, T beta, T* C, int64_t c_rs) {
+  gemm_detail::gemm_with_b_source(M, N, K, alpha, A, a_rs, a_cs, beta, C, c_rs,
+                                  [&](gemm_detail::Problem<T>& p) { p.b_panels = b_panels; });
 }
 
 template <typename T>
 void gemm_gathered_b(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t a_rs,
                      int64_t a_cs, const GatheredB<T>& b, T beta, T* C, int64_t c_rs) {
-  using namespace gemm_detail;
   TORCH_CHECK(N % kGemmPanelWidth<T> == 0, "torchext: gemm_gathered_b needs whole panels, got N = ", N);
-  if (M <= 0 || N <= 0) return;
-  if (K <= 0 || alpha == T(0)) {
-    scale_c(M, N, beta, C, c_rs, int64_t(1));
-    return;
-  }
-  Problem<T> p{M, N, K, alpha, A, a_rs, a_cs, nullptr, 0, 0, beta, C, c_rs, 1};
-  p.gathered = &b;
-  gemm_packed(p);
+  gemm_detail::gemm_with_b_source(M, N, K, alpha, A, a_rs, a_cs, beta, C, c_rs,
+                                  [&](gemm_detail::Problem<T>& p) { p.gathered = &b; });
 }
 
 template void gemm_gathered_b<float>(int64_t, int64_t, int64_t, float, const float*, int64_t,

@@ -283,12 +283,8 @@ class Im2colPanels {
   // pixels read W consecutive values. Fills the two offset tables, which must outlive the view.
   GatheredB<T> gathered(std::vector<int64_t>& vector_offsets, std::vector<int64_t>& row_offsets) const {
     const ConvGeometry& g = g_;
-    const int64_t P = g.out_area();
     vector_offsets.resize(N_ / S::W);
-    for (int64_t v = 0; v < N_ / S::W; ++v) {
-      const int64_t j = v * S::W, n = j / P, oh = j % P / g.out_w, ow = j % g.out_w;
-      vector_offsets[v] = n * g.channels * plane_ + oh * g.stride_h * row_len_ + ow;
-    }
+    for (int64_t v = 0; v < N_ / S::W; ++v) vector_offsets[v] = pixel_offset(v * S::W);
     row_offsets.resize(depth_);
     for (int64_t c = 0, k = 0; c < g.channels; ++c)
       for (int64_t ki = 0; ki < g.kernel_h; ++ki)
@@ -335,6 +331,15 @@ class Im2colPanels {
     });
   }
 
+  // Where output pixel j (of the batch, image-major) reads its tap-(0, 0) input in the padded
+  // images. Along a row it steps by the stride, or by 1 within a phase when rows are split into
+  // stride phases (gathered()).
+  int64_t pixel_offset(int64_t j) const {
+    const ConvGeometry& g = g_;
+    const int64_t P = g.out_area(), n = j / P, oh = j % P / g.out_w, ow = j % g.out_w;
+    return n * g.channels * plane_ + oh * g.stride_h * row_len_ + ow * (g.stride_w / phases_);
+  }
+
   // A stretch of the panel's columns along one output row: first lane, length, and the offset
   // of its first tap-(0, 0) input in the padded images.
   struct Run {
@@ -343,14 +348,11 @@ class Im2colPanels {
 
   void write_panel(int64_t panel, std::vector<Run>& runs, T* __restrict__ dst) const {
     const ConvGeometry& g = g_;
-    const int64_t P = g.out_area();
     runs.clear();
     const int64_t j_end = std::min(N_, (panel + 1) * width);
     for (int64_t j = panel * width; j < j_end;) {
-      const int64_t n = j / P, oh = j % P / g.out_w, ow = j % g.out_w;
-      const int64_t len = std::min(j_end - j, g.out_w - ow);
-      runs.push_back({j - panel * width, len,
-                      n * g.channels * plane_ + oh * g.stride_h * row_len_ + ow * g.stride_w});
+      const int64_t len = std::min(j_end - j, g.out_w - j % g.out_w);
+      runs.push_back({j - panel * width, len, pixel_offset(j)});
       j += len;
     }
     const int64_t filled = j_end - panel * width;
