@@ -4,10 +4,40 @@
 #include <Python.h>
 #include <torch/library.h>
 
-// The module exists only so that `import torchext._C` loads this library, which runs the
-// registrations below as a side effect.
+#include "cpu/winograd_policy.h"
+
+namespace {
+
+// torchext.backends.cpu's convolution switches: (allow_winograd, conv_algorithm) read and set.
+PyObject* conv_settings(PyObject*, PyObject*) {
+  const auto& s = torchext::cpu::conv_settings();
+  return Py_BuildValue("(Oi)", s.allow_winograd.load() ? Py_True : Py_False, s.algorithm.load());
+}
+
+PyObject* set_conv_settings(PyObject*, PyObject* args) {
+  int allow = 0, algorithm = 0;
+  if (!PyArg_ParseTuple(args, "pi", &allow, &algorithm)) return nullptr;
+  if (algorithm < 0 || algorithm > static_cast<int>(torchext::cpu::ConvAlgorithm::kWinograd4)) {
+    PyErr_Format(PyExc_ValueError, "torchext: unknown convolution algorithm %d", algorithm);
+    return nullptr;
+  }
+  auto& s = torchext::cpu::conv_settings();
+  s.allow_winograd.store(allow != 0);
+  s.algorithm.store(algorithm);
+  Py_RETURN_NONE;
+}
+
+PyMethodDef methods[] = {
+    {"_conv_settings", conv_settings, METH_NOARGS, "(allow_winograd, conv_algorithm)"},
+    {"_set_conv_settings", set_conv_settings, METH_VARARGS, "set (allow_winograd, conv_algorithm)"},
+    {nullptr, nullptr, 0, nullptr}};
+
+}  // namespace
+
+// Importing torchext._C loads this library, which runs the registrations below as a side
+// effect; the module itself only carries the CPU backend's settings.
 extern "C" PyMODINIT_FUNC PyInit__C(void) {
-  static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_C", nullptr, -1, nullptr};
+  static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_C", nullptr, -1, methods};
   return PyModule_Create(&module);
 }
 

@@ -25,6 +25,8 @@
 #include "../conv2d_args.h"
 #include "gemm.h"
 #include "im2col.h"
+#include "winograd.h"
+#include "winograd_policy.h"
 #include "workspace.h"
 
 namespace torchext::cpu {
@@ -207,6 +209,10 @@ void conv2d_forward_kernel(const ConvShape& s, const T* x, const T* w, const T* 
                 cout_g = s.out_per_group();
   const int64_t image_in = g.channels * g.in_area(), image_out = s.out_channels * P;
 
+  if (const int tile = winograd_tile(s, false)) {
+    winograd_conv3x3<T>(winograd_forward(s), tile, x, w, false, bias, out);
+    return;
+  }
   if (s.direct_gemm()) {
     for (int64_t n = 0; n < s.batch; ++n) {
       for_each_group(s.groups, [&](int64_t grp) {
@@ -323,6 +329,16 @@ void conv2d_backward_kernel(const ConvShape& s, const T* gout, const T* x, const
       });
     }
     return;
+  }
+
+  // The input gradient of a 3x3 stride-1 convolution is itself one (over grad_out, with the
+  // filters transposed and turned half a circle): Winograd takes it apart from the columns.
+  if (grad_in) {
+    if (const int tile = winograd_tile(s, true)) {
+      winograd_conv3x3<T>(winograd_input_grad(s), tile, gout, w, true, nullptr, grad_in);
+      grad_in = nullptr;
+      if (!grad_w) return;
+    }
   }
 
   const at::TensorOptions options = at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value);

@@ -1,6 +1,6 @@
 // The SIMD vocabulary the GEMM micro-kernel is written in: one register type V of W lanes with
 // aligned load, unaligned load/store (also of only the first n < W lanes, touching no memory
-// past them), broadcast, multiply and fused multiply-add. AVX-512 when
+// past them), broadcast, add, subtract, multiply and fused multiply-add. AVX-512 when
 // the build targets it, else AVX2+FMA, else plain scalars (W = 1) as the portable fallback.
 #pragma once
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
@@ -38,6 +38,8 @@ struct Simd<float> {
     return _mm512_permutex2var_ps(_mm512_loadu_ps(p), even, _mm512_loadu_ps(p + 16));
   }
   static V set1(float x) { return _mm512_set1_ps(x); }
+  static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  static V sub(V a, V b) { return _mm512_sub_ps(a, b); }
   static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
   static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
 };
@@ -58,6 +60,8 @@ struct Simd<double> {
     return _mm512_permutex2var_pd(_mm512_loadu_pd(p), even, _mm512_loadu_pd(p + 8));
   }
   static V set1(double x) { return _mm512_set1_pd(x); }
+  static V add(V a, V b) { return _mm512_add_pd(a, b); }
+  static V sub(V a, V b) { return _mm512_sub_pd(a, b); }
   static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
   static V fmadd(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
 };
@@ -108,6 +112,8 @@ struct Simd<float> {
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(pairs), _MM_SHUFFLE(3, 1, 2, 0)));
   }
   static V set1(float x) { return _mm256_set1_ps(x); }
+  static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static V sub(V a, V b) { return _mm256_sub_ps(a, b); }
   static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
   static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
 };
@@ -143,6 +149,8 @@ struct Simd<double> {
     return _mm256_permute4x64_pd(pairs, _MM_SHUFFLE(3, 1, 2, 0));
   }
   static V set1(double x) { return _mm256_set1_pd(x); }
+  static V add(V a, V b) { return _mm256_add_pd(a, b); }
+  static V sub(V a, V b) { return _mm256_sub_pd(a, b); }
   static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
   static V fmadd(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
 };
@@ -161,6 +169,8 @@ struct Simd {
   static void storeu_n(T* p, V v, int n) { if (n > 0) *p = v; }
   static V loadu_even(const T* p) { return *p; }
   static V set1(T x) { return x; }
+  static V add(V a, V b) { return a + b; }
+  static V sub(V a, V b) { return a - b; }
   static V mul(V a, V b) { return a * b; }
   static V fmadd(V a, V b, V c) { return a * b + c; }
 };

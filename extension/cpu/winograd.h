@@ -1,0 +1,32 @@
+// Winograd convolution F(m x m, 3x3) for 3x3, stride-1, undilated, ungrouped convolutions
+// (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2015):
+//   Y = A^T [ (G g G^T) (.) (B^T d B) ] A
+// per m x m output tile, with d the (m+2) x (m+2) input patch and g the 3x3 filter. Summed over
+// input channels, each of the (m+2)^2 transformed positions is one GEMM:
+//   M[xi] (K x tiles) = U[xi] (K x C) @ V[xi] (C x tiles),
+// which takes (m+2)^2 / m^2 multiplies per output pixel and channel pair instead of 9: 4 for
+// F(2x2,3x3) (2.25x fewer), 2.25 for F(4x4,3x3) (4x fewer).
+#pragma once
+#include <cstdint>
+
+namespace torchext::cpu {
+
+// One convolution in the forward's terms: `in_channels` planes of height x width in, and
+// `out_channels` planes of out_h x out_w out, with out = in + pads - 2 in each direction.
+struct WinogradShape {
+  int64_t batch, in_channels, out_channels;
+  int64_t height, width, pad_top, pad_left, out_h, out_w;
+};
+
+// out[n][k] = bias[k] + sum_c correlate(x[n][c], g(k, c)) with the filter g(k, c) read from
+// `weight` as
+//   transposed == false:  weight[k][c][i][j]          (conv2d's [out, in, 3, 3] weight)
+//   transposed == true:   weight[c][k][2 - i][2 - j]  (the same weight, used to take conv2d's
+//                                                      input gradient as a convolution)
+// tile is 2 (F(2x2,3x3)) or 4 (F(4x4,3x3)); bias may be null. Parallel over the calling thread
+// pool.
+template <typename T>
+void winograd_conv3x3(const WinogradShape& s, int tile, const T* x, const T* weight, bool transposed,
+                      const T* bias, T* out);
+
+}  // namespace torchext::cpu
