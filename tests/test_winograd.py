@@ -1,5 +1,5 @@
-"""Winograd F(2x2,3x3) and F(4x4,3x3) convolution on CPU (conv2d forward and input gradient of 3x3,
-stride-1 convolutions): float64 results equal native's, float32 error against a float64 reference
+"""Winograd F(2x2,3x3) and F(4x4,3x3) convolution on CPU (conv2d forward, input and weight gradients
+of 3x3, stride-1 convolutions): float64 results equal native's, float32 error against a float64 reference
 within the documented multiple of native float32's, the automatic choice and its switches."""
 import pytest
 import torch
@@ -77,11 +77,11 @@ def test_input_gradient_with_padding_over_2_takes_the_direct_path():
 RESNET18_3X3 = [(1, 64, 56), (1, 128, 28), (1, 256, 14), (1, 512, 7),
                 (2, 64, 16), (2, 128, 8), (2, 256, 4), (2, 512, 2)]
 # Allowed float32 error (normwise, against float64) as a multiple of native float32's on the same
-# inputs, for the output and the input gradient: direct convolution rounds like native. Winograd's
-# transforms round more (torchext.backends.cpu.allow_winograd documents the measured figures):
-# F(2x2,3x3)'s output stays within 2x native's, its input gradient not always (native's backward
-# rounds less than its forward), F(4x4,3x3) within 16x.
-ERROR_FACTOR = {"direct": (2, 2), "winograd_2x2": (2, 4), "winograd_4x4": (16, 16)}
+# inputs, for the output, the input gradient and the weight gradient: direct convolution rounds
+# like native. Winograd's transforms round more (torchext.backends.cpu.allow_winograd documents the
+# measured figures): F(2x2,3x3)'s output stays within 2x native's, its gradients not always
+# (native's backward rounds less than its forward), F(4x4,3x3) within 16x.
+ERROR_FACTOR = {"direct": (2, 2, 2), "winograd_2x2": (2, 4, 4), "winograd_4x4": (16, 16, 16)}
 
 
 def _relative_error(value, reference):
@@ -96,15 +96,16 @@ def test_float32_error_within_bound(algorithm, batch, channels, size):
     grad = torch.randn(batch, channels, size, size, dtype=torch.float64)
 
     def run(conv, dtype):
-        xs, ws = x.to(dtype).requires_grad_(), w.to(dtype)
+        xs, ws = x.to(dtype).requires_grad_(), w.to(dtype).requires_grad_()
         out = conv(xs, ws, None, padding=1)
-        return out.detach(), torch.autograd.grad(out, xs, grad.to(dtype))[0]
+        return (out.detach(), *torch.autograd.grad(out, (xs, ws), grad.to(dtype)))
 
     reference = run(NF.conv2d, torch.float64)
     native = run(NF.conv2d, torch.float32)
     with cpu.flags(conv_algorithm=algorithm):
         ours = run(F.conv2d, torch.float32)
-    for name, factor, o, n, r in zip(("output", "grad_input"), ERROR_FACTOR[algorithm], ours, native, reference):
+    names = ("output", "grad_input", "grad_weight")
+    for name, factor, o, n, r in zip(names, ERROR_FACTOR[algorithm], ours, native, reference):
         err, native_err = _relative_error(o, r), _relative_error(n, r)
         assert err <= factor * native_err, (
             f"{algorithm} {name}: error {err:.3g} against float64, native's {native_err:.3g}")

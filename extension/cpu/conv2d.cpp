@@ -337,9 +337,16 @@ void conv2d_backward_kernel(const ConvShape& s, const T* gout, const T* x, const
     if (const int tile = winograd_tile(s, true)) {
       winograd_conv3x3<T>(winograd_input_grad(s), tile, gout, w, true, nullptr, grad_in);
       grad_in = nullptr;
-      if (!grad_w) return;
     }
   }
+  // Its weight gradient too, by the same transforms summed over tiles.
+  if (grad_w) {
+    if (const int tile = winograd_tile(s, false)) {
+      winograd_weight_grad3x3<T>(winograd_forward(s), tile, x, gout, grad_w);
+      grad_w = nullptr;
+    }
+  }
+  if (!grad_in && !grad_w) return;
 
   const at::TensorOptions options = at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value);
   const int64_t parts = s.image_parts();

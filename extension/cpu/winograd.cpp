@@ -5,7 +5,13 @@
 //      V = B^T d B straight into the GEMM's packed-B layout, one panel per transformed position;
 //   2. one GEMM per transformed position xi: M[xi] = U[xi] @ V[xi] (gemm_prepacked_b);
 //   3. output transform: Y = A^T M A per (output channel, panel of tiles), scattered to NCHW.
-// The filters are transformed once per call (U = G g G^T). Every transform is vectorized across
+// The filters are transformed once per call (U = G g G^T).
+//
+// The weight gradient is the same algorithm turned around (the transposition principle: the
+// gradient of Y = A^T [U (.) V] A with respect to g): per block, the input transform above and
+// Go = A grad_out_tile A^T, then per position xi one GEMM summing over the block's tiles,
+//   dU[xi] (C x K) += V[xi] (C x tiles) @ Go[xi]^T (tiles x K),
+// and at the end grad_weight = G^T dU G for every filter. Every transform is vectorized across
 // tiles (or filters): a panel's tiles are the lanes, so the transforms are plain vector adds and
 // FMAs with the matrices' coefficients folded in at compile time.
 #include "winograd.h"
@@ -38,6 +44,8 @@ struct Transforms<2> {
   static constexpr double BT[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
   static constexpr double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
   static constexpr double AT[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
+  static constexpr double A[4][2] = {{1, 0}, {1, 1}, {1, -1}, {0, -1}};
+  static constexpr double GT[3][4] = {{1, 0.5, 0.5, 0}, {0, 0.5, -0.5, 0}, {0, 0.5, 0.5, 1}};
 };
 
 template <>
@@ -54,6 +62,11 @@ struct Transforms<4> {
                                      {0, 0, 1}};
   static constexpr double AT[4][6] = {
       {1, 1, 1, 1, 1, 0}, {0, -1, 1, 0.5, -2, 0}, {0, 1, 1, 0.25, 4, 0}, {0, -1, 1, 0.125, -8, 1}};
+  static constexpr double A[6][4] = {{1, 0, 0, 0}, {1, -1, 1, -1}, {1, 1, 1, 1},
+                                     {1, 0.5, 0.25, 0.125}, {1, -2, 4, -8}, {0, 0, 0, 1}};
+  static constexpr double GT[3][6] = {{1, -1.0 / 3, 1.0 / 3, -16.0 / 15, 1.0 / 15, 0},
+                                      {0, 1.0 / 3, 1.0 / 3, -8.0 / 15, -2.0 / 15, 0},
+                                      {0, -1.0 / 3, 1.0 / 3, -4.0 / 15, 4.0 / 15, 1}};
 };
 
 // out = M in for a constant matrix M (rows x cols) and vectors in/out. Fully unrolled, so each
@@ -176,6 +189,9 @@ struct Filters {
 struct Padded {
   static constexpr const char* name = "winograd padded input";
 };
+struct PaddedGradient {
+  static constexpr const char* name = "winograd padded output gradient";
+};
 struct Inputs {
   static constexpr const char* name = "winograd transformed inputs";
 };
@@ -248,7 +264,108 @@ class Winograd {
     }
   }
 
+  // grad_weight = the weight gradient of the forward convolution over x with grad_out.
+  void run_weight_grad(const T* x, const T* grad_out, T* grad_weight) const {
+    const int64_t C = s_.in_channels, K = s_.out_channels, block = block_panels_ * NR;
+    // grad_out in whole tiles: zeros past the plane's bottom and right edges.
+    const int64_t go_h = tiles_y_ * m, go_w = tiles_x_ * m;
+    T* dU = thread_workspace<Filters, T>(positions * K * C);
+    T* padded = thread_workspace<Padded, T>(s_.batch * C * padded_h_ * padded_w_);
+    T* go_padded = thread_workspace<PaddedGradient, T>(s_.batch * K * go_h * go_w);
+    T* Vr = thread_workspace<Inputs, T>(positions * C * block);
+    T* Go = thread_workspace<Products, T>(positions * K * block);
+    pad_input(x, padded);
+    pad_planes(grad_out, s_.batch * K, s_.out_h, s_.out_w, 0, 0, go_h, go_w, go_padded);
+    std::vector<Tile> tiles(block);
+    for (int64_t t0 = 0; t0 < tiles_; t0 += block) {
+      const int64_t count = std::min(block, tiles_ - t0), panels = (count + NR - 1) / NR;
+      for (int64_t t = 0; t < block; ++t) tiles[t] = tile(t0 + std::min(t, count - 1));
+      at::parallel_for(0, panels * C, 1, [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i) transform_inputs(padded, tiles.data(), i / C, i % C, Vr, false);
+      });
+      at::parallel_for(0, panels * K, 1, [&](int64_t lo, int64_t hi) {
+        for (int64_t i = lo; i < hi; ++i) transform_gradients(go_padded, go_w, tiles.data(), i / K, i % K, Go);
+      });
+      // Only the block's real tiles are summed (the lanes past `count` repeat the last tile).
+      at::parallel_for(0, positions, 1, [&](int64_t lo, int64_t hi) {
+        for (int64_t xi = lo; xi < hi; ++xi)
+          gemm<T>(C, K, count, T(1), Vr + xi * C * block, block, 1, Go + xi * K * block, 1, block,
+                  t0 == 0 ? T(0) : T(1), dU + xi * C * K, K, 1);
+      });
+    }
+    inverse_transform_filters(dU, grad_weight);
+  }
+
  private:
+  // Go = A go A^T for the tiles of one panel and output channel k of grad_out (padded to whole
+  // tiles, rows of go_w), as rows of tiles.
+  void transform_gradients(const T* go_padded, int64_t go_w, const Tile* tiles, int64_t panel, int64_t k, T* Go) const {
+    const int64_t K = s_.out_channels, block = block_panels_ * NR;
+    const int64_t go_plane = tiles_y_ * m * go_w, image = K * go_plane;
+    const T* channel = go_padded + k * go_plane;
+    for (int v = 0; v < NV; ++v) {
+      const Tile* lanes = tiles + panel * NR + v * W;
+      T* dst = Go + k * block + panel * NR + v * W;
+      // A tile's top-left corner within its plane (Tile::out is in the unpadded output).
+      const int64_t out_image = K * s_.out_h * s_.out_w;
+      auto corner = [&](const Tile& t) {
+        const int64_t n = t.out / out_image, at = t.out % out_image;
+        return n * image + at / s_.out_w * go_w + at % s_.out_w;
+      };
+      auto store = [&](int a, int b, V value) { S::storeu(dst + (a * alpha + b) * K * block, value); };
+#ifdef TORCHEXT_TILE_ROWS
+      if constexpr (std::is_same_v<T, float>) {
+        const float* rows[W];
+        for (int lane = 0; lane < W; ++lane) rows[lane] = channel + corner(lanes[lane]);
+        transform_2d<T>(
+            F::A, F::A, [&](int i, V (&row)[m]) {
+              const int64_t offset = i * go_w;
+              auto part = m == 4 ? TileRows::four : TileRows::two;
+              V q[4] = {TileRows::load(rows, 0, offset, part), TileRows::load(rows, 1, offset, part),
+                        TileRows::load(rows, 2, offset, part), TileRows::load(rows, 3, offset, part)};
+              TileRows::transpose4(q[0], q[1], q[2], q[3]);
+              for (int j = 0; j < m; ++j) row[j] = q[j];
+            },
+            store);
+        continue;
+      }
+#endif
+      alignas(64) T values[m][W];
+      transform_2d<T>(
+          F::A, F::A, [&](int i, V (&row)[m]) {
+            for (int lane = 0; lane < W; ++lane)
+              for (int j = 0; j < m; ++j) values[j][lane] = channel[corner(lanes[lane]) + i * go_w + j];
+            for (int j = 0; j < m; ++j) row[j] = S::load(values[j]);
+          },
+          store);
+    }
+  }
+
+  // grad_weight[k][c] = G^T dU[.][c][k] G for every filter, W filters (consecutive k) at a time.
+  void inverse_transform_filters(const T* dU, T* grad_weight) const {
+    const int64_t C = s_.in_channels, K = s_.out_channels, filters = C * K;
+    const int64_t vectors = (filters + W - 1) / W;
+    at::parallel_for(0, vectors, 64, [&](int64_t lo, int64_t hi) {
+      for (int64_t v = lo; v < hi; ++v) {
+        const int64_t f0 = v * W;  // dU's filter index c*K + k
+        const int lanes = static_cast<int>(std::min<int64_t>(W, filters - f0));
+        alignas(64) T taps[9][W];
+        transform_2d<T>(
+            F::GT, F::GT, [&](int a, V (&row)[alpha]) {
+              for (int b = 0; b < alpha; ++b) {
+                const T* src = dU + (a * alpha + b) * filters + f0;
+                row[b] = lanes == W ? S::loadu(src) : S::loadu_n(src, lanes);
+              }
+            },
+            [&](int i, int j, V value) { S::storeu(taps[i * 3 + j], value); });
+        for (int l = 0; l < lanes; ++l) {
+          const int64_t c = (f0 + l) / K, k = (f0 + l) % K;
+          for (int tap = 0; tap < 9; ++tap) grad_weight[(k * C + c) * 9 + tap] = taps[tap][l];
+        }
+      }
+    });
+  }
+
   // Tile t of the flattened (image, tile row, tile column) order.
   Tile tile(int64_t t) const {
     const int64_t per_image = tiles_y_ * tiles_x_, n = t / per_image, r = t % per_image;
@@ -258,31 +375,34 @@ class Winograd {
             y + m <= s_.out_h && x + m <= s_.out_w};
   }
 
-  // padded[n][c] = the input plane at (pad_top, pad_left) in zeros, so that every tile's patch
-  // is read without bounds checks.
-  void pad_input(const T* x, T* padded) const {
-    const int64_t H = s_.height, Wd = s_.width, PH = padded_h_, PW = padded_w_;
-    // Rows and columns of the input that land inside the padded plane (pads may crop them:
-    // an output smaller than the input reads less than all of it).
-    const int64_t y_end = std::min(H, PH - s_.pad_top), x_end = std::min(Wd, PW - s_.pad_left);
-    at::parallel_for(0, s_.batch * s_.in_channels, 16, [&](int64_t lo, int64_t hi) {
+  // padded[plane] = the planes x[plane] (height x width) at (top, left) in zeros of
+  // padded_h x padded_w (cropped where they reach past it), so that tiles read without bounds
+  // checks.
+  static void pad_planes(const T* x, int64_t planes, int64_t height, int64_t width, int64_t top,
+                         int64_t left, int64_t padded_h, int64_t padded_w, T* padded) {
+    const int64_t y_end = std::min(height, padded_h - top), x_end = std::min(width, padded_w - left);
+    at::parallel_for(0, planes, 16, [&](int64_t lo, int64_t hi) {
       for (int64_t plane = lo; plane < hi; ++plane) {
-        const T* src = x + plane * H * Wd;
-        T* dst = padded + plane * PH * PW;
-        for (int64_t y = 0; y < PH; ++y) {
-          T* row = dst + y * PW;
-          const int64_t iy = y - s_.pad_top;
+        const T* src = x + plane * height * width;
+        T* dst = padded + plane * padded_h * padded_w;
+        for (int64_t y = 0; y < padded_h; ++y) {
+          T* row = dst + y * padded_w;
+          const int64_t iy = y - top;
           if (iy < 0 || iy >= y_end) {
-            std::fill_n(row, PW, T(0));
+            std::fill_n(row, padded_w, T(0));
             continue;
           }
-          const T* in = src + iy * Wd;
-          for (int64_t xx = 0; xx < s_.pad_left; ++xx) row[xx] = T(0);
-          for (int64_t xx = 0; xx < x_end; ++xx) row[s_.pad_left + xx] = in[xx];
-          for (int64_t xx = s_.pad_left + x_end; xx < PW; ++xx) row[xx] = T(0);
+          const T* in = src + iy * width;
+          for (int64_t xx = 0; xx < left; ++xx) row[xx] = T(0);
+          for (int64_t xx = 0; xx < x_end; ++xx) row[left + xx] = in[xx];
+          for (int64_t xx = left + x_end; xx < padded_w; ++xx) row[xx] = T(0);
         }
       }
     });
+  }
+
+  void pad_input(const T* x, T* padded) const {
+    pad_planes(x, s_.batch * s_.in_channels, s_.height, s_.width, s_.pad_top, s_.pad_left, padded_h_, padded_w_, padded);
   }
 
   // U[xi][f] = (G g_f G^T)[xi] for every filter f = k*C + c of the weight (c*K + k when
@@ -313,13 +433,14 @@ class Winograd {
     });
   }
 
-  // V = B^T d B for the tiles of one panel and one channel, into each position's packed panel.
-  void transform_inputs(const T* padded, const Tile* tiles, int64_t panel, int64_t c, T* Vp) const {
+  // V = B^T d B for the tiles of one panel and one channel: into each position's packed GEMM
+  // panel (packed) or, for the weight gradient, a row of tiles per channel.
+  void transform_inputs(const T* padded, const Tile* tiles, int64_t panel, int64_t c, T* Vp, bool packed = true) const {
     const int64_t C = s_.in_channels, block = block_panels_ * NR, PW = padded_w_;
     const T* channel = padded + c * padded_h_ * PW;
     for (int v = 0; v < NV; ++v) {
       const Tile* lanes = tiles + panel * NR + v * W;
-      T* dst = Vp + (panel * C + c) * NR + v * W;
+      T* dst = Vp + (packed ? (panel * C + c) * NR : c * block + panel * NR) + v * W;
       auto store = [&](int a, int b, V value) { S::storeu(dst + (a * alpha + b) * C * block, value); };
 #ifdef TORCHEXT_TILE_ROWS
       if constexpr (std::is_same_v<T, float>) {
@@ -439,6 +560,17 @@ void winograd_conv3x3(const WinogradShape& s, int tile, const T* x, const T* wei
   }
 }
 
+template <typename T>
+void winograd_weight_grad3x3(const WinogradShape& s, int tile, const T* x, const T* grad_out, T* grad_weight) {
+  if (tile == 4) {
+    Winograd<T, 4>(s).run_weight_grad(x, grad_out, grad_weight);
+  } else {
+    Winograd<T, 2>(s).run_weight_grad(x, grad_out, grad_weight);
+  }
+}
+
+template void winograd_weight_grad3x3<float>(const WinogradShape&, int, const float*, const float*, float*);
+template void winograd_weight_grad3x3<double>(const WinogradShape&, int, const double*, const double*, double*);
 template void winograd_conv3x3<float>(const WinogradShape&, int, const float*, const float*, bool,
                                       const float*, float*);
 template void winograd_conv3x3<double>(const WinogradShape&, int, const double*, const double*, bool,

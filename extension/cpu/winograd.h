@@ -29,4 +29,10 @@ template <typename T>
 void winograd_conv3x3(const WinogradShape& s, int tile, const T* x, const T* weight, bool transposed,
                       const T* bias, T* out);
 
+// grad_weight[k][c][i][j] = sum over n, y, x of grad_out[n][k][y][x] * x[n][c][y + i - pad_top][x + j - pad_left]
+// (zero outside the input): the weight gradient of the forward convolution of shape s, by the
+// same F(tile x tile, 3x3) transforms. Parallel over the calling thread pool.
+template <typename T>
+void winograd_weight_grad3x3(const WinogradShape& s, int tile, const T* x, const T* grad_out, T* grad_weight);
+
 }  // namespace torchext::cpu
