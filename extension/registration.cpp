@@ -4,6 +4,7 @@
 #include <Python.h>
 #include <torch/library.h>
 
+#include "cpu/fma_peak.h"
 #include "cpu/winograd_policy.h"
 
 namespace {
@@ -27,15 +28,29 @@ PyObject* set_conv_settings(PyObject*, PyObject* args) {
   Py_RETURN_NONE;
 }
 
+// The benchmark's arithmetic peak: GFLOP/s of a register-only FMA loop on every thread.
+PyObject* fma_peak(PyObject*, PyObject* args) {
+  long long iterations = 0;
+  if (!PyArg_ParseTuple(args, "L", &iterations)) return nullptr;
+  if (iterations <= 0) {
+    PyErr_Format(PyExc_ValueError, "torchext: expected a positive iteration count but got %lld", iterations);
+    return nullptr;
+  }
+  double gflops = 0;
+  Py_BEGIN_ALLOW_THREADS gflops = torchext::cpu::fma_peak_gflops(iterations);
+  Py_END_ALLOW_THREADS return PyFloat_FromDouble(gflops);
+}
+
 PyMethodDef methods[] = {
     {"_conv_settings", conv_settings, METH_NOARGS, "(allow_winograd, conv_algorithm)"},
     {"_set_conv_settings", set_conv_settings, METH_VARARGS, "set (allow_winograd, conv_algorithm)"},
+    {"_fma_peak_gflops", fma_peak, METH_VARARGS, "GFLOP/s of a register-only FMA loop on every thread"},
     {nullptr, nullptr, 0, nullptr}};
 
 }  // namespace
 
 // Importing torchext._C loads this library, which runs the registrations below as a side
-// effect; the module itself only carries the CPU backend's settings.
+// effect; the module itself only carries the CPU backend's settings and the FMA peak probe.
 extern "C" PyMODINIT_FUNC PyInit__C(void) {
   static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_C", nullptr, -1, methods};
   return PyModule_Create(&module);

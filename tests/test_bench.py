@@ -41,6 +41,18 @@ def test_time_op_measures_forward_and_backward_of_both():
         _check_stats(result[label]["forward+backward"])
 
 
+def test_conv_layers_count_flops():
+    layers = bench.resnet18_conv_layers(batch=2, size=32)
+    names = [name for name, *_ in layers]
+    assert len(names) == len(set(names)) == 11  # every distinct convolution of ResNet18
+    stem = next(layer for layer in layers if layer[0].startswith("conv2d 7x7/2"))
+    assert stem[4] == 2 * 2 * 64 * 3 * 7 * 7 * 16 * 16
+
+
+def test_fma_peak_is_measured():
+    assert bench.fma_peak_gflops(0.01) > 0
+
+
 def test_layer_cases_cover_every_resnet18_op():
     names = [name for name, *_ in bench.resnet18_layer_cases(batch=2, size=32)]
     for op in ("conv2d 7x7/2", "batch_norm train", "max_pool2d", "add+relu", "adaptive_avg_pool2d",
@@ -51,12 +63,16 @@ def test_layer_cases_cover_every_resnet18_op():
 
 def _fake_results():
     stats = (2.0, 1.5, 2.5)
+    machine = {**bench.machine(), "fma_peak_gflops": 50.0}
     phases = {phase: stats for phase in ("forward", "backward", "step", "total")}
     half = {phase: (1.0, 0.9, 1.1) for phase in phases}
-    return {"machine": bench.machine(),
+    return {"machine": machine,
             "model": [{"input": "1x3x64x64", "runs": {"native": phases, "torchext": half}}],
             "ops": [{"name": "relu 1x2", "native": {"forward": stats, "forward+backward": stats},
                      "torchext": {"forward": half["total"], "forward+backward": half["total"]}}],
+            "conv_layers": [{"name": "conv2d 3x3/1 4->4 on 1x4x8x8", "input": "1x3x32x32", "forward_flops": 4_000_000,
+                             "native": {"forward": stats, "forward+backward": stats},
+                             "torchext": {"forward": half["total"], "forward+backward": half["total"]}}],
             "gemm": [{"name": "gemm 8^3", "native_gflops": 10.0, "torchext_gflops": 9.0,
                       "native_ms": stats, "torchext_ms": stats}],
             "memory": [{"input": "1x3x64x64", "native": 100.0, "torchext": 80.0}]}
@@ -67,6 +83,8 @@ def test_results_are_written_and_rerendered(tmp_path):
     text = table.read_text()
     assert "| 1x3x64x64 | total | 2.000 (1.500-2.500) | 1.000 (0.900-1.100) | 0.50 | - |" in text
     assert "| gemm 8^3 | 10.0 | 9.0 | 0.90 |" in text
+    # 3 x 4 MFLOP forward+backward in 2 ms (native) and 1 ms (ours), ours at 12 / 50 of the peak.
+    assert "| 2.000 (1.500-2.500) | 1.000 (0.900-1.100) | 0.50 | 6 | 12 | 0.24 |" in text
     assert "| 1x3x64x64 | 100 | 80 |" in text
     assert (tmp_path / "run" / "bench_cpu.png").stat().st_size > 0
     saved = json.loads((tmp_path / "run" / "bench_cpu.json").read_text())

@@ -8,6 +8,7 @@ import json
 import platform
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -19,19 +20,47 @@ import torchext
 from . import functional as F
 from .timing import compare_training_steps
 
-MODEL_SHAPES = [(1, 64), (8, 64), (32, 64), (8, 224)]
+MODEL_SHAPES = [(1, 64), (8, 64), (32, 64), (64, 32), (8, 224)]
+# The input whose convolution layers are timed one by one, with GFLOP/s against the machine's peak.
+CONV_LAYER_INPUT = (8, 224)
+# Vector ISA extensions worth naming for these kernels (from /proc/cpuinfo's flags).
+ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_tile")
 
 
-def machine():
-    cpu = platform.processor() or "unknown"
+def cpu_description():
+    """(model name, the ISA extensions of ISA_FLAGS it has) from /proc/cpuinfo."""
+    cpu, flags = platform.processor() or "unknown", set()
     try:
         for line in open("/proc/cpuinfo"):
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
+            elif line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+            if cpu != "unknown" and flags:
                 break
     except OSError:
         pass
-    info = {"cpu": cpu, "threads": torch.get_num_threads(), "torch": torch.__version__,
+    return cpu, [flag for flag in ISA_FLAGS if flag in flags]
+
+
+def fma_peak_gflops(seconds=0.5):
+    """The machine's float32 arithmetic peak on the current thread count: the best of a few runs
+    of a register-only FMA loop (torchext._C), each about `seconds` long."""
+    iterations = 1_000_000
+    while True:  # calibrate on runs of at least a tenth of the target
+        start = time.perf_counter()
+        torchext._C._fma_peak_gflops(iterations)
+        elapsed = time.perf_counter() - start
+        if elapsed > seconds / 10:
+            break
+        iterations *= 4
+    iterations = int(iterations * seconds / elapsed)
+    return max(torchext._C._fma_peak_gflops(iterations) for _ in range(3))
+
+
+def machine():
+    cpu, isa = cpu_description()
+    info = {"cpu": cpu, "isa": isa, "threads": torch.get_num_threads(), "torch": torch.__version__,
             "date": datetime.datetime.now().isoformat(timespec="seconds"), "python": platform.python_version()}
     try:  # other work on the machine skews every timing: record how busy it was
         info["load_average"] = " ".join(open("/proc/loadavg").read().split()[:3])
@@ -115,6 +144,38 @@ def _conv_case(module, shape):
     return (name, lambda x, w: NF.conv2d(x, w, None, stride, padding),
             lambda x, w: F.conv2d(x, w, None, stride, padding),
             lambda: (torch.randn(shape).requires_grad_(), _param(*weight_shape)))
+
+
+def conv_forward_flops(shape_in, weight_shape, stride, padding):
+    """Multiply-adds x 2 of a convolution's forward by the direct count."""
+    n, c, h, w = shape_in
+    k, _, kh, kw = weight_shape
+    out_h = (h + 2 * padding[0] - kh) // stride[0] + 1
+    out_w = (w + 2 * padding[1] - kw) // stride[1] + 1
+    return 2 * n * k * c * kh * kw * out_h * out_w
+
+
+def resnet18_conv_layers(batch, size):
+    """Every distinct convolution of ResNet18 at batch x 3 x size^2 as
+    (name, native_fn, ours_fn, make_inputs, forward FLOPs by the direct count)."""
+    from torchvision.models import resnet18
+
+    model = resnet18(weights=None)
+    seen = {}
+
+    def hook(module, inputs, output):
+        shape = tuple(inputs[0].shape)
+        key = (shape, module.out_channels, module.kernel_size, module.stride, module.padding)
+        if key not in seen:
+            seen[key] = (*_conv_case(module, shape),
+                         conv_forward_flops(shape, tuple(module.weight.shape), module.stride, module.padding))
+
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            module.register_forward_hook(hook)
+    with torch.no_grad():
+        model(torch.rand(batch, 3, size, size))
+    return list(seen.values())
 
 
 def _batch_norm_case(shape):
@@ -269,8 +330,13 @@ def write_results(results, out_dir, update_readme=None):
     (out / f"bench_{stem}.json").write_text(json.dumps(results, indent=1))
     m = results["machine"]
     lines = [f"# torchext vs native: {m['cpu']}{', ' + m['gpu'] if 'gpu' in m else ''}, {m['threads']} threads, "
-             f"torch {m['torch']}, {m['date']}, load average {m.get('load_average', 'not recorded')}", "",
-             "Median ms (interquartile range); ratio = torchext / native (below 1 is faster).", ""]
+             f"torch {m['torch']}, {m['date']}, load average {m.get('load_average', 'not recorded')}", ""]
+    if "isa" in m:
+        lines += [f"CPU extensions: {', '.join(m['isa']) or 'none of ' + ', '.join(ISA_FLAGS)}; "
+                  f"torchext's kernels: {m.get('capability', 'built for this machine')}; "
+                  f"measured float32 peak (register-only FMA loop, {m['threads']} threads): "
+                  f"{m.get('fma_peak_gflops', float('nan')):.0f} GFLOP/s.", ""]
+    lines += ["Median ms (interquartile range); ratio = torchext / native (below 1 is faster).", ""]
     lines += ["## Training step of ResNet18 (forward, backward, SGD momentum step)", "",
               "| input | phase | native | torchext | ratio | compiled native |", "|---|---|---|---|---|---|"]
     for row in results["model"]:
@@ -292,6 +358,21 @@ def write_results(results, out_dir, update_readme=None):
         lines.append(f"| {row['name']} | {_ms(n['forward'])} | {_ms(o['forward'])} | "
                      f"{o['forward'][0] / n['forward'][0]:.2f} | {_ms(n['forward+backward'])} | "
                      f"{_ms(o['forward+backward'])} | {o['forward+backward'][0] / n['forward+backward'][0]:.2f} |")
+    if results.get("conv_layers"):
+        peak = m.get("fma_peak_gflops")
+        lines += ["", f"## Convolution layers of ResNet18 at {results['conv_layers'][0]['input']}", "",
+                  "GFLOP/s by the direct count (forward 2·N·K·C·kh·kw·OH·OW; forward+backward 3x that), "
+                  "so an algorithm with fewer multiplies (Winograd) can exceed the peak.", "",
+                  "| conv | fwd native | fwd torchext | fwd ratio | fwd+bwd native | fwd+bwd torchext | fwd+bwd ratio | "
+                  "fwd+bwd GFLOP/s native | torchext | torchext / peak |", "|---|---|---|---|---|---|---|---|---|---|"]
+        for row in results["conv_layers"]:
+            n, o = row["native"], row["torchext"]
+            flops = 3 * row["forward_flops"]
+            native_gf, ours_gf = flops / n["forward+backward"][0] / 1e6, flops / o["forward+backward"][0] / 1e6
+            lines.append(f"| {row['name']} | {_ms(n['forward'])} | {_ms(o['forward'])} | "
+                         f"{o['forward'][0] / n['forward'][0]:.2f} | {_ms(n['forward+backward'])} | "
+                         f"{_ms(o['forward+backward'])} | {o['forward+backward'][0] / n['forward+backward'][0]:.2f} | "
+                         f"{native_gf:.0f} | {ours_gf:.0f} | {ours_gf / peak if peak else float('nan'):.2f} |")
     if results.get("gemm"):
         lines += ["", "## GEMM (float32)", "", "| size | torch.mm GFLOP/s | torchext GFLOP/s | fraction |", "|---|---|---|---|"]
         lines += [f"| {g['name']} | {g['native_gflops']:.1f} | {g['torchext_gflops']:.1f} | "
@@ -333,7 +414,7 @@ def _chart(results, path):
     for row in results["model"]:
         labels.append(f"step {row['input']}")
         ratios.append(row["runs"]["torchext"]["total"][0] / row["runs"]["native"]["total"][0])
-    for row in results["ops"]:
+    for row in results["ops"] + results.get("conv_layers", []):
         labels.append(row["name"])
         ratios.append(row["torchext"]["forward+backward"][0] / row["native"]["forward+backward"][0])
     fig, ax = plt.subplots(figsize=(9, 0.28 * len(labels) + 1.5))
@@ -354,10 +435,12 @@ def main(quick=False, out_dir=DEFAULT_OUT, render=None):
     if render:
         print(write_results(json.loads(Path(render).read_text()), out_dir).read_text())
         return 0
-    results = {"machine": machine(), "model": [], "ops": [], "gemm": [], "memory": []}
+    results = {"machine": machine(), "model": [], "ops": [], "conv_layers": [], "gemm": [], "memory": []}
+    results["machine"]["fma_peak_gflops"] = fma_peak_gflops(0.1 if quick else 0.5)
     shapes = MODEL_SHAPES[:2] if quick else MODEL_SHAPES
     cases = resnet18_layer_cases()
-    progress = Progress(len(shapes) + len(cases) + 1 + (0 if quick else len(shapes)), "bench")
+    conv_layers = [] if quick else resnet18_conv_layers(*CONV_LAYER_INPUT)
+    progress = Progress(len(shapes) + len(cases) + len(conv_layers) + 1 + (0 if quick else len(shapes)), "bench")
     for batch, size in shapes:
         reps = 5 if quick else 9 if batch * size * size > 8 * 64 * 64 * 4 else 21
         compile_native = not quick and batch == 8 and size == 64
@@ -371,6 +454,10 @@ def main(quick=False, out_dir=DEFAULT_OUT, render=None):
         progress.step(f"model {batch}x3x{size}x{size}")
     for name, native, ours, make in cases:
         results["ops"].append({"name": name, **time_op(native, ours, make, 0.3 if quick else 1.2)})
+        progress.step(name)
+    for name, native, ours, make, flops in conv_layers:
+        results["conv_layers"].append({"name": name, "input": "x".join(map(str, (CONV_LAYER_INPUT[0], 3, CONV_LAYER_INPUT[1], CONV_LAYER_INPUT[1]))),
+                                       "forward_flops": flops, **time_op(native, ours, make, 3.0)})
         progress.step(name)
     results["gemm"] = gemm_cases()
     progress.step("gemm")
