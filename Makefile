@@ -43,7 +43,7 @@ bench: build
 # fails as torch's allocation error, as without ASan). Any sanitizer report aborts the run.
 ASAN_DIR := build/asan
 ASAN_TESTS ?= tests/test_activation.py tests/test_elementwise.py tests/test_sum.py tests/test_views.py \
-	tests/test_matmul.py tests/test_bce.py tests/test_conv2d.py tests/test_linear.py \
+	tests/test_matmul.py tests/test_bce.py tests/test_conv2d.py tests/test_winograd.py tests/test_linear.py \
 	tests/test_batch_norm.py tests/test_pooling.py tests/test_sgd.py tests/test_fuzz_parity.py \
 	tests/test_hostile_input.py
 # libstdc++ is preloaded too: the python binary does not link it, and ASan's __cxa_throw
