@@ -4,10 +4,15 @@
 #include <Python.h>
 #include <torch/library.h>
 
-// The module exists only so that `import torchext._C` loads this library, which runs the
-// registrations below as a side effect.
+namespace torchext::cpu {
+PyMethodDef* capability_methods();  // cpu/capability_python.cpp
+}
+
+// `import torchext._C` loads this library, which runs the registrations below as a side effect;
+// the module's own functions are torchext.backends.cpu's.
 extern "C" PyMODINIT_FUNC PyInit__C(void) {
-  static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_C", nullptr, -1, nullptr};
+  static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_C", nullptr, -1,
+                                      torchext::cpu::capability_methods()};
   return PyModule_Create(&module);
 }
 

@@ -251,17 +251,19 @@ def test_torch_compile_fullgraph(device):
         assert_close(x, y)
 
 
-def test_gemm_contract():
+@pytest.mark.parametrize("capability", torchext.backends.cpu.supported_capabilities())
+def test_gemm_contract(capability):
     """The GEMM's alpha/beta/strided-C contract, which matmul does not exercise, checked by a small
-    C++ program built against the same sources (tests/cpp/gemm_contract.cpp)."""
+    C++ program built against the same kernel source for each capability this CPU runs
+    (tests/cpp/gemm_contract.cpp)."""
     from torch.utils import cpp_extension
+    from torchext.backends.cpu_flags import CPU_CAPABILITIES
 
-    exe = os.path.join(ROOT, "build", "gemm_contract")
+    exe = os.path.join(ROOT, "build", f"gemm_contract_{capability}")
     os.makedirs(os.path.dirname(exe), exist_ok=True)
-    march = os.environ.get("TORCHEXT_MARCH", "native")
     cmd = [os.environ.get("CXX", "c++"), "-O2", "-std=c++17", "-fopenmp", "-Wno-unknown-pragmas",
+           f"-DTORCHEXT_CPU_CAPABILITY={capability.upper()}", *CPU_CAPABILITIES[capability],
            os.path.join(ROOT, "tests", "cpp", "gemm_contract.cpp"), "-o", exe]
-    cmd += [f"-march={march}"] if march else []
     cmd += [f"-I{p}" for p in cpp_extension.include_paths()]
     for lib in cpp_extension.library_paths():
         cmd += [f"-L{lib}", f"-Wl,-rpath,{lib}"]

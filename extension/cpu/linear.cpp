@@ -15,7 +15,7 @@
 
 #include "../common.h"
 #include "../linear_args.h"
-#include "gemm.h"
+#include "gemm_dispatch.h"
 #include "loops.h"
 
 namespace torchext::cpu {

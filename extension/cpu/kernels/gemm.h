@@ -4,7 +4,7 @@
 
 #include "gemm_microkernel.h"
 
-namespace torchext::cpu {
+namespace torchext::cpu::TORCHEXT_CPU_CAPABILITY {
 
 // C = beta * C + alpha * A @ B for an M x K matrix A and a K x N matrix B, each addressed by
 // element strides: A(i, k) = A[i * a_rs + k * a_cs], B(k, j) = B[k * b_rs + j * b_cs],
@@ -48,4 +48,4 @@ template <typename T>
 void gemm_gathered_b(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t a_rs,
                      int64_t a_cs, const GatheredB<T>& b, T beta, T* C, int64_t c_rs);
 
-}  // namespace torchext::cpu
+}  // namespace torchext::cpu::TORCHEXT_CPU_CAPABILITY

@@ -12,12 +12,12 @@
 #include <cstdint>
 #include <vector>
 
-#include "../geometry.h"
+#include "../../geometry.h"
 #include "gemm.h"
 #include "gemm_simd.h"
 #include "workspace.h"
 
-namespace torchext::cpu {
+namespace torchext::cpu::TORCHEXT_CPU_CAPABILITY {
 
 namespace detail {
 
@@ -428,4 +428,4 @@ void col2im(const T* columns, int64_t batch, const ConvGeometry& g, T* grad_inpu
   }
 }
 
-}  // namespace torchext::cpu
+}  // namespace torchext::cpu::TORCHEXT_CPU_CAPABILITY

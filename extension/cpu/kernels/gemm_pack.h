@@ -8,7 +8,7 @@
 #include <immintrin.h>
 #endif
 
-namespace torchext::cpu::gemm_detail {
+namespace torchext::cpu::TORCHEXT_CPU_CAPABILITY::gemm_detail {
 
 #if defined(__AVX2__)
 // In-register transposes of one vector-square block: dst[r * ds + c] = src[c * ss + r] for
@@ -129,4 +129,4 @@ void pack_b(int64_t kc, int64_t nc, const T* b, int64_t rs, int64_t cs, T* __res
   }
 }
 
-}  // namespace torchext::cpu::gemm_detail
+}  // namespace torchext::cpu::TORCHEXT_CPU_CAPABILITY::gemm_detail

@@ -15,7 +15,9 @@
 #include <algorithm>
 #include <cstdint>
 
-namespace torchext::cpu {
+#include "capability.h"
+
+namespace torchext::cpu::TORCHEXT_CPU_CAPABILITY {
 
 template <typename Purpose, typename T>
 T* thread_workspace(int64_t n) {
@@ -42,4 +44,4 @@ T* thread_workspace(int64_t n) {
   return static_cast<T*>(buf.data);
 }
 
-}  // namespace torchext::cpu
+}  // namespace torchext::cpu::TORCHEXT_CPU_CAPABILITY

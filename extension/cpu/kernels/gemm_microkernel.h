@@ -6,7 +6,7 @@
 
 #include "gemm_simd.h"
 
-namespace torchext::cpu::gemm_detail {
+namespace torchext::cpu::TORCHEXT_CPU_CAPABILITY::gemm_detail {
 
 // MR x (NV * W) register tile; KC x NR panel of B sized for L1, MC x KC block of A for L2,
 // KC x NC block of B for L3 (Goto's blocking).
@@ -138,4 +138,4 @@ void micro_kernel(int64_t kc, const T* __restrict__ a, int64_t a_step, const Pan
   }
 }
 
-}  // namespace torchext::cpu::gemm_detail
+}  // namespace torchext::cpu::TORCHEXT_CPU_CAPABILITY::gemm_detail

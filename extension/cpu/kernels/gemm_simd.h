@@ -3,6 +3,7 @@
 // past them), broadcast, multiply and fused multiply-add. AVX-512 when
 // the build targets it, else AVX2+FMA, else plain scalars (W = 1) as the portable fallback.
 #pragma once
+#include "capability.h"
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
 #endif
@@ -14,7 +15,7 @@
 #define TORCHEXT_PREFETCH(address, for_write) ((void)0)
 #endif
 
-namespace torchext::cpu::gemm_detail {
+namespace torchext::cpu::TORCHEXT_CPU_CAPABILITY::gemm_detail {
 
 template <typename T>
 struct Simd;
@@ -167,4 +168,4 @@ struct Simd {
 
 #endif
 
-}  // namespace torchext::cpu::gemm_detail
+}  // namespace torchext::cpu::TORCHEXT_CPU_CAPABILITY::gemm_detail

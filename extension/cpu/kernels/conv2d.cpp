@@ -11,23 +11,19 @@
 // vectors, writes no columns at all: the GEMM reads them from the padded images (implicit GEMM,
 // gemm_gathered_b). Only the gradients asked for are computed; a frozen weight costs neither an
 // im2col nor a GEMM.
-#include <ATen/ATen.h>
-#include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
-#include <torch/library.h>
 
 #include <algorithm>
-#include <array>
-#include <tuple>
+#include <memory>
 #include <vector>
 
-#include "../common.h"
-#include "../conv2d_args.h"
+#include "../conv2d_dispatch.h"
+#include "../../geometry.h"
 #include "gemm.h"
 #include "im2col.h"
 #include "workspace.h"
 
-namespace torchext::cpu {
+namespace torchext::cpu::TORCHEXT_CPU_CAPABILITY {
 namespace {
 
 // Columns buffer budget (elements): the batch is processed in chunks of images whose columns fit
@@ -113,14 +109,6 @@ struct ConvShape : Conv2dArgs {
     return parts;
   }
 };
-
-// Validates every argument (conv2d_args.h) and derives the geometry (shared by forward and
-// backward).
-ConvShape conv_shape(const char* op, const at::Tensor& input, const at::Tensor& weight,
-                     at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation,
-                     int64_t groups) {
-  return ConvShape{conv2d_args(op, input, weight, stride, padding, dilation, groups)};
-}
 
 // Runs fn(group) for every group: in parallel across groups when there are several (each GEMM
 // then runs on its thread), else once with the GEMM itself parallel.
@@ -267,36 +255,6 @@ void conv2d_forward_kernel(const ConvShape& s, const T* x, const T* w, const T* 
   });
 }
 
-at::Tensor conv2d_cpu(const at::Tensor& input, const at::Tensor& weight,
-                      const std::optional<at::Tensor>& bias_opt, at::IntArrayRef stride,
-                      at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups) {
-  const char* op = "torchext.conv2d";
-  const ConvShape s = conv_shape(op, input, weight, stride, padding, dilation, groups);
-  at::Tensor bias;
-  if (bias_opt.has_value() && bias_opt->defined()) {
-    bias = bias_opt->contiguous();
-    check_conv2d_bias(op, bias, input, s);
-  }
-  auto out = at::empty({s.batch, s.out_channels, s.geo.out_h, s.geo.out_w}, input.options());
-  if (out.numel() == 0) return out;
-  if (s.gemm_k() == 0) {  // no input channels: the output is the bias alone
-    if (bias.defined()) {
-      out.copy_(bias.view({1, s.out_channels, 1, 1}).expand_as(out));
-    } else {
-      out.zero_();
-    }
-    return out;
-  }
-  auto x = input.contiguous();
-  auto w = weight.contiguous();
-  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "torchext_conv2d", [&] {
-    conv2d_forward_kernel<scalar_t>(s, x.const_data_ptr<scalar_t>(), w.const_data_ptr<scalar_t>(),
-                                    bias.defined() ? bias.const_data_ptr<scalar_t>() : nullptr,
-                                    out.mutable_data_ptr<scalar_t>());
-  });
-  return out;
-}
-
 // Input and weight gradients (either may be null: not asked).
 template <typename T>
 void conv2d_backward_kernel(const ConvShape& s, const T* gout, const T* x, const T* w,
@@ -325,18 +283,17 @@ void conv2d_backward_kernel(const ConvShape& s, const T* gout, const T* x, const
     return;
   }
 
-  const at::TensorOptions options = at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value);
   const int64_t parts = s.image_parts();
   // Each part after the first sums its weight gradient in its own buffer; they are added to the
   // first part's in part order afterwards, so the result does not depend on thread timing.
   const int64_t weight_numel = s.out_channels * K;
-  at::Tensor partial_grad_w;
-  if (grad_w && parts > 1) partial_grad_w = at::empty({(parts - 1) * weight_numel}, options);
+  std::unique_ptr<T[]> partial_grad_w;
+  if (grad_w && parts > 1) partial_grad_w.reset(new T[(parts - 1) * weight_numel]);
 
   for_each_image_part(s.batch, parts, [&](int64_t part, int64_t first, int64_t end) {
     T* part_grad_w = !grad_w  ? nullptr
                      : part == 0 ? grad_w
-                                 : partial_grad_w.mutable_data_ptr<T>() + (part - 1) * weight_numel;
+                                 : partial_grad_w.get() + (part - 1) * weight_numel;
     const int64_t chunk = s.chunk(end - first);
     // One buffer serves both directions: the columns of the input for the weight gradient, then
     // W^T @ grad_out for col2im.
@@ -373,8 +330,8 @@ void conv2d_backward_kernel(const ConvShape& s, const T* gout, const T* x, const
       }
     }
   });
-  if (partial_grad_w.defined()) {
-    const T* partial = partial_grad_w.const_data_ptr<T>();
+  if (partial_grad_w) {
+    const T* partial = partial_grad_w.get();
     at::parallel_for(0, weight_numel, 4096, [&](int64_t lo, int64_t hi) {
       for (int64_t part = 1; part < parts; ++part) {
         const T* __restrict__ src = partial + (part - 1) * weight_numel;
@@ -384,52 +341,30 @@ void conv2d_backward_kernel(const ConvShape& s, const T* gout, const T* x, const
   }
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor> conv2d_backward_cpu(
-    const at::Tensor& grad_output, const at::Tensor& input, const at::Tensor& weight,
-    at::IntArrayRef stride, at::IntArrayRef padding, at::IntArrayRef dilation, int64_t groups,
-    std::array<bool, 3> output_mask) {
-  const char* op = "torchext.conv2d_backward";
-  const ConvShape s = conv_shape(op, input, weight, stride, padding, dilation, groups);
-  check_conv2d_grad_output(op, grad_output, input, s);
-
-  at::Tensor grad_input, grad_weight, grad_bias;
-  if (output_mask[0]) grad_input = at::empty(input.sizes(), input.options());
-  if (output_mask[1]) grad_weight = at::empty(weight.sizes(), weight.options());
-  if (output_mask[2]) grad_bias = at::empty({s.out_channels}, grad_output.options());
-  if (!output_mask[0] && !output_mask[1] && !output_mask[2]) {
-    return {grad_input, grad_weight, grad_bias};
-  }
-
-  auto go = grad_output.contiguous();
-  const bool empty_gemm = s.batch == 0 || s.out_channels == 0 || s.gemm_k() == 0;
-  AT_DISPATCH_FLOATING_TYPES(go.scalar_type(), "torchext_conv2d_backward", [&] {
-    if (grad_bias.defined()) {
-      bias_grad<scalar_t>(go.const_data_ptr<scalar_t>(), s.batch, s.out_channels,
-                          s.geo.out_area(), grad_bias.mutable_data_ptr<scalar_t>());
-    }
-    if (empty_gemm) {  // every product sums over nothing
-      if (grad_input.defined()) grad_input.zero_();
-      if (grad_weight.defined()) grad_weight.zero_();
-      return;
-    }
-    if (!grad_input.defined() && !grad_weight.defined()) return;
-    // The input is read only for the weight gradient.
-    auto x = grad_weight.defined() ? input.contiguous() : at::Tensor();
-    auto w = weight.contiguous();
-    conv2d_backward_kernel<scalar_t>(
-        s, go.const_data_ptr<scalar_t>(), x.defined() ? x.const_data_ptr<scalar_t>() : nullptr,
-        w.const_data_ptr<scalar_t>(),
-        grad_input.defined() ? grad_input.mutable_data_ptr<scalar_t>() : nullptr,
-        grad_weight.defined() ? grad_weight.mutable_data_ptr<scalar_t>() : nullptr);
-  });
-  return {grad_input, grad_weight, grad_bias};
-}
-
 }  // namespace
 
-TORCH_LIBRARY_IMPL(torchext, CPU, m) {
-  m.impl("conv2d", &conv2d_cpu);
-  m.impl("conv2d_backward", &conv2d_backward_cpu);
+// The entry points of ../conv2d_dispatch.h.
+template <typename T>
+void conv2d_forward(const Conv2dArgs& args, const T* x, const T* w, const T* bias, T* out) {
+  conv2d_forward_kernel<T>(ConvShape{args}, x, w, bias, out);
 }
 
-}  // namespace torchext::cpu
+template <typename T>
+void conv2d_backward(const Conv2dArgs& args, const T* gout, const T* x, const T* w, T* grad_in,
+                     T* grad_w) {
+  conv2d_backward_kernel<T>(ConvShape{args}, gout, x, w, grad_in, grad_w);
+}
+
+template <typename T>
+void conv2d_bias_grad(const T* grad_out, int64_t images, int64_t channels, int64_t P, T* grad_bias) {
+  bias_grad<T>(grad_out, images, channels, P, grad_bias);
+}
+
+}  // namespace torchext::cpu::TORCHEXT_CPU_CAPABILITY
+
+TORCHEXT_REGISTER_DISPATCH(torchext::cpu::Conv2dForwardKernel<float>, conv2d_forward<float>);
+TORCHEXT_REGISTER_DISPATCH(torchext::cpu::Conv2dForwardKernel<double>, conv2d_forward<double>);
+TORCHEXT_REGISTER_DISPATCH(torchext::cpu::Conv2dBackwardKernel<float>, conv2d_backward<float>);
+TORCHEXT_REGISTER_DISPATCH(torchext::cpu::Conv2dBackwardKernel<double>, conv2d_backward<double>);
+TORCHEXT_REGISTER_DISPATCH(torchext::cpu::Conv2dBiasGradKernel<float>, conv2d_bias_grad<float>);
+TORCHEXT_REGISTER_DISPATCH(torchext::cpu::Conv2dBiasGradKernel<double>, conv2d_bias_grad<double>);

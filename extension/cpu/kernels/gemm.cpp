@@ -14,10 +14,11 @@
 #include <vector>
 
 #include "gemm_microkernel.h"
+#include "../gemm_dispatch.h"
 #include "gemm_pack.h"
 #include "workspace.h"
 
-namespace torchext::cpu {
+namespace torchext::cpu::TORCHEXT_CPU_CAPABILITY {
 namespace gemm_detail {
 namespace {
 
@@ -363,4 +364,7 @@ template void gemm<float>(int64_t, int64_t, int64_t, float, const float*, int64_
 template void gemm<double>(int64_t, int64_t, int64_t, double, const double*, int64_t, int64_t,
                            const double*, int64_t, int64_t, double, double*, int64_t, int64_t);
 
-}  // namespace torchext::cpu
+}  // namespace torchext::cpu::TORCHEXT_CPU_CAPABILITY
+
+TORCHEXT_REGISTER_DISPATCH(torchext::cpu::GemmKernel<float>, gemm<float>);
+TORCHEXT_REGISTER_DISPATCH(torchext::cpu::GemmKernel<double>, gemm<double>);
