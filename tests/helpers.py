@@ -36,3 +36,18 @@ def compare_with_native(ours, native, inputs, dtype=None, scale=1.0):
             assert ga is None
         else:
             assert_close(ga, gb, dtype, scale)
+
+
+def assert_within_rounding(actual, other, abs_terms, terms, dtype):
+    """Two results of the same sums of `terms` products each, computed in `dtype` in any order
+    (thread split, blocking, FMA or not), agree within rounding: |actual - other| <= terms * eps *
+    abs_terms, abs_terms being the sums of the products' absolute values. Each partial sum rounds
+    with relative error at most eps / 2, so one result is within (terms - 1) * eps / 2 * abs_terms
+    of the exact sum (Higham, Accuracy and Stability of Numerical Algorithms, 3.1); the bound here
+    covers two such results."""
+    eps = torch.finfo(dtype).eps
+    bound = terms * eps * abs_terms.double() + torch.finfo(dtype).tiny
+    err = (actual.double() - other.double()).abs()
+    bad = err > bound
+    assert not bad.any(), (f"{int(bad.sum())} of {bad.numel()} values differ by more than the rounding "
+                           f"bound of {terms} terms in {dtype}; worst excess {(err - bound).max().item():.3g}")

@@ -29,9 +29,6 @@ struct Conv2dBiasGradKernel {
 
 }  // namespace torchext::cpu
 
-TORCHEXT_DECLARE_DISPATCH(torchext::cpu::Conv2dForwardKernel<float>);
-TORCHEXT_DECLARE_DISPATCH(torchext::cpu::Conv2dForwardKernel<double>);
-TORCHEXT_DECLARE_DISPATCH(torchext::cpu::Conv2dBackwardKernel<float>);
-TORCHEXT_DECLARE_DISPATCH(torchext::cpu::Conv2dBackwardKernel<double>);
-TORCHEXT_DECLARE_DISPATCH(torchext::cpu::Conv2dBiasGradKernel<float>);
-TORCHEXT_DECLARE_DISPATCH(torchext::cpu::Conv2dBiasGradKernel<double>);
+TORCHEXT_DECLARE_DISPATCH_FLOATING(torchext::cpu::Conv2dForwardKernel);
+TORCHEXT_DECLARE_DISPATCH_FLOATING(torchext::cpu::Conv2dBackwardKernel);
+TORCHEXT_DECLARE_DISPATCH_FLOATING(torchext::cpu::Conv2dBiasGradKernel);

@@ -38,9 +38,10 @@ at::Tensor conv2d_cpu(const at::Tensor& input, const at::Tensor& weight,
   auto x = input.contiguous();
   auto w = weight.contiguous();
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "torchext_conv2d", [&] {
-    DispatchStub<Conv2dForwardKernel<scalar_t>>::get()(s, x.const_data_ptr<scalar_t>(), w.const_data_ptr<scalar_t>(),
-                                    bias.defined() ? bias.const_data_ptr<scalar_t>() : nullptr,
-                                    out.mutable_data_ptr<scalar_t>());
+    cpu_kernel<Conv2dForwardKernel, scalar_t>()(
+        s, x.const_data_ptr<scalar_t>(), w.const_data_ptr<scalar_t>(),
+        bias.defined() ? bias.const_data_ptr<scalar_t>() : nullptr,
+        out.mutable_data_ptr<scalar_t>());
   });
   return out;
 }
@@ -65,8 +66,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> conv2d_backward_cpu(
   const bool empty_gemm = s.batch == 0 || s.out_channels == 0 || s.gemm_k() == 0;
   AT_DISPATCH_FLOATING_TYPES(go.scalar_type(), "torchext_conv2d_backward", [&] {
     if (grad_bias.defined()) {
-      DispatchStub<Conv2dBiasGradKernel<scalar_t>>::get()(go.const_data_ptr<scalar_t>(), s.batch, s.out_channels,
-                          s.geo.out_area(), grad_bias.mutable_data_ptr<scalar_t>());
+      cpu_kernel<Conv2dBiasGradKernel, scalar_t>()(go.const_data_ptr<scalar_t>(), s.batch,
+                                                   s.out_channels, s.geo.out_area(),
+                                                   grad_bias.mutable_data_ptr<scalar_t>());
     }
     if (empty_gemm) {  // every product sums over nothing
       if (grad_input.defined()) grad_input.zero_();
@@ -77,7 +79,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> conv2d_backward_cpu(
     // The input is read only for the weight gradient.
     auto x = grad_weight.defined() ? input.contiguous() : at::Tensor();
     auto w = weight.contiguous();
-    DispatchStub<Conv2dBackwardKernel<scalar_t>>::get()(
+    cpu_kernel<Conv2dBackwardKernel, scalar_t>()(
         s, go.const_data_ptr<scalar_t>(), x.defined() ? x.const_data_ptr<scalar_t>() : nullptr,
         w.const_data_ptr<scalar_t>(),
         grad_input.defined() ? grad_input.mutable_data_ptr<scalar_t>() : nullptr,

@@ -8,7 +8,7 @@
 //   template <typename T> struct GemmKernel { using Fn = void(int64_t, ...); };
 // declared once with TORCHEXT_DECLARE_DISPATCH(GemmKernel<float>) next to the tag, registered in
 // its kernels/*.cpp with TORCHEXT_REGISTER_DISPATCH(GemmKernel<float>, gemm<float>), and called
-// from generic code as DispatchStub<GemmKernel<float>>::get()(...).
+// from generic code as DispatchStub<GemmKernel<float>>::get()(...) (or cpu_kernel<GemmKernel, T>()).
 #pragma once
 
 namespace torchext::cpu {
@@ -38,6 +38,12 @@ struct DispatchStub {
   }
 };
 
+// The function of Kernel<T> for the capability in use: cpu_kernel<ReluKernel, T>()(in, out, n).
+template <template <typename> class Kernel, typename T>
+typename Kernel<T>::Fn* cpu_kernel() {
+  return DispatchStub<Kernel<T>>::get();
+}
+
 }  // namespace torchext::cpu
 
 #define TORCHEXT_DECLARE_DISPATCH(...)                                                           \
@@ -53,6 +59,15 @@ struct DispatchStub {
   template <> ::torchext::cpu::DispatchStub<kernel>::Fn* const                                  \
       ::torchext::cpu::DispatchStub<kernel>::TORCHEXT_CPU_CAPABILITY =                           \
           &::torchext::cpu::TORCHEXT_CPU_CAPABILITY::function
+
+// Both CPU dtypes of a kernel template: Kernel<float> and Kernel<double>, function<float> and
+// function<double>.
+#define TORCHEXT_DECLARE_DISPATCH_FLOATING(Kernel)  \
+  TORCHEXT_DECLARE_DISPATCH(Kernel<float>);         \
+  TORCHEXT_DECLARE_DISPATCH(Kernel<double>)
+#define TORCHEXT_REGISTER_DISPATCH_FLOATING(Kernel, function)  \
+  TORCHEXT_REGISTER_DISPATCH(Kernel<float>, function<float>);  \
+  TORCHEXT_REGISTER_DISPATCH(Kernel<double>, function<double>)
 
 namespace torchext::cpu {
 

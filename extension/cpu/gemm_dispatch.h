@@ -16,8 +16,7 @@ struct GemmKernel {
 
 }  // namespace torchext::cpu
 
-TORCHEXT_DECLARE_DISPATCH(torchext::cpu::GemmKernel<float>);
-TORCHEXT_DECLARE_DISPATCH(torchext::cpu::GemmKernel<double>);
+TORCHEXT_DECLARE_DISPATCH_FLOATING(torchext::cpu::GemmKernel);
 
 namespace torchext::cpu {
 
@@ -25,8 +24,7 @@ namespace torchext::cpu {
 template <typename T>
 void gemm(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t a_rs, int64_t a_cs,
           const T* B, int64_t b_rs, int64_t b_cs, T beta, T* C, int64_t c_rs, int64_t c_cs) {
-  DispatchStub<GemmKernel<T>>::get()(M, N, K, alpha, A, a_rs, a_cs, B, b_rs, b_cs, beta, C, c_rs,
-                                     c_cs);
+  cpu_kernel<GemmKernel, T>()(M, N, K, alpha, A, a_rs, a_cs, B, b_rs, b_cs, beta, C, c_rs, c_cs);
 }
 
 }  // namespace torchext::cpu

@@ -362,9 +362,6 @@ void conv2d_bias_grad(const T* grad_out, int64_t images, int64_t channels, int64
 
 }  // namespace torchext::cpu::TORCHEXT_CPU_CAPABILITY
 
-TORCHEXT_REGISTER_DISPATCH(torchext::cpu::Conv2dForwardKernel<float>, conv2d_forward<float>);
-TORCHEXT_REGISTER_DISPATCH(torchext::cpu::Conv2dForwardKernel<double>, conv2d_forward<double>);
-TORCHEXT_REGISTER_DISPATCH(torchext::cpu::Conv2dBackwardKernel<float>, conv2d_backward<float>);
-TORCHEXT_REGISTER_DISPATCH(torchext::cpu::Conv2dBackwardKernel<double>, conv2d_backward<double>);
-TORCHEXT_REGISTER_DISPATCH(torchext::cpu::Conv2dBiasGradKernel<float>, conv2d_bias_grad<float>);
-TORCHEXT_REGISTER_DISPATCH(torchext::cpu::Conv2dBiasGradKernel<double>, conv2d_bias_grad<double>);
+TORCHEXT_REGISTER_DISPATCH_FLOATING(torchext::cpu::Conv2dForwardKernel, conv2d_forward);
+TORCHEXT_REGISTER_DISPATCH_FLOATING(torchext::cpu::Conv2dBackwardKernel, conv2d_backward);
+TORCHEXT_REGISTER_DISPATCH_FLOATING(torchext::cpu::Conv2dBiasGradKernel, conv2d_bias_grad);

@@ -366,5 +366,4 @@ template void gemm<double>(int64_t, int64_t, int64_t, double, const double*, int
 
 }  // namespace torchext::cpu::TORCHEXT_CPU_CAPABILITY
 
-TORCHEXT_REGISTER_DISPATCH(torchext::cpu::GemmKernel<float>, gemm<float>);
-TORCHEXT_REGISTER_DISPATCH(torchext::cpu::GemmKernel<double>, gemm<double>);
+TORCHEXT_REGISTER_DISPATCH_FLOATING(torchext::cpu::GemmKernel, gemm);

@@ -7,10 +7,12 @@
 #pragma once
 #include <ATen/Parallel.h>
 
+#include "capability.h"
+
 #include <algorithm>
 #include <vector>
 
-namespace torchext::cpu {
+namespace torchext::cpu::TORCHEXT_CPU_CAPABILITY {
 
 constexpr int64_t kCarry = 16;           // additions per cascade level before carrying upwards
 constexpr int kLevels = 4;               // levels 0..2 carry; the last one takes the rest
@@ -142,4 +144,4 @@ T sum_strided_parallel(const T* p, int64_t n, int64_t stride) {
   });
 }
 
-}  // namespace torchext::cpu
+}  // namespace torchext::cpu::TORCHEXT_CPU_CAPABILITY

@@ -5,54 +5,24 @@
 // alone (not by the thread count, so results are deterministic), whose partials the caller
 // combines per channel in unit order.
 #pragma once
-#include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <vector>
 
+#include "../channel_layout.h"
 #include "loops.h"
 
-namespace torchext::cpu {
+namespace torchext::cpu::TORCHEXT_CPU_CAPABILITY {
 
 // About how many values one reduction unit covers: few enough to stay in L1 for a second pass,
 // and a channel of a large batch splits into many units, so that few channels still spread
 // across threads.
 constexpr int64_t kChannelUnit = 4096;
-// Reductions walk planes of fewer values than this as rows; elementwise passes, which need no
-// accumulators, walk planes of at least one vector's worth of values plane by plane.
-constexpr int64_t kRowsBelowInner = 32;
-constexpr int64_t kElementwisePlanesFrom = 8;
 // A row unit spans whole channels making at most this many contiguous values per row, and at
 // most this many rows (which bounds how many values each per-column accumulator adds up).
 constexpr int64_t kRowTile = 512;
 constexpr int64_t kMaxTileRows = 256;
-
-struct ChannelLayout {
-  int64_t outer = 0, channels = 0, inner = 0;
-  at::MemoryFormat format = at::MemoryFormat::Contiguous;
-  bool rows() const { return inner < kRowsBelowInner; }
-  bool elementwise_rows() const { return inner < kElementwisePlanesFrom; }
-  int64_t row_length() const { return channels * inner; }
-  int64_t per_channel() const { return outer * inner; }  // values each channel reduces over
-};
-
-// The layout a kernel reads `t` in: channels-last when t is a channels-last 4-D tensor (and not
-// also plain contiguous), otherwise contiguous (the caller makes it so).
-inline ChannelLayout channel_layout_of(const at::Tensor& t) {
-  ChannelLayout L;
-  L.channels = t.size(1);
-  if (t.dim() == 4 && !t.is_contiguous() && t.is_contiguous(at::MemoryFormat::ChannelsLast)) {
-    L.format = at::MemoryFormat::ChannelsLast;
-    L.outer = t.size(0) * t.size(2) * t.size(3);
-    L.inner = 1;
-  } else {
-    L.outer = t.size(0);
-    L.inner = 1;
-    for (int64_t d = 2; d < t.dim(); ++d) L.inner *= t.size(d);
-  }
-  return L;
-}
 
 // Reduction units of a plane layout. Each channel has `per_channel` units; unit u covers planes
 // [o0, o1) and, within each, values [i0, i1): whole planes grouped when planes are small, a
@@ -191,4 +161,4 @@ struct Moments {
   }
 };
 
-}  // namespace torchext::cpu
+}  // namespace torchext::cpu::TORCHEXT_CPU_CAPABILITY

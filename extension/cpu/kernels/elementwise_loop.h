@@ -1,57 +1,19 @@
 // CPU iteration for elementwise kernels: out[i] = f(in_0[..], ..., in_{N-1}[..]) over every element
-// of a broadcast shape, the output contiguous. Size-1 dims are dropped and neighbouring dims merged
-// wherever every operand is linear across them, so most calls run one flat loop; that loop has a
-// contiguous variant and, for two operands, variants with one operand broadcast as a scalar, all
-// written as plain indexed loops the compiler vectorizes. Other layouts take the strided loop.
+// of a broadcast shape, the output contiguous. The layout (../broadcast_layout.h) has size-1 dims
+// dropped and neighbouring dims merged wherever every operand is linear across them, so most calls
+// run one flat loop; that loop has a contiguous variant and, for two operands, variants with one
+// operand broadcast as a scalar, all written as plain indexed loops the compiler vectorizes. Other
+// layouts take the strided loop.
 #pragma once
-#include <ATen/ATen.h>
-#include <c10/util/SmallVector.h>
-
 #include <algorithm>
 #include <array>
 #include <utility>
 #include <vector>
 
+#include "../broadcast_layout.h"
 #include "loops.h"
 
-namespace torchext::cpu {
-
-// Loop dims after merging, outermost first, with each input's element strides (0 where broadcast).
-template <size_t N>
-struct BroadcastLayout {
-  c10::SmallVector<int64_t, 6> sizes;
-  std::array<c10::SmallVector<int64_t, 6>, N> strides;
-  int64_t numel = 1;
-};
-
-// Lays the inputs over `shape`, which each of them must broadcast to.
-template <size_t N>
-BroadcastLayout<N> broadcast_layout(at::IntArrayRef shape, const std::array<at::Tensor, N>& inputs) {
-  BroadcastLayout<N> layout;
-  const int64_t ndim = static_cast<int64_t>(shape.size());
-  for (int64_t d = 0; d < ndim; ++d) {
-    layout.numel *= shape[d];
-    if (shape[d] == 1) continue;
-    std::array<int64_t, N> stride;
-    for (size_t k = 0; k < N; ++k) {
-      const int64_t kd = d - (ndim - inputs[k].dim());  // the input's own dim, if it has one
-      stride[k] = (kd < 0 || inputs[k].size(kd) == 1) ? 0 : inputs[k].stride(kd);
-    }
-    // Merge into the previous dim when every input steps over this one linearly.
-    bool merge = !layout.sizes.empty();
-    for (size_t k = 0; merge && k < N; ++k) {
-      merge = layout.strides[k].back() == stride[k] * shape[d];
-    }
-    if (merge) {
-      layout.sizes.back() *= shape[d];
-      for (size_t k = 0; k < N; ++k) layout.strides[k].back() = stride[k];
-    } else {
-      layout.sizes.push_back(shape[d]);
-      for (size_t k = 0; k < N; ++k) layout.strides[k].push_back(stride[k]);
-    }
-  }
-  return layout;
-}
+namespace torchext::cpu::TORCHEXT_CPU_CAPABILITY {
 
 namespace detail {
 
@@ -136,14 +98,4 @@ void for_each_element(const BroadcastLayout<N>& layout, T* out, const std::array
   });
 }
 
-// Convenience: lays out the (already dtype-converted) inputs over out's shape and runs f.
-template <typename T, size_t N, typename F>
-void elementwise(at::Tensor& out, const std::array<at::Tensor, N>& inputs, const F& f) {
-  TORCH_INTERNAL_ASSERT(out.is_contiguous());
-  auto layout = broadcast_layout<N>(out.sizes(), inputs);
-  std::array<const T*, N> ptrs;
-  for (size_t k = 0; k < N; ++k) ptrs[k] = inputs[k].template const_data_ptr<T>();
-  for_each_element(layout, out.mutable_data_ptr<T>(), ptrs, f);
-}
-
-}  // namespace torchext::cpu
+}  // namespace torchext::cpu::TORCHEXT_CPU_CAPABILITY

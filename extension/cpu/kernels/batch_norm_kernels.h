@@ -8,7 +8,7 @@
 
 #include "channel_loops.h"
 
-namespace torchext::cpu {
+namespace torchext::cpu::TORCHEXT_CPU_CAPABILITY {
 
 namespace span {
 // Reductions over contiguous spans into an Acc: kK vector accumulators (GCC/Clang vector
@@ -300,4 +300,4 @@ void channel_input_grad(const ChannelLayout& L, const T* dy, const T* x, const T
   });
 }
 
-}  // namespace torchext::cpu
+}  // namespace torchext::cpu::TORCHEXT_CPU_CAPABILITY
