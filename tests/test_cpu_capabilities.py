@@ -14,7 +14,7 @@ import torch.nn.functional as NF
 import torchext
 from torchext import functional as F
 from torchext.backends import cpu as cpu_backend
-from helpers import assert_within_rounding, compare_with_native
+from helpers import compare_multilinear_with_native, compare_with_native
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SUPPORTED = cpu_backend.supported_capabilities()
@@ -30,25 +30,6 @@ def capability(request):
         yield request.param
 
 
-def _bilinear_parity(ours, native, inputs, terms):
-    """ours(*inputs) and every input gradient against native's in the same dtype, within the
-    rounding bound of sums of `terms` products (the largest reduction of the forward and the
-    backward): the bounds' absolute sums come from native on |inputs| and |grad| in float64,
-    since the op is linear in each input."""
-    dtype = inputs[0].dtype
-    ins_a = [t.detach().clone().requires_grad_() for t in inputs]
-    ins_b = [t.detach().clone().requires_grad_() for t in inputs]
-    ins_abs = [t.detach().abs().double().requires_grad_() for t in inputs]
-    out_a, out_b, out_abs = ours(*ins_a), native(*ins_b), native(*ins_abs)
-    grad = torch.randn_like(out_b)
-    grads_a = torch.autograd.grad(out_a, ins_a, grad)
-    grads_b = torch.autograd.grad(out_b, ins_b, grad)
-    grads_abs = torch.autograd.grad(out_abs, ins_abs, grad.abs().double())
-    assert_within_rounding(out_a, out_b, out_abs.detach(), terms, dtype)
-    for ga, gb, gabs in zip(grads_a, grads_b, grads_abs):
-        assert_within_rounding(ga, gb, gabs, terms, dtype)
-
-
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shapes,transpose_b", [
     (((67, 129), (129, 75)), False),   # packed GEMM with edge tiles on every side
@@ -61,7 +42,7 @@ def test_matmul(capability, dtype, shapes, transpose_b):
     b = torch.randn(shapes[1], dtype=dtype)
     op = (lambda x, y: F.matmul(x, y.t())) if transpose_b else F.matmul
     native = (lambda x, y: torch.matmul(x, y.t())) if transpose_b else torch.matmul
-    _bilinear_parity(op, native, [a, b], max(max(shapes[0]), max(shapes[1])))
+    compare_multilinear_with_native(op, native, [a, b], max(max(shapes[0]), max(shapes[1])))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -78,13 +59,14 @@ def test_conv2d(capability, dtype, x_shape, w_shape, kwargs):
     out = NF.conv2d(x, w, b, **kwargs)
     taps = w_shape[2] * w_shape[3]
     terms = max(w_shape[1] * taps + 1, w_shape[0] * taps, x_shape[0] * out.shape[2] * out.shape[3])
-    _bilinear_parity(lambda *a: F.conv2d(*a, **kwargs), lambda *a: NF.conv2d(*a, **kwargs), [x, w, b], terms)
+    compare_multilinear_with_native(lambda *a: F.conv2d(*a, **kwargs), lambda *a: NF.conv2d(*a, **kwargs),
+                                    [x, w, b], terms)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_linear(capability, dtype):
     x, w, b = torch.randn(37, 150, dtype=dtype), torch.randn(90, 150, dtype=dtype), torch.randn(90, dtype=dtype)
-    _bilinear_parity(F.linear, NF.linear, [x, w, b], 150 + 1)
+    compare_multilinear_with_native(F.linear, NF.linear, [x, w, b], 150 + 1)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

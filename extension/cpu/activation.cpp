@@ -15,8 +15,8 @@ at::Tensor relu_cpu(const at::Tensor& self) {
   auto x = self.contiguous();
   auto out = at::empty_like(x);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "torchext_relu", [&] {
-    cpu_kernel<ReluKernel, scalar_t>()(x.const_data_ptr<scalar_t>(), out.mutable_data_ptr<scalar_t>(),
-                                         x.numel());
+    cpu_kernel<ReluKernel, scalar_t>()(x.const_data_ptr<scalar_t>(),
+                                       out.mutable_data_ptr<scalar_t>(), x.numel());
   });
   return out;
 }
@@ -44,7 +44,8 @@ at::Tensor relu_backward_cpu(const at::Tensor& grad_output, const at::Tensor& re
   auto r = result.contiguous();
   auto out = at::empty_like(r);
   AT_DISPATCH_FLOATING_TYPES(r.scalar_type(), "torchext_relu_backward", [&] {
-    cpu_kernel<ReluBackwardKernel, scalar_t>()(g.const_data_ptr<scalar_t>(), r.const_data_ptr<scalar_t>(),
+    cpu_kernel<ReluBackwardKernel, scalar_t>()(g.const_data_ptr<scalar_t>(),
+                                               r.const_data_ptr<scalar_t>(),
                                                out.mutable_data_ptr<scalar_t>(), r.numel());
   });
   return out;
@@ -61,7 +62,8 @@ at::Tensor add_relu_cpu(const at::Tensor& self, const at::Tensor& other) {
   auto b = other.contiguous();
   auto out = at::empty_like(a);
   AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "torchext_add_relu", [&] {
-    cpu_kernel<AddReluKernel, scalar_t>()(a.const_data_ptr<scalar_t>(), b.const_data_ptr<scalar_t>(),
+    cpu_kernel<AddReluKernel, scalar_t>()(a.const_data_ptr<scalar_t>(),
+                                          b.const_data_ptr<scalar_t>(),
                                           out.mutable_data_ptr<scalar_t>(), a.numel());
   });
   return out;

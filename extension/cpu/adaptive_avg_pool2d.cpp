@@ -21,8 +21,8 @@ at::Tensor adaptive_avg_pool2d_cpu(const at::Tensor& self, c10::IntArrayRef outp
   if (out.numel() == 0) return out;
   const int64_t planes = x.numel() / (H * W);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "torchext_adaptive_avg_pool2d", [&] {
-    cpu_kernel<AdaptiveAvgPool2dKernel, scalar_t>()(planes, H, W, OH, OW, x.const_data_ptr<scalar_t>(),
-                                                    out.mutable_data_ptr<scalar_t>());
+    cpu_kernel<AdaptiveAvgPool2dKernel, scalar_t>()(
+        planes, H, W, OH, OW, x.const_data_ptr<scalar_t>(), out.mutable_data_ptr<scalar_t>());
   });
   return out;
 }

@@ -86,8 +86,9 @@ at::Tensor channel_affine(const at::Tensor& x, const ChannelLayout& L, const std
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "torchext_batch_norm_affine", [&] {
     const std::vector<scalar_t> m(center.begin(), center.end()), s(scale.begin(), scale.end()),
         t(shift.begin(), shift.end());
-    cpu_kernel<ChannelNormalizeKernel, scalar_t>()(L, x.const_data_ptr<scalar_t>(), m.data(), s.data(),
-                                                   t.data(), out.mutable_data_ptr<scalar_t>());
+    cpu_kernel<ChannelNormalizeKernel, scalar_t>()(L, x.const_data_ptr<scalar_t>(), m.data(),
+                                                   s.data(), t.data(),
+                                                   out.mutable_data_ptr<scalar_t>());
   });
   return out;
 }
@@ -112,8 +113,8 @@ Tensors3 batch_norm_cpu(const at::Tensor& input, const std::optional<at::Tensor>
     if (n > 0) {
       std::vector<double> var(C);
       AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "torchext_batch_norm_moments", [&] {
-        cpu_kernel<ChannelMomentsKernel, scalar_t>()(L, x.const_data_ptr<scalar_t>(), mean.data(),
-                                                     var.data());
+        cpu_kernel<ChannelMomentsKernel, scalar_t>()(L, x.const_data_ptr<scalar_t>(),
+                                                     mean.data(), var.data());
       });
       invstd = invstd_of(var, eps);
       if (given(running_mean)) {

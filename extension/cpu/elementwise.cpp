@@ -55,7 +55,8 @@ at::Tensor sub_cpu(const at::Tensor& self, const at::Tensor& other, const at::Sc
 at::Tensor mul_cpu(const at::Tensor& self, const at::Tensor& other) {
   auto o = prepare_binary("torchext.mul", self, other);
   AT_DISPATCH_FLOATING_TYPES(o.out.scalar_type(), "torchext_mul", [&] {
-    elementwise<BinaryKernel, scalar_t, 2>(o.out, {o.self, o.other}, BinaryOp::kMul, scalar_t(1));
+    elementwise<BinaryKernel, scalar_t, 2>(o.out, {o.self, o.other}, BinaryOp::kMul,
+                                           scalar_t(1));
   });
   return o.out;
 }
@@ -74,7 +75,8 @@ at::Tensor add_scalar_cpu(const at::Tensor& self, const at::Scalar& other, const
   auto out = prepare_unary(op, self);
   AT_DISPATCH_FLOATING_TYPES(self.scalar_type(), "torchext_add_scalar", [&] {
     using T = scalar_t;
-    elementwise<ScalarKernel, T, 1>(out, {self}, ScalarOp::kAdd, alpha.to<T>() * other.to<T>(), T(1));
+    elementwise<ScalarKernel, T, 1>(out, {self}, ScalarOp::kAdd, alpha.to<T>() * other.to<T>(),
+                                    T(1));
   });
   return out;
 }
@@ -86,7 +88,8 @@ at::Tensor rsub_scalar_cpu(const at::Tensor& self, const at::Scalar& other, cons
   auto out = prepare_unary(op, self);
   AT_DISPATCH_FLOATING_TYPES(self.scalar_type(), "torchext_rsub_scalar", [&] {
     using T = scalar_t;
-    elementwise<ScalarKernel, T, 1>(out, {self}, ScalarOp::kRsub, other.to<T>(), alpha.to<T>());
+    elementwise<ScalarKernel, T, 1>(out, {self}, ScalarOp::kRsub, other.to<T>(),
+                                    alpha.to<T>());
   });
   return out;
 }

@@ -65,7 +65,8 @@ at::Tensor bce_with_logits_cpu(const at::Tensor& self, const at::Tensor& target,
   auto out = at::empty({}, self.options());
   AT_DISPATCH_FLOATING_TYPES(self.scalar_type(), "torchext_bce_with_logits_reduce", [&] {
     const int64_t n = loss.numel();
-    const scalar_t total = cpu_kernel<SumContiguousKernel, scalar_t>()(loss.const_data_ptr<scalar_t>(), n);
+    const scalar_t total =
+        cpu_kernel<SumContiguousKernel, scalar_t>()(loss.const_data_ptr<scalar_t>(), n);
     // The mean of nothing is nan (0/0), as native.
     out.fill_(reduction == kReductionMean ? total / static_cast<scalar_t>(n) : total);
   });

@@ -19,7 +19,8 @@ void relu(const T* in, T* out, int64_t n) {
 }
 
 template <typename T>
-void relu_backward(const T* __restrict__ gp, const T* __restrict__ rp, T* __restrict__ op_, int64_t n) {
+void relu_backward(const T* __restrict__ gp, const T* __restrict__ rp, T* __restrict__ op_,
+                   int64_t n) {
   parallel_chunks(n, [&](int64_t b, int64_t e) {
     // Zero where result <= 0 (as native's threshold_backward), so a NaN result passes grad.
     // Both loads are unconditional so the select vectorizes instead of branching per element.

@@ -4,5 +4,5 @@
 // collide. Generic code reaches it only through the stubs of ../dispatch.h.
 #pragma once
 #ifndef TORCHEXT_CPU_CAPABILITY
-#error "extension/cpu/kernels/ is compiled per CPU capability by setup.py; call it through ../dispatch.h"
+#error "extension/cpu/kernels/ is compiled per CPU capability by setup.py; use ../dispatch.h"
 #endif

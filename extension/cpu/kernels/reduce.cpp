@@ -1,11 +1,9 @@
-// The sum reduction (CPU): all elements or any set of dims, keepdim, and an accumulation dtype.
-//
-// The input dims are put in memory order and merged where possible; then the innermost dim decides
-// the loop. Innermost reduced: each output sums runs along it (contiguous runs get the
-// multi-lane cascade). Innermost kept: each output row is the cascade sum of input rows, added
-// as whole vectorizable rows (the bias-gradient case, [N, F] over dim 0). Either way, when there
-// are too few outputs to occupy the threads, the reduction itself is split and the partial sums
-// combined.
+// The sum reduction's loops, over dims that ../reduce.cpp has put in memory order and merged where
+// possible. The innermost dim decides the loop. Innermost reduced: each output sums runs along it
+// (contiguous runs get the multi-lane cascade). Innermost kept: each output row is the cascade sum
+// of input rows, added as whole vectorizable rows (the bias-gradient case, [N, F] over dim 0).
+// Either way, when there are too few outputs to occupy the threads, the reduction itself is split
+// and the partial sums combined.
 #include <ATen/Parallel.h>
 #include <c10/util/SmallVector.h>
 
