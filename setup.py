@@ -9,8 +9,8 @@ switch) is compiled once for the x86-64 baseline, and every kernel in extension/
 per CPU capability of torchext/backends/cpu_flags.py, each copy in its own namespace; at run time
 extension/cpu/dispatch.h picks one by CPUID (or TORCHEXT_CPU_CAPABILITY).
 """
-import importlib.util
 import glob
+import importlib.util
 import os
 import shutil
 import sys
