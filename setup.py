@@ -3,9 +3,14 @@
 CPU sources always; the .cu sources when a CUDA toolkit is found and torch was built with CUDA.
 TORCHEXT_CUDA=0 skips CUDA, TORCHEXT_CUDA=1 requires it. TORCHEXT_DEBUG=1 builds -O0 -g.
 TORCHEXT_SANITIZE=address builds with AddressSanitizer and UndefinedBehaviorSanitizer.
-TORCHEXT_MARCH sets -march (default: native, since the extension is always built where it runs).
+
+One build runs on any x86-64 CPU: the generic code (argument checks, registrations, the dtype
+switch) is compiled once for the x86-64 baseline, and every kernel in extension/cpu/kernels/ once
+per CPU capability of torchext/backends/cpu_flags.py, each copy in its own namespace; at run time
+extension/cpu/dispatch.h picks one by CPUID (or TORCHEXT_CPU_CAPABILITY).
 """
 import glob
+import importlib.util
 import os
 import shutil
 import sys
@@ -36,6 +41,42 @@ from torch.utils import cpp_extension  # noqa: E402
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
 
+def _cpu_capabilities():
+    """name -> compiler flags, loaded by path: importing the torchext package needs the build."""
+    path = os.path.join(ROOT, "torchext", "backends", "cpu_flags.py")
+    spec = importlib.util.spec_from_file_location("torchext_cpu_flags", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.CPU_CAPABILITIES
+
+
+KERNEL_SOURCES = sorted(glob.glob("extension/cpu/kernels/*.cpp"))
+
+
+class BuildExtension(cpp_extension.BuildExtension):
+    """torch's BuildExtension (ninja, incremental), plus the kernel sources compiled once per CPU
+    capability: setuptools has no per-file flags, so each capability is one more compile call
+    with its own flags, TORCHEXT_CPU_CAPABILITY macro and object folder, and the objects join the
+    link after the generic ones."""
+
+    def build_extension(self, ext):
+        args = ext.extra_compile_args
+        cxx = list(args["cxx"] if isinstance(args, dict) else args)
+        objects = []
+        for name, flags in _cpu_capabilities().items():
+            objects += self.compiler.compile(
+                KERNEL_SOURCES, output_dir=os.path.join(self.build_temp, "cpu_" + name),
+                macros=ext.define_macros + [("TORCHEXT_CPU_CAPABILITY", name.upper())],
+                include_dirs=ext.include_dirs, debug=self.debug, extra_postargs=cxx + flags)
+        # Link order matters: inline functions and templates of shared headers (std, c10, ATen)
+        # that several objects instantiate are merged, and the linker keeps the first copy it
+        # meets. The generic objects come first, then the kernels for the baseline ("default",
+        # first in cpu_flags.py), so every merged copy is baseline code: a copy compiled with
+        # AVX-512 flags would crash an AVX2 CPU wherever any caller reached it.
+        ext.extra_objects = objects
+        super().build_extension(ext)
+
+
 def _want_cuda():
     flag = os.environ.get("TORCHEXT_CUDA", "")
     available = cpp_extension.CUDA_HOME is not None and torch.version.cuda is not None
@@ -60,18 +101,22 @@ def _cuda_include_dirs():
 def _extension():
     use_cuda = _want_cuda()
     sources = sorted(glob.glob("extension/*.cpp") + glob.glob("extension/cpu/*.cpp"))
+    # setuptools relinks only when a source or dependency is newer than the library; the kernel
+    # sources are compiled outside `sources`, so they (and every header) are named here.
+    depends = KERNEL_SOURCES + sorted(glob.glob("extension/**/*.h", recursive=True)
+                                      + glob.glob("extension/**/*.cuh", recursive=True))
     debug = os.environ.get("TORCHEXT_DEBUG") == "1"
     sanitize = os.environ.get("TORCHEXT_SANITIZE", "")
-    march = os.environ.get("TORCHEXT_MARCH", "native")
     opt = ["-O0", "-g"] if debug else ["-O3", "-g0"]
     # -fno-tree-loop-distribute-patterns: GCC otherwise turns copy and fill loops into memmove /
     # memset calls, and the kernels' loops are short (a 16-value panel row, a 14-pixel image
     # row), where the call costs more than the copy (it was 8% of a conv2d forward). Explicit
     # std::copy_n / std::fill_n calls still go to the C library.
+    # -Wno-psabi: the kernels' 256-bit GCC vector types (batch_norm, max_pool2d) pass only between
+    # functions of one object, so GCC's note that their ABI differs without AVX (the baseline
+    # copy) concerns no caller.
     cxx = opt + ["-fopenmp", "-fno-tree-loop-distribute-patterns", "-Wall", "-Wno-unknown-pragmas",
-                 "-Wno-unused-function"]
-    if march:
-        cxx.append(f"-march={march}")
+                 "-Wno-unused-function", "-Wno-psabi"]
     link = ["-fopenmp"]
     if sanitize:
         san = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"]
@@ -98,6 +143,7 @@ def _extension():
         "torchext._C",
         sources,
         define_macros=macros,
+        depends=depends,
         extra_link_args=link,
         **kwargs,
     )
@@ -109,6 +155,6 @@ setup(
     description="Our own C++/CUDA kernels for the PyTorch autograd tutorials, behind torch.autograd.Function",
     packages=find_packages(include=["torchext", "torchext.*"]),
     ext_modules=[_extension()],
-    cmdclass={"build_ext": cpp_extension.BuildExtension},
+    cmdclass={"build_ext": BuildExtension},
     python_requires=">=3.9",
 )

@@ -12,22 +12,6 @@
 
 namespace torchext {
 
-// The validated sizes of one convolution.
-struct Conv2dArgs {
-  int64_t batch, out_channels, groups;
-  ConvGeometry geo;
-  int64_t in_per_group() const { return geo.channels / groups; }
-  int64_t out_per_group() const { return out_channels / groups; }
-  int64_t gemm_k() const { return in_per_group() * geo.kernel_area(); }  // GEMM depth per group
-  // 1x1, stride 1, no padding: the input image is already the columns matrix.
-  bool is_pointwise() const {
-    return geo.kernel_h == 1 && geo.kernel_w == 1 && geo.stride_h == 1 && geo.stride_w == 1 &&
-           geo.out_h == geo.height && geo.out_w == geo.width && geo.pad_top == 0 &&
-           geo.pad_left == 0;
-  }
-  std::array<int64_t, 4> out_shape() const { return {batch, out_channels, geo.out_h, geo.out_w}; }
-};
-
 // Validates input, weight and the convolution parameters and derives the geometry (shared by
 // forward and backward). Sizes are computed with overflow checks: absurd padding or dilation
 // raises instead of wrapping around.

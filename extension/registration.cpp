@@ -4,56 +4,19 @@
 #include <Python.h>
 #include <torch/library.h>
 
-#include "cpu/fma_peak.h"
-#include "cpu/winograd_policy.h"
+namespace torchext::cpu {
+PyMethodDef* capability_methods();  // cpu/capability_python.cpp
+PyMethodDef* conv2d_methods();      // cpu/conv2d_python.cpp
+}  // namespace torchext::cpu
 
-namespace {
-
-// torchext.backends.cpu's convolution switches: (allow_winograd, conv_algorithm) read and set.
-PyObject* conv_settings(PyObject*, PyObject*) {
-  const auto& s = torchext::cpu::conv_settings();
-  return Py_BuildValue("(Oi)", s.allow_winograd.load() ? Py_True : Py_False, s.algorithm.load());
-}
-
-PyObject* set_conv_settings(PyObject*, PyObject* args) {
-  int allow = 0, algorithm = 0;
-  if (!PyArg_ParseTuple(args, "pi", &allow, &algorithm)) return nullptr;
-  if (algorithm < 0 || algorithm > static_cast<int>(torchext::cpu::ConvAlgorithm::kWinograd4)) {
-    PyErr_Format(PyExc_ValueError, "torchext: unknown convolution algorithm %d", algorithm);
-    return nullptr;
-  }
-  auto& s = torchext::cpu::conv_settings();
-  s.allow_winograd.store(allow != 0);
-  s.algorithm.store(algorithm);
-  Py_RETURN_NONE;
-}
-
-// The benchmark's arithmetic peak: GFLOP/s of a register-only FMA loop on every thread.
-PyObject* fma_peak(PyObject*, PyObject* args) {
-  long long iterations = 0;
-  if (!PyArg_ParseTuple(args, "L", &iterations)) return nullptr;
-  if (iterations <= 0) {
-    PyErr_Format(PyExc_ValueError, "torchext: expected a positive iteration count but got %lld", iterations);
-    return nullptr;
-  }
-  double gflops = 0;
-  Py_BEGIN_ALLOW_THREADS gflops = torchext::cpu::fma_peak_gflops(iterations);
-  Py_END_ALLOW_THREADS return PyFloat_FromDouble(gflops);
-}
-
-PyMethodDef methods[] = {
-    {"_conv_settings", conv_settings, METH_NOARGS, "(allow_winograd, conv_algorithm)"},
-    {"_set_conv_settings", set_conv_settings, METH_VARARGS, "set (allow_winograd, conv_algorithm)"},
-    {"_fma_peak_gflops", fma_peak, METH_VARARGS, "GFLOP/s of a register-only FMA loop on every thread"},
-    {nullptr, nullptr, 0, nullptr}};
-
-}  // namespace
-
-// Importing torchext._C loads this library, which runs the registrations below as a side
-// effect; the module itself only carries the CPU backend's settings and the FMA peak probe.
+// `import torchext._C` loads this library, which runs the registrations below as a side effect;
+// the module's own functions are torchext.backends.cpu's (and the benchmark's FMA peak).
 extern "C" PyMODINIT_FUNC PyInit__C(void) {
-  static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_C", nullptr, -1, methods};
-  return PyModule_Create(&module);
+  static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_C", nullptr, -1,
+                                      torchext::cpu::capability_methods()};
+  PyObject* m = PyModule_Create(&module);
+  if (m && PyModule_AddFunctions(m, torchext::cpu::conv2d_methods()) != 0) Py_CLEAR(m);
+  return m;
 }
 
 TORCH_LIBRARY(torchext, m) {

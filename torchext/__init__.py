@@ -7,3 +7,7 @@ from .mode import enable
 from .patch import PatchReport, patch, unpatch
 
 __all__ = ["backends", "functional", "enable", "nn", "optim", "patch", "unpatch", "PatchReport", "ops", "HAS_CUDA_KERNELS"]
+
+# Settles the CPU capability now, so that a bad TORCHEXT_CPU_CAPABILITY fails the import, not the
+# first op.
+backends.cpu.capability()

@@ -12,12 +12,30 @@
 
 #include "../batch_norm_args.h"
 #include "../common.h"
-#include "batch_norm_kernels.h"
+#include "batch_norm_dispatch.h"
+#include "channel_layout.h"
 
 namespace torchext::cpu {
 namespace {
 
 using Tensors3 = std::tuple<at::Tensor, at::Tensor, at::Tensor>;
+
+// The layout a kernel reads `t` in: channels-last when t is a channels-last 4-D tensor (and not
+// also plain contiguous), otherwise contiguous (the caller makes it so).
+inline ChannelLayout channel_layout_of(const at::Tensor& t) {
+  ChannelLayout L;
+  L.channels = t.size(1);
+  if (t.dim() == 4 && !t.is_contiguous() && t.is_contiguous(at::MemoryFormat::ChannelsLast)) {
+    L.format = at::MemoryFormat::ChannelsLast;
+    L.outer = t.size(0) * t.size(2) * t.size(3);
+    L.inner = 1;
+  } else {
+    L.outer = t.size(0);
+    L.inner = 1;
+    for (int64_t d = 2; d < t.dim(); ++d) L.inner *= t.size(d);
+  }
+  return L;
+}
 
 // Per-channel tensors take the input's dtype exactly (batch_norm_args.h).
 constexpr ChannelParamDtype kParamDtype = ChannelParamDtype::kSameAsInput;
@@ -68,8 +86,9 @@ at::Tensor channel_affine(const at::Tensor& x, const ChannelLayout& L, const std
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "torchext_batch_norm_affine", [&] {
     const std::vector<scalar_t> m(center.begin(), center.end()), s(scale.begin(), scale.end()),
         t(shift.begin(), shift.end());
-    channel_normalize(L, x.const_data_ptr<scalar_t>(), m.data(), s.data(), t.data(),
-                      out.mutable_data_ptr<scalar_t>());
+    cpu_kernel<ChannelNormalizeKernel, scalar_t>()(L, x.const_data_ptr<scalar_t>(), m.data(),
+                                                   s.data(), t.data(),
+                                                   out.mutable_data_ptr<scalar_t>());
   });
   return out;
 }
@@ -94,7 +113,8 @@ Tensors3 batch_norm_cpu(const at::Tensor& input, const std::optional<at::Tensor>
     if (n > 0) {
       std::vector<double> var(C);
       AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "torchext_batch_norm_moments", [&] {
-        channel_moments(L, x.const_data_ptr<scalar_t>(), mean.data(), var.data());
+        cpu_kernel<ChannelMomentsKernel, scalar_t>()(L, x.const_data_ptr<scalar_t>(),
+                                                     mean.data(), var.data());
       });
       invstd = invstd_of(var, eps);
       if (given(running_mean)) {
@@ -154,8 +174,9 @@ Tensors3 batch_norm_backward_cpu(const at::Tensor& grad_output, const at::Tensor
   std::vector<double> sum_dy(C, 0.0), sum_dy_xmu(C, 0.0);
   if (output_mask[1] || output_mask[2] || (training && output_mask[0])) {
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "torchext_batch_norm_backward_sums", [&] {
-      channel_grad_sums(L, dy.const_data_ptr<scalar_t>(), x.const_data_ptr<scalar_t>(), mean.data(),
-                        sum_dy.data(), sum_dy_xmu.data());
+      cpu_kernel<ChannelGradSumsKernel, scalar_t>()(L, dy.const_data_ptr<scalar_t>(),
+                                                    x.const_data_ptr<scalar_t>(), mean.data(),
+                                                    sum_dy.data(), sum_dy_xmu.data());
     });
   }
   if (output_mask[0]) {
@@ -175,8 +196,9 @@ Tensors3 batch_norm_backward_cpu(const at::Tensor& grad_output, const at::Tensor
             proj[c] = scalar_t(invstd[c] * invstd[c] * sum_dy_xmu[c] / double(n));
             m[c] = scalar_t(mean[c]);
           }
-          channel_input_grad(L, dy.const_data_ptr<scalar_t>(), x.const_data_ptr<scalar_t>(), k.data(),
-                             mdy.data(), m.data(), proj.data(), grad_input.mutable_data_ptr<scalar_t>());
+          cpu_kernel<ChannelInputGradKernel, scalar_t>()(
+              L, dy.const_data_ptr<scalar_t>(), x.const_data_ptr<scalar_t>(), k.data(), mdy.data(),
+              m.data(), proj.data(), grad_input.mutable_data_ptr<scalar_t>());
         });
       }
     }

@@ -8,7 +8,8 @@
 
 #include "../broadcast.h"
 #include "../common.h"
-#include "elementwise_loop.h"
+#include "elementwise_dispatch.h"
+#include "elementwise_operands.h"
 
 namespace torchext::cpu {
 namespace {
@@ -35,13 +36,8 @@ at::Tensor add_cpu(const at::Tensor& self, const at::Tensor& other, const at::Sc
   check_real_scalar("torchext.add", "alpha", alpha);
   auto o = prepare_binary("torchext.add", self, other);
   AT_DISPATCH_FLOATING_TYPES(o.out.scalar_type(), "torchext_add", [&] {
-    using T = scalar_t;
-    const T a = alpha.to<T>();
-    if (a == T(1)) {
-      elementwise<T, 2>(o.out, {o.self, o.other}, [](T x, T y) { return x + y; });
-    } else {
-      elementwise<T, 2>(o.out, {o.self, o.other}, [a](T x, T y) { return x + a * y; });
-    }
+    elementwise<BinaryKernel, scalar_t, 2>(o.out, {o.self, o.other}, BinaryOp::kAdd,
+                                           alpha.to<scalar_t>());
   });
   return o.out;
 }
@@ -50,13 +46,8 @@ at::Tensor sub_cpu(const at::Tensor& self, const at::Tensor& other, const at::Sc
   check_real_scalar("torchext.sub", "alpha", alpha);
   auto o = prepare_binary("torchext.sub", self, other);
   AT_DISPATCH_FLOATING_TYPES(o.out.scalar_type(), "torchext_sub", [&] {
-    using T = scalar_t;
-    const T a = alpha.to<T>();
-    if (a == T(1)) {
-      elementwise<T, 2>(o.out, {o.self, o.other}, [](T x, T y) { return x - y; });
-    } else {
-      elementwise<T, 2>(o.out, {o.self, o.other}, [a](T x, T y) { return x - a * y; });
-    }
+    elementwise<BinaryKernel, scalar_t, 2>(o.out, {o.self, o.other}, BinaryOp::kSub,
+                                           alpha.to<scalar_t>());
   });
   return o.out;
 }
@@ -64,8 +55,8 @@ at::Tensor sub_cpu(const at::Tensor& self, const at::Tensor& other, const at::Sc
 at::Tensor mul_cpu(const at::Tensor& self, const at::Tensor& other) {
   auto o = prepare_binary("torchext.mul", self, other);
   AT_DISPATCH_FLOATING_TYPES(o.out.scalar_type(), "torchext_mul", [&] {
-    using T = scalar_t;
-    elementwise<T, 2>(o.out, {o.self, o.other}, [](T x, T y) { return x * y; });
+    elementwise<BinaryKernel, scalar_t, 2>(o.out, {o.self, o.other}, BinaryOp::kMul,
+                                           scalar_t(1));
   });
   return o.out;
 }
@@ -84,8 +75,8 @@ at::Tensor add_scalar_cpu(const at::Tensor& self, const at::Scalar& other, const
   auto out = prepare_unary(op, self);
   AT_DISPATCH_FLOATING_TYPES(self.scalar_type(), "torchext_add_scalar", [&] {
     using T = scalar_t;
-    const T c = alpha.to<T>() * other.to<T>();
-    elementwise<T, 1>(out, {self}, [c](T x) { return x + c; });
+    elementwise<ScalarKernel, T, 1>(out, {self}, ScalarOp::kAdd, alpha.to<T>() * other.to<T>(),
+                                    T(1));
   });
   return out;
 }
@@ -97,13 +88,8 @@ at::Tensor rsub_scalar_cpu(const at::Tensor& self, const at::Scalar& other, cons
   auto out = prepare_unary(op, self);
   AT_DISPATCH_FLOATING_TYPES(self.scalar_type(), "torchext_rsub_scalar", [&] {
     using T = scalar_t;
-    const T c = other.to<T>();
-    const T a = alpha.to<T>();
-    if (a == T(1)) {
-      elementwise<T, 1>(out, {self}, [c](T x) { return c - x; });
-    } else {
-      elementwise<T, 1>(out, {self}, [c, a](T x) { return c - a * x; });
-    }
+    elementwise<ScalarKernel, T, 1>(out, {self}, ScalarOp::kRsub, other.to<T>(),
+                                    alpha.to<T>());
   });
   return out;
 }
@@ -114,43 +100,19 @@ at::Tensor mul_scalar_cpu(const at::Tensor& self, const at::Scalar& other) {
   auto out = prepare_unary(op, self);
   AT_DISPATCH_FLOATING_TYPES(self.scalar_type(), "torchext_mul_scalar", [&] {
     using T = scalar_t;
-    const T c = other.to<T>();
-    elementwise<T, 1>(out, {self}, [c](T x) { return x * c; });
+    elementwise<ScalarKernel, T, 1>(out, {self}, ScalarOp::kMul, other.to<T>(), T(1));
   });
   return out;
 }
 
-// As torch.pow: exponent 0 gives 1 everywhere (0**0 and nan**0 too), 1 copies, and the common
-// exponents take exact or cheaper forms (x*x, sqrt, 1/x, ...); otherwise std::pow, which gives
-// inf for 0**negative and nan for negative**fractional.
+// As torch.pow (kernels/elementwise.cpp has the special exponents).
 at::Tensor pow_scalar_cpu(const at::Tensor& self, const at::Scalar& exponent) {
   const char* op = "torchext.pow_scalar";
   check_real_scalar(op, "exponent", exponent);
   const double e = exponent.to<double>();
   auto out = prepare_unary(op, self);
   AT_DISPATCH_FLOATING_TYPES(self.scalar_type(), "torchext_pow_scalar", [&] {
-    using T = scalar_t;
-    auto run = [&](auto f) { elementwise<T, 1>(out, {self}, f); };
-    if (e == 0.0) {
-      run([](T) { return T(1); });
-    } else if (e == 1.0) {
-      run([](T x) { return x; });
-    } else if (e == 2.0) {
-      run([](T x) { return x * x; });
-    } else if (e == 3.0) {
-      run([](T x) { return x * x * x; });
-    } else if (e == 0.5) {
-      run([](T x) { return std::sqrt(x); });
-    } else if (e == -0.5) {
-      run([](T x) { return T(1) / std::sqrt(x); });
-    } else if (e == -1.0) {
-      run([](T x) { return T(1) / x; });
-    } else if (e == -2.0) {
-      run([](T x) { return T(1) / (x * x); });
-    } else {
-      const T te = static_cast<T>(e);
-      run([te](T x) { return std::pow(x, te); });
-    }
+    elementwise<PowScalarKernel, scalar_t, 1>(out, {self}, e);
   });
   return out;
 }

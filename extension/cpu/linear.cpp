@@ -5,7 +5,6 @@
 // weights are read in place.
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
-#include <ATen/Parallel.h>
 #include <torch/library.h>
 
 #include <algorithm>
@@ -15,8 +14,8 @@
 
 #include "../common.h"
 #include "../linear_args.h"
-#include "gemm.h"
-#include "loops.h"
+#include "gemm_dispatch.h"
+#include "linear_dispatch.h"
 
 namespace torchext::cpu {
 namespace {
@@ -63,13 +62,7 @@ at::Tensor linear_cpu(const at::Tensor& input, const at::Tensor& weight,
     // y = x @ W^T: W^T is W with its strides swapped.
     product<scalar_t>(M, N, K, as_mat<scalar_t>(x), as_mat<scalar_t>(weight).t(), o);
     if (bias.defined() && M * N > 0) {
-      const scalar_t* __restrict__ b = bias.const_data_ptr<scalar_t>();
-      parallel_chunks(M, [&](int64_t lo, int64_t hi) {
-        for (int64_t i = lo; i < hi; ++i) {
-          scalar_t* __restrict__ row = o + i * N;
-          for (int64_t j = 0; j < N; ++j) row[j] += b[j];
-        }
-      }, std::max<int64_t>(1, kElementwiseGrain / N));
+      cpu_kernel<AddBiasRowsKernel, scalar_t>()(o, bias.const_data_ptr<scalar_t>(), M, N);
     }
   });
   return out.view(linear_output_shape(input, N));
@@ -98,19 +91,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> linear_backward_cpu(
       product<scalar_t>(N, K, M, go.t(), as_mat<scalar_t>(input.reshape({M, K})),
                         grad_weight.mutable_data_ptr<scalar_t>());
     }
-    if (grad_bias.defined()) {
-      // Column sums of the contiguous [M, N] grad_y, a block of columns per task; the inner
-      // loop runs along a row, so it vectorizes.
-      const scalar_t* __restrict__ gp = g.const_data_ptr<scalar_t>();
-      scalar_t* __restrict__ gb = grad_bias.mutable_data_ptr<scalar_t>();
-      at::parallel_for(0, N, std::max<int64_t>(64, kElementwiseGrain / std::max<int64_t>(M, 1)),
-                       [&](int64_t lo, int64_t hi) {
-        for (int64_t j = lo; j < hi; ++j) gb[j] = scalar_t(0);
-        for (int64_t i = 0; i < M; ++i) {
-          const scalar_t* __restrict__ row = gp + i * N;
-          for (int64_t j = lo; j < hi; ++j) gb[j] += row[j];
-        }
-      });
+    if (grad_bias.defined()) {  // column sums of the contiguous [M, N] grad_y
+      cpu_kernel<BiasGradColumnsKernel, scalar_t>()(g.const_data_ptr<scalar_t>(), M, N,
+                                                    grad_bias.mutable_data_ptr<scalar_t>());
     }
   });
   return {grad_input, grad_weight, grad_bias};

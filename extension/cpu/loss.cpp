@@ -1,4 +1,5 @@
-// binary_cross_entropy_with_logits and its backward (CPU).
+// binary_cross_entropy_with_logits and its backward (CPU): checks, allocation and the reduction;
+// the elementwise formulas below are kernels/loss.cpp.
 //
 // With lw = (pos_weight - 1) * target + 1 and log sigmoid(x) = min(x, 0) - log1p(exp(-|x|)) (finite
 // for any |x|):
@@ -12,29 +13,18 @@
 #include <ATen/Dispatch.h>
 #include <torch/library.h>
 
-#include <algorithm>
-#include <cmath>
 #include <optional>
 
 #include "../broadcast.h"
 #include "../common.h"
-#include "elementwise_loop.h"
-#include "sum_primitives.h"
+#include "elementwise_operands.h"
+#include "loss_dispatch.h"
+#include "reduce_dispatch.h"
 
 namespace torchext::cpu {
 namespace {
 
 constexpr int64_t kReductionNone = 0, kReductionMean = 1, kReductionSum = 2;
-
-template <typename T>
-inline T log_sigmoid(T x) {
-  return std::min(x, T(0)) - std::log1p(std::exp(-std::abs(x)));
-}
-
-template <typename T>
-inline T sigmoid(T x) {
-  return T(1) / (T(1) + std::exp(-x));
-}
 
 // Checks the operands and returns weight and pos_weight in self's dtype, with 0-dim ones standing
 // in for absent ones.
@@ -69,17 +59,14 @@ at::Tensor bce_with_logits_cpu(const at::Tensor& self, const at::Tensor& target,
   auto [w, p] = check_bce_operands(op, self, target, weight, pos_weight, reduction);
   auto loss = at::empty(self.sizes(), self.options());
   AT_DISPATCH_FLOATING_TYPES(self.scalar_type(), "torchext_bce_with_logits", [&] {
-    using T = scalar_t;
-    elementwise<T, 4>(loss, {self, target, w, p}, [](T x, T t, T w, T p) {
-      const T lw = (p - T(1)) * t + T(1);
-      return ((T(1) - t) * x - lw * log_sigmoid(x)) * w;
-    });
+    elementwise<BceLossKernel, scalar_t, 4>(loss, {self, target, w, p});
   });
   if (reduction == kReductionNone) return loss;
   auto out = at::empty({}, self.options());
   AT_DISPATCH_FLOATING_TYPES(self.scalar_type(), "torchext_bce_with_logits_reduce", [&] {
     const int64_t n = loss.numel();
-    const scalar_t total = sum_strided_parallel(loss.const_data_ptr<scalar_t>(), n, 1);
+    const scalar_t total =
+        cpu_kernel<SumContiguousKernel, scalar_t>()(loss.const_data_ptr<scalar_t>(), n);
     // The mean of nothing is nan (0/0), as native.
     out.fill_(reduction == kReductionMean ? total / static_cast<scalar_t>(n) : total);
   });
@@ -103,18 +90,11 @@ std::tuple<at::Tensor, at::Tensor> bce_with_logits_backward_cpu(
     const T n = reduction == kReductionMean ? static_cast<T>(self.numel()) : T(1);
     if (output_mask[0]) {
       grad_self = at::empty(self.sizes(), self.options());
-      elementwise<T, 5>(grad_self, {grad_output, self, target, w, p}, [n](T g, T x, T t, T w, T p) {
-        const T lw = (p - T(1)) * t + T(1);
-        return (lw * sigmoid(x) - p * t) * g * w / n;
-      });
+      elementwise<BceGradKernel, T, 5>(grad_self, {grad_output, self, target, w, p}, false, n);
     }
     if (output_mask[1]) {
       grad_target = at::empty(self.sizes(), self.options());
-      elementwise<T, 5>(grad_target, {grad_output, self, target, w, p}, [n](T g, T x, T, T w, T p) {
-        // (pos_weight - 1) * softplus(-x) - x written as log sigmoid(-x) - pos_weight * log sigmoid(x)
-        // (as native): the same value, but no 0 * Inf = NaN at x = -Inf when pos_weight is 1.
-        return (log_sigmoid(-x) - p * log_sigmoid(x)) * g * w / n;
-      });
+      elementwise<BceGradKernel, T, 5>(grad_target, {grad_output, self, target, w, p}, true, n);
     }
   });
   return {grad_self, grad_target};

@@ -11,7 +11,7 @@
 
 #include "../common.h"
 #include "../matmul_args.h"
-#include "gemm.h"
+#include "gemm_dispatch.h"
 
 namespace torchext::cpu {
 namespace {

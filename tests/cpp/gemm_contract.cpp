@@ -1,8 +1,9 @@
-// Checks torchext::cpu::gemm against a long-double reference over the parts of its contract the
+// Checks the GEMM kernel of one CPU capability (built with -DTORCHEXT_CPU_CAPABILITY and its
+// flags) against a long-double reference over the parts of its contract the
 // matmul op does not reach: alpha and beta (beta == 0 must not read C, which holds NaN), strided
 // and column-major C (elements outside C untouched), zero-stride and padded operands, K == 0,
 // and blocking edges. Built and run by tests/test_matmul.py; prints failures, exits non-zero.
-#include "../../extension/cpu/gemm.cpp"
+#include "../../extension/cpu/kernels/gemm.cpp"
 
 #include <cmath>
 #include <cstdio>
@@ -35,7 +36,7 @@ int check(int64_t M, int64_t N, int64_t K, T alpha, T beta, int la, int lb, int 
   for (auto& v : B) v = T(normal(rng));
   for (auto& v : C) v = beta == T(0) ? T(NAN) : T(normal(rng));
   const std::vector<T> C0 = C;
-  torchext::cpu::gemm<T>(M, N, K, alpha, A.data(), a_rs, a_cs, B.data(), b_rs, b_cs, beta,
+  torchext::cpu::TORCHEXT_CPU_CAPABILITY::gemm<T>(M, N, K, alpha, A.data(), a_rs, a_cs, B.data(), b_rs, b_cs, beta,
                          C.data(), c_rs, c_cs);
   const double tol = (sizeof(T) == 4 ? 4e-6 : 1e-14) * (std::sqrt(double(K)) + 2);
   std::vector<char> in_c(C.size(), 0);
