@@ -172,6 +172,13 @@ struct TileRows {
   static constexpr int groups = sizeof(V) / 16;
   static __m128 four(const float* p) { return _mm_loadu_ps(p); }
   static __m128 two(const float* p) { return _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(p))); }
+  // Values offset .. (4 of them, or 2 with Load = two) of tiles 0 .. W-1 (row pointers p), one
+  // vector per value, tiles in lane order.
+  template <typename Load>
+  static void columns(const float* const* p, int64_t offset, const Load& part, V (&q)[4]) {
+    for (int r = 0; r < 4; ++r) q[r] = load(p, r, offset, part);
+    transpose4(q[0], q[1], q[2], q[3]);
+  }
   // Within each 128-bit group: rows a, b, c, d become columns.
   static void transpose4(V& a, V& b, V& c, V& d) {
     const V ab_lo = unpacklo(a, b), ab_hi = unpackhi(a, b), cd_lo = unpacklo(c, d), cd_hi = unpackhi(c, d);
@@ -321,9 +328,8 @@ class Winograd {
             F::A, F::A, [&](int i, V (&row)[m]) {
               const int64_t offset = i * go_w;
               auto part = m == 4 ? TileRows::four : TileRows::two;
-              V q[4] = {TileRows::load(rows, 0, offset, part), TileRows::load(rows, 1, offset, part),
-                        TileRows::load(rows, 2, offset, part), TileRows::load(rows, 3, offset, part)};
-              TileRows::transpose4(q[0], q[1], q[2], q[3]);
+              V q[4];
+              TileRows::columns(rows, offset, part, q);
               for (int j = 0; j < m; ++j) row[j] = q[j];
             },
             store);
@@ -449,14 +455,12 @@ class Winograd {
         transform_2d<T>(
             F::BT, F::BT, [&](int r, V (&row)[alpha]) {
               const int64_t offset = r * PW;
-              V q[4] = {TileRows::load(rows, 0, offset, TileRows::four), TileRows::load(rows, 1, offset, TileRows::four),
-                        TileRows::load(rows, 2, offset, TileRows::four), TileRows::load(rows, 3, offset, TileRows::four)};
-              TileRows::transpose4(q[0], q[1], q[2], q[3]);
+              V q[4];
+              TileRows::columns(rows, offset, TileRows::four, q);
               for (int col = 0; col < 4; ++col) row[col] = q[col];
               if constexpr (alpha == 6) {  // values 4 and 5 of the row
-                V h[4] = {TileRows::load(rows, 0, offset + 4, TileRows::two), TileRows::load(rows, 1, offset + 4, TileRows::two),
-                          TileRows::load(rows, 2, offset + 4, TileRows::two), TileRows::load(rows, 3, offset + 4, TileRows::two)};
-                TileRows::transpose4(h[0], h[1], h[2], h[3]);
+                V h[4];
+                TileRows::columns(rows, offset + 4, TileRows::two, h);
                 row[4] = h[0];
                 row[5] = h[1];
               }
