@@ -62,6 +62,14 @@ TORCH_LIBRARY(torchext, m) {
   m.def("batch_norm_backward(Tensor grad_output, Tensor input, Tensor? weight, Tensor? running_mean, "
         "Tensor? running_var, Tensor save_mean, Tensor save_invstd, bool training, float eps, "
         "bool[3] output_mask) -> (Tensor, Tensor, Tensor)");
+  // relu(batch_norm(input) + residual) in one pass (residual optional), and its backward from the
+  // forward's output; output_mask: input, residual, weight, bias.
+  m.def("batch_norm_relu(Tensor input, Tensor? residual, Tensor? weight, Tensor? bias, "
+        "Tensor(a!)? running_mean, Tensor(b!)? running_var, bool training, float momentum, "
+        "float eps) -> (Tensor, Tensor, Tensor)");
+  m.def("batch_norm_relu_backward(Tensor grad_output, Tensor output, Tensor input, Tensor? weight, "
+        "Tensor? running_mean, Tensor? running_var, Tensor save_mean, Tensor save_invstd, "
+        "bool training, float eps, bool[4] output_mask) -> (Tensor, Tensor, Tensor, Tensor)");
 
   // Pooling.
   m.def("max_pool2d(Tensor self, int[2] kernel_size, int[2] stride, int[2] padding, "

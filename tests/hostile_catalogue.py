@@ -12,6 +12,7 @@ is {"ok": true} or {"ok": false, "type": exception class name, "message": ...}; 
 tests/test_hostile_input.py runs it in a subprocess and judges the outcomes.
 """
 import dataclasses
+import itertools
 import json
 import resource
 import sys
@@ -295,7 +296,13 @@ def _bn(fn):
 
 bn_tensors = {"input": lambda: r(4, 3, 5, 5), "running_mean": lambda: torch.zeros(3),
               "running_var": lambda: torch.ones(3), "weight": lambda: r(3), "bias": lambda: r(3)}
-for training in (False, True):
+def _native_bn_relu(x, rm, rv, w=None, b=None, training=False, momentum=0.1, eps=1e-5, residual=None):
+    out = NF.batch_norm(x, rm, rv, w, b, training, momentum, eps)
+    return NF.relu(out if residual is None else out + residual)
+
+
+bn_ops = [("batch_norm", F.batch_norm, NF.batch_norm), ("batch_norm_relu", F.batch_norm_relu, _native_bn_relu)]
+for (bn_op, bn_ours, bn_native), training in itertools.product(bn_ops, (False, True)):
     mode = "training" if training else "eval"
     for target in bn_tensors:
         for kind in ["int64", "bool", "complex64", "meta"] + (
@@ -304,7 +311,7 @@ for training in (False, True):
                 args = [None if (n == target and kind == "None") else
                         retyped(b(), kind) if n == target else b() for n, b in bn_tensors.items()]
                 return args, {"training": training}
-            simple("batch_norm", f"{mode} {target} {kind}", target, F.batch_norm, NF.batch_norm, build,
+            simple(bn_op, f"{mode} {target} {kind}", target, bn_ours, bn_native, build,
                    unsupported=kind != "None", expect_type="TypeError" if kind == "None" and target == "input" else None)
     for name, arg, build in [
         ("1-D input", "input", lambda: ([r(4), None, None], {"training": True})),
@@ -324,8 +331,19 @@ for training in (False, True):
             args, kwargs = build()
             return args, {"training": training, **kwargs}
         # Native's F.batch_norm indexes size[1] of a 1-D input (IndexError); torchext's check says what is wrong.
-        simple("batch_norm", f"{mode} {name}", arg, F.batch_norm, NF.batch_norm, build_mode,
+        simple(bn_op, f"{mode} {name}", arg, bn_ours, bn_native, build_mode,
                expect_type="RuntimeError" if name == "1-D input" else None)
+
+for kind in ("int64", "meta"):
+    simple("batch_norm_relu", f"residual {kind}", "residual", F.batch_norm_relu, _native_bn_relu,
+           lambda kind=kind: ([r(4, 3, 5), None, None], {"training": True, "residual": retyped(r(4, 3, 5), kind)}),
+           unsupported=True)
+simple("batch_norm_relu", "residual of another shape", "residual", F.batch_norm_relu, _native_bn_relu,
+       lambda: ([r(4, 3, 5), None, None], {"training": True, "residual": r(4, 3, 4)}),
+       expect_type="RuntimeError")
+simple("batch_norm_relu", "residual float64", "residual", F.batch_norm_relu, _native_bn_relu,
+       lambda: ([r(4, 3, 5), None, None], {"training": True, "residual": r(4, 3, 5, dtype=torch.float64)}),
+       unsupported=True)
 
 # ----------------------------------------------------------------------------- pooling
 
@@ -533,6 +551,9 @@ for name, op, arg, thunk in [
     ("batch_norm_backward grad of the wrong shape", "batch_norm", "grad_output",
      lambda: ops.batch_norm_backward(r(2, 3, 4, 5), r(2, 3, 4, 4), None, None, None, r(3), r(3), True, 1e-5,
                                      [True, True, True])),
+    ("batch_norm_relu_backward output of the wrong shape", "batch_norm_relu", "output",
+     lambda: ops.batch_norm_relu_backward(r(2, 3, 4, 4), r(2, 3, 4, 5), r(2, 3, 4, 4), None, None, None, r(3), r(3),
+                                          True, 1e-5, [True, True, True, True])),
     ("sgd_step_ fewer grads than params", "sgd_step_", "grads",
      lambda: ops.sgd_step_([r(3), r(2)], [r(3)], [], 0.1, 0.0, 0.0, 0.0, False, False, False)),
     ("sgd_step_ grad of the wrong shape", "sgd_step_", "grads",

@@ -140,7 +140,8 @@ class BackwardRecorder(OpRecorder):
 
     def __init__(self):
         super().__init__()
-        self.masks = {"conv2d_backward": [], "linear_backward": [], "batch_norm_backward": []}
+        self.masks = {"conv2d_backward": [], "linear_backward": [], "batch_norm_backward": [],
+                      "batch_norm_relu_backward": []}
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         name = func._schema.name.split("::")[-1]
@@ -171,7 +172,7 @@ def test_program5_frozen_backbone_only_fc_gets_gradients():
     with_grad = [n for n, p in trio.ours.named_parameters() if p.grad is not None]
     assert with_grad == ["fc.weight", "fc.bias"]
     # Nothing below fc needs a gradient, so backward stops at fc: no conv or BN backward at all.
-    assert masks == {"conv2d_backward": [], "batch_norm_backward": [],
+    assert masks == {"conv2d_backward": [], "batch_norm_backward": [], "batch_norm_relu_backward": [],
                      "linear_backward": [(False, True, True)]}
 
 
@@ -180,7 +181,12 @@ def test_frozen_convs_compute_no_weight_gradient():
     backward computes the input gradient only."""
     masks = run_finetune(finetune_models(trainable=()), data_requires_grad=True)
     assert masks["conv2d_backward"] == [(True, False, False)] * 20
-    assert masks["batch_norm_backward"] == [(True, False, False)] * BATCH_NORMS
+    # The 3 downsample batch norms run alone; the other 17 are fused with their relu, 8 of them
+    # also with the block's residual (whose gradient is then needed too).
+    assert masks["batch_norm_backward"] == [(True, False, False)] * 3
+    assert sorted(masks["batch_norm_relu_backward"]) == sorted(
+        [(True, False, False, False)] * 9 + [(True, True, False, False)] * 8)
+    assert 3 + 17 == BATCH_NORMS
     assert masks["linear_backward"] == [(True, False, False)]
 
 
@@ -281,13 +287,15 @@ def test_only_torchext_ops_compute_in_a_patched_training_step():
         assert sum(str(op) == "aten.add.Tensor" for op in backward.ops) == RESIDUAL_FORKS
         fused = [op for op in optim.ops if op.namespace == "torchext"]
         assert fused == [torchext.ops.sgd_step_.default]
-        assert {"torchext::conv2d", "torchext::batch_norm", "torchext::relu_",
-                "torchext::max_pool2d", "torchext::add_relu", "torchext::adaptive_avg_pool2d",
-                "torchext::linear", "torchext::sub", "torchext::sum"} <= set(forward.torchext_ops())
-        assert {"torchext::conv2d_backward", "torchext::batch_norm_backward",
-                "torchext::relu_backward", "torchext::max_pool2d_backward",
-                "torchext::adaptive_avg_pool2d_backward",
-                "torchext::linear_backward"} <= set(backward.torchext_ops())
+        # Every relu follows a batch norm and runs fused with it (downsample BNs run alone).
+        assert set(forward.torchext_ops()) == {
+            "torchext::conv2d", "torchext::batch_norm", "torchext::batch_norm_relu",
+            "torchext::max_pool2d", "torchext::adaptive_avg_pool2d", "torchext::linear",
+            "torchext::sub", "torchext::sum"}
+        assert set(backward.torchext_ops()) == {
+            "torchext::conv2d_backward", "torchext::batch_norm_backward",
+            "torchext::batch_norm_relu_backward", "torchext::max_pool2d_backward",
+            "torchext::adaptive_avg_pool2d_backward", "torchext::linear_backward"}
     assert all(int(m.num_batches_tracked) == 2 for m in model.modules()
                if isinstance(m, nn.BatchNorm2d))
 

@@ -11,7 +11,7 @@ from .functions.reduction import sum  # noqa: F401
 from .functions.views import flatten, t, transpose  # noqa: F401
 from .functions.conv import conv2d  # noqa: F401
 from .functions.linear import linear  # noqa: F401
-from .functions.norm import batch_norm  # noqa: F401
+from .functions.norm import batch_norm, batch_norm_relu  # noqa: F401
 from .functions.pooling import adaptive_avg_pool2d, max_pool2d  # noqa: F401
 
 

@@ -36,6 +36,11 @@ class BatchNorm2d(nn.BatchNorm2d):
     _torchext_native = nn.BatchNorm2d
 
     def forward(self, input):
+        return self._torchext_forward(input)
+
+    def _torchext_forward(self, input, relu=False, residual=None):
+        """This module's batch norm of input; with relu=True, relu(batch_norm(input) + residual)
+        in one fused op (what torchext.resnet runs when a block's bn and relu are plain)."""
         self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats and self.num_batches_tracked is not None:
@@ -45,9 +50,10 @@ class BatchNorm2d(nn.BatchNorm2d):
         use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
         # Running stats are passed when they are read (eval) or updated (training, tracked).
         pass_stats = not self.training or self.track_running_stats
-        return F.batch_norm(input, self.running_mean if pass_stats else None,
-                            self.running_var if pass_stats else None, self.weight, self.bias,
-                            use_batch_stats, factor, self.eps)
+        args = (input, self.running_mean if pass_stats else None,
+                self.running_var if pass_stats else None, self.weight, self.bias, use_batch_stats,
+                factor, self.eps)
+        return F.batch_norm_relu(*args, residual=residual) if relu else F.batch_norm(*args)
 
 
 class ReLU(nn.ReLU):

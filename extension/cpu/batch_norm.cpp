@@ -1,4 +1,4 @@
-// Batch normalisation forward and backward (CPU) for inputs of any rank >= 2, channels in dim 1,
+// Batch normalisation (and the fused relu(batch_norm(x) + residual)) forward and backward (CPU) for inputs of any rank >= 2, channels in dim 1,
 // contiguous or channels-last.
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
@@ -19,6 +19,7 @@ namespace torchext::cpu {
 namespace {
 
 using Tensors3 = std::tuple<at::Tensor, at::Tensor, at::Tensor>;
+using Tensors4 = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
 
 // The layout a kernel reads `t` in: channels-last when t is a channels-last 4-D tensor (and not
 // also plain contiguous), otherwise contiguous (the caller makes it so).
@@ -79,27 +80,30 @@ std::vector<double> invstd_of(const std::vector<double>& var, double eps) {
   return r;
 }
 
-// (x - center[c]) * scale[c] + shift[c] into a new tensor laid out as L.
+// (x - center[c]) * scale[c] + shift[c] (+ residual) (relu) into a new tensor laid out as L.
 at::Tensor channel_affine(const at::Tensor& x, const ChannelLayout& L, const std::vector<double>& center,
-                          const std::vector<double>& scale, const std::vector<double>& shift) {
+                          const std::vector<double>& scale, const std::vector<double>& shift,
+                          const at::Tensor& residual = {}, bool relu = false) {
   auto out = at::empty_like(x, L.format);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "torchext_batch_norm_affine", [&] {
     const std::vector<scalar_t> m(center.begin(), center.end()), s(scale.begin(), scale.end()),
         t(shift.begin(), shift.end());
-    cpu_kernel<ChannelNormalizeKernel, scalar_t>()(L, x.const_data_ptr<scalar_t>(), m.data(),
-                                                   s.data(), t.data(),
-                                                   out.mutable_data_ptr<scalar_t>());
+    cpu_kernel<ChannelNormalizeKernel, scalar_t>()(
+        L, x.const_data_ptr<scalar_t>(), m.data(), s.data(), t.data(),
+        residual.defined() ? residual.const_data_ptr<scalar_t>() : nullptr, relu,
+        out.mutable_data_ptr<scalar_t>());
   });
   return out;
 }
 
-Tensors3 batch_norm_cpu(const at::Tensor& input, const std::optional<at::Tensor>& weight,
-                        const std::optional<at::Tensor>& bias,
-                        const std::optional<at::Tensor>& running_mean,
-                        const std::optional<at::Tensor>& running_var, bool training,
-                        double momentum, double eps) {
-  const char* op = "torchext.batch_norm";
+// batch_norm, and with `relu` the fused relu(batch_norm(input) + residual) (residual optional).
+Tensors3 batch_norm_impl(const char* op, const at::Tensor& input, const std::optional<at::Tensor>& residual,
+                         const std::optional<at::Tensor>& weight, const std::optional<at::Tensor>& bias,
+                         const std::optional<at::Tensor>& running_mean,
+                         const std::optional<at::Tensor>& running_var, bool training,
+                         double momentum, double eps, bool relu) {
   check_batch_norm_args(op, input, weight, bias, running_mean, running_var, training, kParamDtype);
+  if (given(residual)) check_batch_norm_residual(op, input, *residual);
 
   const ChannelLayout L = channel_layout_of(input);
   const at::Tensor x = input.contiguous(L.format);
@@ -137,7 +141,27 @@ Tensors3 batch_norm_cpu(const at::Tensor& input, const std::optional<at::Tensor>
   // y = (x - mean) * (invstd * w) + b.
   std::vector<double> scale(C);
   for (int64_t c = 0; c < C; ++c) scale[c] = invstd[c] * w[c];
-  return {channel_affine(x, L, mean, scale, b), save_mean, save_invstd};
+  const at::Tensor r = given(residual) ? residual->contiguous(L.format) : at::Tensor();
+  return {channel_affine(x, L, mean, scale, b, r, relu), save_mean, save_invstd};
+}
+
+Tensors3 batch_norm_cpu(const at::Tensor& input, const std::optional<at::Tensor>& weight,
+                        const std::optional<at::Tensor>& bias,
+                        const std::optional<at::Tensor>& running_mean,
+                        const std::optional<at::Tensor>& running_var, bool training,
+                        double momentum, double eps) {
+  return batch_norm_impl("torchext.batch_norm", input, std::nullopt, weight, bias, running_mean,
+                         running_var, training, momentum, eps, /*relu=*/false);
+}
+
+Tensors3 batch_norm_relu_cpu(const at::Tensor& input, const std::optional<at::Tensor>& residual,
+                             const std::optional<at::Tensor>& weight,
+                             const std::optional<at::Tensor>& bias,
+                             const std::optional<at::Tensor>& running_mean,
+                             const std::optional<at::Tensor>& running_var, bool training,
+                             double momentum, double eps) {
+  return batch_norm_impl("torchext.batch_norm_relu", input, residual, weight, bias, running_mean,
+                         running_var, training, momentum, eps, /*relu=*/true);
 }
 
 // Gradients of y = (x - mean) * invstd * w + b. With xhat = (x - mean) * invstd and n values per
@@ -145,15 +169,19 @@ Tensors3 batch_norm_cpu(const at::Tensor& input, const std::optional<at::Tensor>
 //   dx = w * invstd / n * (n * dy - sum(dy) - xhat * sum(dy * xhat))
 // eval (running statistics are constants): dx = dy * w * invstd. In both modes
 //   dweight = sum(dy * xhat), dbias = sum(dy).
-Tensors3 batch_norm_backward_cpu(const at::Tensor& grad_output, const at::Tensor& input,
-                                 const std::optional<at::Tensor>& weight,
-                                 const std::optional<at::Tensor>& running_mean,
-                                 const std::optional<at::Tensor>& running_var,
-                                 const at::Tensor& save_mean, const at::Tensor& save_invstd,
-                                 bool training, double eps, std::array<bool, 3> output_mask) {
-  const char* op = "torchext.batch_norm_backward";
+// With relu_out (the fused op's output), dy is first masked by relu's backward; that masked dy is
+// also the gradient of the residual. Returns (grad_input, masked dy, grad_weight, grad_bias).
+Tensors4 batch_norm_backward_impl(const char* op, const at::Tensor& grad_output,
+                                  const at::Tensor& relu_out, const at::Tensor& input,
+                                  const std::optional<at::Tensor>& weight,
+                                  const std::optional<at::Tensor>& running_mean,
+                                  const std::optional<at::Tensor>& running_var,
+                                  const at::Tensor& save_mean, const at::Tensor& save_invstd,
+                                  bool training, double eps, std::array<bool, 3> output_mask) {
   check_batch_norm_backward_args(op, grad_output, input, weight, running_mean, running_var,
                                  save_mean, save_invstd, training, kParamDtype);
+  const bool fused = relu_out.defined();
+  if (fused) check_batch_norm_relu_output(op, input, relu_out);
 
   const ChannelLayout L = channel_layout_of(input);
   const int64_t C = L.channels, n = L.per_channel();
@@ -167,17 +195,22 @@ Tensors3 batch_norm_backward_cpu(const at::Tensor& grad_output, const at::Tensor
   }
   const auto w = channel_values(weight, C, 1.0);
   const at::Tensor x = input.contiguous(L.format);
-  const at::Tensor dy = grad_output.contiguous(L.format);
+  at::Tensor dy = grad_output.contiguous(L.format);
+  const at::Tensor y = fused ? relu_out.contiguous(L.format) : at::Tensor();
+  at::Tensor masked = fused ? at::empty_like(x, L.format) : at::Tensor();
   at::Tensor grad_input, grad_weight, grad_bias;
 
-  // sum(dy) and sum(dy * (x - mean)) per channel, when any output needs them.
+  // sum(dy) and sum(dy * (x - mean)) per channel, when any output needs them (and always when
+  // fused: the same pass masks dy).
   std::vector<double> sum_dy(C, 0.0), sum_dy_xmu(C, 0.0);
-  if (output_mask[1] || output_mask[2] || (training && output_mask[0])) {
+  if (fused || output_mask[1] || output_mask[2] || (training && output_mask[0])) {
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "torchext_batch_norm_backward_sums", [&] {
-      cpu_kernel<ChannelGradSumsKernel, scalar_t>()(L, dy.const_data_ptr<scalar_t>(),
-                                                    x.const_data_ptr<scalar_t>(), mean.data(),
-                                                    sum_dy.data(), sum_dy_xmu.data());
+      cpu_kernel<ChannelGradSumsKernel, scalar_t>()(
+          L, dy.const_data_ptr<scalar_t>(), x.const_data_ptr<scalar_t>(), mean.data(),
+          fused ? y.const_data_ptr<scalar_t>() : nullptr,
+          fused ? masked.mutable_data_ptr<scalar_t>() : nullptr, sum_dy.data(), sum_dy_xmu.data());
     });
+    if (fused) dy = masked;
   }
   if (output_mask[0]) {
     if (!training) {
@@ -209,7 +242,34 @@ Tensors3 batch_norm_backward_cpu(const at::Tensor& grad_output, const at::Tensor
     grad_weight = tensor_of(gw, x);
   }
   if (output_mask[2]) grad_bias = tensor_of(sum_dy, x);
+  return {grad_input, masked, grad_weight, grad_bias};
+}
+
+Tensors3 batch_norm_backward_cpu(const at::Tensor& grad_output, const at::Tensor& input,
+                                 const std::optional<at::Tensor>& weight,
+                                 const std::optional<at::Tensor>& running_mean,
+                                 const std::optional<at::Tensor>& running_var,
+                                 const at::Tensor& save_mean, const at::Tensor& save_invstd,
+                                 bool training, double eps, std::array<bool, 3> output_mask) {
+  auto [grad_input, masked, grad_weight, grad_bias] = batch_norm_backward_impl(
+      "torchext.batch_norm_backward", grad_output, at::Tensor(), input, weight, running_mean,
+      running_var, save_mean, save_invstd, training, eps, output_mask);
   return {grad_input, grad_weight, grad_bias};
+}
+
+// output_mask: input, residual, weight, bias. The residual's gradient is the masked grad_output.
+Tensors4 batch_norm_relu_backward_cpu(const at::Tensor& grad_output, const at::Tensor& output,
+                                      const at::Tensor& input,
+                                      const std::optional<at::Tensor>& weight,
+                                      const std::optional<at::Tensor>& running_mean,
+                                      const std::optional<at::Tensor>& running_var,
+                                      const at::Tensor& save_mean, const at::Tensor& save_invstd,
+                                      bool training, double eps, std::array<bool, 4> output_mask) {
+  auto [grad_input, masked, grad_weight, grad_bias] = batch_norm_backward_impl(
+      "torchext.batch_norm_relu_backward", grad_output, output, input, weight, running_mean,
+      running_var, save_mean, save_invstd, training, eps,
+      {output_mask[0], output_mask[2], output_mask[3]});
+  return {grad_input, output_mask[1] ? masked : at::Tensor(), grad_weight, grad_bias};
 }
 
 }  // namespace
@@ -217,6 +277,8 @@ Tensors3 batch_norm_backward_cpu(const at::Tensor& grad_output, const at::Tensor
 TORCH_LIBRARY_IMPL(torchext, CPU, m) {
   m.impl("batch_norm", &batch_norm_cpu);
   m.impl("batch_norm_backward", &batch_norm_backward_cpu);
+  m.impl("batch_norm_relu", &batch_norm_relu_cpu);
+  m.impl("batch_norm_relu_backward", &batch_norm_relu_backward_cpu);
 }
 
 }  // namespace torchext::cpu

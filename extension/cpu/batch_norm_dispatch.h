@@ -12,18 +12,20 @@ struct ChannelMomentsKernel {
   using Fn = void(const ChannelLayout& L, const T* x, double* mean, double* var);
 };
 
-// Per-channel sum(dy) and sum(dy * (x - mean)) into s_dy[C], s_dyx[C].
+// Per-channel sum(dy) and sum(dy * (x - mean)) into s_dy[C], s_dyx[C]. With `relu_out` (the
+// output of a batch norm followed by a relu) dy is first masked as relu's backward masks it,
+// dy = relu_out <= 0 ? 0 : dy, and the masked dy is written to masked_dy.
 template <typename T>
 struct ChannelGradSumsKernel {
-  using Fn = void(const ChannelLayout& L, const T* dy, const T* x, const double* mean, double* s_dy,
-                  double* s_dyx);
+  using Fn = void(const ChannelLayout& L, const T* dy, const T* x, const double* mean,
+                  const T* relu_out, T* masked_dy, double* s_dy, double* s_dyx);
 };
 
-// out = (x - center[c]) * scale[c] + shift[c].
+// out = (x - center[c]) * scale[c] + shift[c], plus residual when given, then relu when asked.
 template <typename T>
 struct ChannelNormalizeKernel {
   using Fn = void(const ChannelLayout& L, const T* x, const T* center, const T* scale,
-                  const T* shift, T* out);
+                  const T* shift, const T* residual, bool relu, T* out);
 };
 
 // Training input gradient: out = k[c] * (dy - mdy[c] - (x - mean[c]) * proj[c]).

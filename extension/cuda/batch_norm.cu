@@ -118,20 +118,25 @@ __global__ void invstd_kernel(const A* __restrict__ var, int64_t channels, A eps
 template <typename T>
 __global__ void apply_kernel(const T* __restrict__ x, ChannelShape s, const acc_t<T>* __restrict__ mean,
                              const acc_t<T>* __restrict__ invstd, const acc_t<T>* __restrict__ weight,
-                             const acc_t<T>* __restrict__ bias, T* __restrict__ y) {
+                             const acc_t<T>* __restrict__ bias, const T* __restrict__ residual,
+                             bool relu, T* __restrict__ y) {
   using A = acc_t<T>;
   const int64_t total = s.outer * s.channels * s.inner;
   for (int64_t i = thread_index(); i < total; i += thread_count()) {
     const int64_t c = (i / s.inner) % s.channels;
     const A w = weight != nullptr ? weight[c] : A(1);
     const A b = bias != nullptr ? bias[c] : A(0);
-    y[i] = static_cast<T>((static_cast<A>(x[i]) - mean[c]) * invstd[c] * w + b);
+    A v = (static_cast<A>(x[i]) - mean[c]) * invstd[c] * w + b;
+    if (residual != nullptr) v += static_cast<A>(residual[i]);
+    if (relu && !(v > A(0) || v != v)) v = A(0);  // NaN propagates, as native's relu
+    y[i] = static_cast<T>(v);
   }
 }
 
 template <typename T>
 __global__ void grad_sums_kernel(const T* __restrict__ dy, const T* __restrict__ x, ChannelShape s,
                                  int64_t chunk, const acc_t<T>* __restrict__ mean,
+                                 const T* __restrict__ relu_out, T* __restrict__ masked_dy,
                                  acc_t<T>* __restrict__ part_dy, acc_t<T>* __restrict__ part_dy_xmu) {
   using A = acc_t<T>;
   __shared__ A sh_dy[kBlock], sh_dy_xmu[kBlock];
@@ -142,7 +147,11 @@ __global__ void grad_sums_kernel(const T* __restrict__ dy, const T* __restrict__
   A sum_dy = A(0), sum_dy_xmu = A(0);
   for (int64_t e = begin + threadIdx.x; e < end; e += blockDim.x) {
     const int64_t off = channel_offset(s, c, e);
-    const A g = static_cast<A>(dy[off]);
+    A g = static_cast<A>(dy[off]);
+    if (relu_out != nullptr) {  // relu's backward first, as native's threshold_backward
+      if (static_cast<A>(relu_out[off]) <= A(0)) g = A(0);
+      masked_dy[off] = static_cast<T>(g);
+    }
     sum_dy += g;
     sum_dy_xmu += g * (static_cast<A>(x[off]) - m);
   }
@@ -240,18 +249,19 @@ void invstd_from_var_launch(const A* var, int64_t channels, double eps, A* invst
 template <typename T>
 void batch_norm_apply_launch(const T* x, const ChannelShape& s, const acc_t<T>* mean,
                              const acc_t<T>* invstd, const acc_t<T>* weight,
-                             const acc_t<T>* bias, T* y) {
+                             const acc_t<T>* bias, const T* residual, bool relu, T* y) {
   const int64_t total = s.outer * s.channels * s.inner;
   if (total == 0) return;
   apply_kernel<T><<<grid_for(total), kBlock, 0, current_stream()>>>(x, s, mean, invstd, weight,
-                                                                    bias, y);
+                                                                    bias, residual, relu, y);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
 template <typename T>
 void batch_norm_grad_sums_launch(const T* dy, const T* x, const ChannelShape& s,
-                                 const acc_t<T>* mean, const acc_t<T>* invstd, acc_t<T>* sum_dy,
-                                 acc_t<T>* sum_dy_xmu, acc_t<T>* grad_weight) {
+                                 const acc_t<T>* mean, const acc_t<T>* invstd, const T* relu_out,
+                                 T* masked_dy, acc_t<T>* sum_dy, acc_t<T>* sum_dy_xmu,
+                                 acc_t<T>* grad_weight) {
   using A = acc_t<T>;
   if (s.channels == 0) return;
   const ChannelPlan plan = plan_channels(s);
@@ -261,7 +271,8 @@ void batch_norm_grad_sums_launch(const T* dy, const T* x, const ChannelShape& s,
   TORCH_CHECK(s.channels < (int64_t{1} << 31), "torchext.batch_norm_backward: too many channels");
   const dim3 grid(static_cast<unsigned>(s.channels), static_cast<unsigned>(plan.splits));
   grad_sums_kernel<T><<<grid, kBlock, 0, current_stream()>>>(
-      dy, x, s, plan.chunk, mean, static_cast<A*>(part_dy.get()), static_cast<A*>(part_dy_xmu.get()));
+      dy, x, s, plan.chunk, mean, relu_out, masked_dy, static_cast<A*>(part_dy.get()),
+      static_cast<A*>(part_dy_xmu.get()));
   C10_CUDA_KERNEL_LAUNCH_CHECK();
   grad_sums_finish_kernel<A><<<grid_for(s.channels), kBlock, 0, current_stream()>>>(
       static_cast<const A*>(part_dy.get()), static_cast<const A*>(part_dy_xmu.get()), s.channels,
@@ -286,10 +297,10 @@ void batch_norm_input_grad_launch(const T* dy, const T* x, const ChannelShape& s
                                            acc_t<T>*, acc_t<T>*, acc_t<T>*, acc_t<T>*);         \
   template void batch_norm_apply_launch<T>(const T*, const ChannelShape&, const acc_t<T>*,      \
                                            const acc_t<T>*, const acc_t<T>*, const acc_t<T>*,   \
-                                           T*);                                                 \
+                                           const T*, bool, T*);                                 \
   template void batch_norm_grad_sums_launch<T>(const T*, const T*, const ChannelShape&,         \
-                                               const acc_t<T>*, const acc_t<T>*, acc_t<T>*,     \
-                                               acc_t<T>*, acc_t<T>*);                           \
+                                               const acc_t<T>*, const acc_t<T>*, const T*, T*,  \
+                                               acc_t<T>*, acc_t<T>*, acc_t<T>*);                \
   template void batch_norm_input_grad_launch<T>(const T*, const T*, const ChannelShape&,        \
                                                 const acc_t<T>*, const acc_t<T>*,               \
                                                 const acc_t<T>*, const acc_t<T>*,               \

@@ -30,18 +30,21 @@ void batch_norm_stats_launch(const T* x, const ChannelShape& s, double eps, doub
 template <typename A>
 void invstd_from_var_launch(const A* var, int64_t channels, double eps, A* invstd);
 
-// y = (x - mean[c]) * invstd[c] * weight[c] + bias[c].
+// y = (x - mean[c]) * invstd[c] * weight[c] + bias[c], plus residual (when not null), then relu
+// when asked.
 template <typename T>
 void batch_norm_apply_launch(const T* x, const ChannelShape& s, const acc_t<T>* mean,
                              const acc_t<T>* invstd, const acc_t<T>* weight,
-                             const acc_t<T>* bias, T* y);
+                             const acc_t<T>* bias, const T* residual, bool relu, T* y);
 
 // sum_dy[c] = sum(dy), sum_dy_xmu[c] = sum(dy * (x - mean[c])), grad_weight[c] = sum_dy_xmu[c]
-// * invstd[c] (the weight gradient, sum(dy * xhat)).
+// * invstd[c] (the weight gradient, sum(dy * xhat)). With relu_out (not null), dy is first masked
+// by relu's backward (0 where relu_out <= 0) and the masked dy written to masked_dy.
 template <typename T>
 void batch_norm_grad_sums_launch(const T* dy, const T* x, const ChannelShape& s,
-                                 const acc_t<T>* mean, const acc_t<T>* invstd, acc_t<T>* sum_dy,
-                                 acc_t<T>* sum_dy_xmu, acc_t<T>* grad_weight);
+                                 const acc_t<T>* mean, const acc_t<T>* invstd, const T* relu_out,
+                                 T* masked_dy, acc_t<T>* sum_dy, acc_t<T>* sum_dy_xmu,
+                                 acc_t<T>* grad_weight);
 
 // Training (sums given), with k = weight * invstd and n values per channel:
 //   dx = k * (dy - sum_dy / n - (x - mean) * invstd^2 * sum_dy_xmu / n)

@@ -1,4 +1,5 @@
-// Batch normalisation forward and backward (CUDA host side) for inputs of any rank >= 2, channels
+// Batch normalisation (and the fused relu(batch_norm(x) + residual)) forward and backward (CUDA
+// host side) for inputs of any rank >= 2, channels
 // in dim 1, contiguous or channels-last (the output keeps a channels-last input's layout).
 //
 // Mixed precision as native: a half/bfloat16 input may come with float weight, bias and running
@@ -19,6 +20,7 @@ namespace torchext::cuda {
 namespace {
 
 using Tensors3 = std::tuple<at::Tensor, at::Tensor, at::Tensor>;
+using Tensors4 = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
 
 // Per-channel tensors may be float for a half/bfloat16 input (batch_norm_args.h).
 constexpr ChannelParamDtype kParamDtype = ChannelParamDtype::kInputOrAccumulate;
@@ -63,13 +65,16 @@ A* ptr_or_null(const at::Tensor& t) {
   return t.defined() ? t.data_ptr<A>() : nullptr;
 }
 
-Tensors3 batch_norm_cuda(const at::Tensor& input, const std::optional<at::Tensor>& weight,
+// batch_norm, and with `relu` the fused relu(batch_norm(input) + residual) (residual optional).
+Tensors3 batch_norm_impl(const char* op, const at::Tensor& input,
+                         const std::optional<at::Tensor>& residual,
+                         const std::optional<at::Tensor>& weight,
                          const std::optional<at::Tensor>& bias,
                          const std::optional<at::Tensor>& running_mean,
                          const std::optional<at::Tensor>& running_var, bool training,
-                         double momentum, double eps) {
-  const char* op = "torchext.batch_norm";
+                         double momentum, double eps, bool relu) {
   check_batch_norm_args(op, input, weight, bias, running_mean, running_var, training, kParamDtype);
+  if (given(residual)) check_batch_norm_residual(op, input, *residual);
   c10::cuda::CUDAGuard guard(input.device());
   const auto format = layout_format(input);
   const auto x = input.contiguous(format);
@@ -107,30 +112,57 @@ Tensors3 batch_norm_cuda(const at::Tensor& input, const std::optional<at::Tensor
     save_invstd = at::empty({0}, acc_options);
   }
   auto y = at::empty_like(x, x.options(), format);
+  const auto r = given(residual) ? residual->contiguous(format) : at::Tensor();
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "torchext_batch_norm", [&] {
     using A = acc_t<scalar_t>;
     batch_norm_apply_launch(x.const_data_ptr<scalar_t>(), s, mean.const_data_ptr<A>(),
                             invstd.const_data_ptr<A>(), ptr_or_null<A>(w), ptr_or_null<A>(b),
+                            r.defined() ? r.const_data_ptr<scalar_t>() : nullptr, relu,
                             y.mutable_data_ptr<scalar_t>());
   });
   return {y, save_mean, save_invstd};
 }
 
+Tensors3 batch_norm_cuda(const at::Tensor& input, const std::optional<at::Tensor>& weight,
+                         const std::optional<at::Tensor>& bias,
+                         const std::optional<at::Tensor>& running_mean,
+                         const std::optional<at::Tensor>& running_var, bool training,
+                         double momentum, double eps) {
+  return batch_norm_impl("torchext.batch_norm", input, std::nullopt, weight, bias, running_mean,
+                         running_var, training, momentum, eps, /*relu=*/false);
+}
+
+Tensors3 batch_norm_relu_cuda(const at::Tensor& input, const std::optional<at::Tensor>& residual,
+                              const std::optional<at::Tensor>& weight,
+                              const std::optional<at::Tensor>& bias,
+                              const std::optional<at::Tensor>& running_mean,
+                              const std::optional<at::Tensor>& running_var, bool training,
+                              double momentum, double eps) {
+  return batch_norm_impl("torchext.batch_norm_relu", input, residual, weight, bias, running_mean,
+                         running_var, training, momentum, eps, /*relu=*/true);
+}
+
 // Gradients of y = (x - mean) * invstd * w + b (formulas in batch_norm.h): training uses the
 // saved batch statistics, evaluation the running ones. dweight = sum(dy * xhat), dbias = sum(dy).
-Tensors3 batch_norm_backward_cuda(const at::Tensor& grad_output, const at::Tensor& input,
+// With relu_out (the fused op's output), dy is first masked by relu's backward; that masked dy is
+// also the residual's gradient. Returns (grad_input, masked dy, grad_weight, grad_bias).
+Tensors4 batch_norm_backward_impl(const char* op, const at::Tensor& grad_output,
+                                  const at::Tensor& relu_out, const at::Tensor& input,
                                   const std::optional<at::Tensor>& weight,
                                   const std::optional<at::Tensor>& running_mean,
                                   const std::optional<at::Tensor>& running_var,
                                   const at::Tensor& save_mean, const at::Tensor& save_invstd,
                                   bool training, double eps, std::array<bool, 3> output_mask) {
-  const char* op = "torchext.batch_norm_backward";
   check_batch_norm_backward_args(op, grad_output, input, weight, running_mean, running_var,
                                  save_mean, save_invstd, training, kParamDtype);
+  const bool fused = relu_out.defined();
+  if (fused) check_batch_norm_relu_output(op, input, relu_out);
   c10::cuda::CUDAGuard guard(input.device());
   const auto format = layout_format(input);
   const auto x = input.contiguous(format);
-  const auto dy = grad_output.contiguous(format);
+  auto dy = grad_output.contiguous(format);
+  const auto y = fused ? relu_out.contiguous(format) : at::Tensor();
+  const auto masked = fused ? at::empty_like(x, x.options(), format) : at::Tensor();
   const ChannelShape s = channel_shape(x, format);
   const int64_t C = s.channels;
   const auto acc = batch_norm_acc_dtype(input);
@@ -145,7 +177,7 @@ Tensors3 batch_norm_backward_cuda(const at::Tensor& grad_output, const at::Tenso
     invstd = running_invstd(running_var, C, eps, acc_options);
   }
   at::Tensor sum_dy, sum_dy_xmu, dweight;
-  if (output_mask[1] || output_mask[2] || (training && output_mask[0])) {
+  if (fused || output_mask[1] || output_mask[2] || (training && output_mask[0])) {
     sum_dy = at::empty({C}, acc_options);
     sum_dy_xmu = at::empty({C}, acc_options);
     dweight = at::empty({C}, acc_options);
@@ -157,7 +189,10 @@ Tensors3 batch_norm_backward_cuda(const at::Tensor& grad_output, const at::Tenso
     if (sum_dy.defined()) {
       batch_norm_grad_sums_launch(dy.const_data_ptr<scalar_t>(), x.const_data_ptr<scalar_t>(), s,
                                   mean.const_data_ptr<A>(), invstd.const_data_ptr<A>(),
+                                  fused ? y.const_data_ptr<scalar_t>() : nullptr,
+                                  fused ? masked.mutable_data_ptr<scalar_t>() : nullptr,
                                   sum_dy.data_ptr<A>(), sum_dy_xmu.data_ptr<A>(), dweight.data_ptr<A>());
+      if (fused) dy = masked;
     }
     if (grad_input.defined()) {
       batch_norm_input_grad_launch(dy.const_data_ptr<scalar_t>(), x.const_data_ptr<scalar_t>(), s,
@@ -172,7 +207,34 @@ Tensors3 batch_norm_backward_cuda(const at::Tensor& grad_output, const at::Tenso
   at::Tensor grad_weight, grad_bias;
   if (output_mask[1]) grad_weight = dweight.to(param_dtype);
   if (output_mask[2]) grad_bias = sum_dy.to(param_dtype);
+  return {grad_input, masked, grad_weight, grad_bias};
+}
+
+Tensors3 batch_norm_backward_cuda(const at::Tensor& grad_output, const at::Tensor& input,
+                                  const std::optional<at::Tensor>& weight,
+                                  const std::optional<at::Tensor>& running_mean,
+                                  const std::optional<at::Tensor>& running_var,
+                                  const at::Tensor& save_mean, const at::Tensor& save_invstd,
+                                  bool training, double eps, std::array<bool, 3> output_mask) {
+  auto [grad_input, masked, grad_weight, grad_bias] = batch_norm_backward_impl(
+      "torchext.batch_norm_backward", grad_output, at::Tensor(), input, weight, running_mean,
+      running_var, save_mean, save_invstd, training, eps, output_mask);
   return {grad_input, grad_weight, grad_bias};
+}
+
+// output_mask: input, residual, weight, bias. The residual's gradient is the masked grad_output.
+Tensors4 batch_norm_relu_backward_cuda(const at::Tensor& grad_output, const at::Tensor& output,
+                                       const at::Tensor& input,
+                                       const std::optional<at::Tensor>& weight,
+                                       const std::optional<at::Tensor>& running_mean,
+                                       const std::optional<at::Tensor>& running_var,
+                                       const at::Tensor& save_mean, const at::Tensor& save_invstd,
+                                       bool training, double eps, std::array<bool, 4> output_mask) {
+  auto [grad_input, masked, grad_weight, grad_bias] = batch_norm_backward_impl(
+      "torchext.batch_norm_relu_backward", grad_output, output, input, weight, running_mean,
+      running_var, save_mean, save_invstd, training, eps,
+      {output_mask[0], output_mask[2], output_mask[3]});
+  return {grad_input, output_mask[1] ? masked : at::Tensor(), grad_weight, grad_bias};
 }
 
 }  // namespace
@@ -180,6 +242,8 @@ Tensors3 batch_norm_backward_cuda(const at::Tensor& grad_output, const at::Tenso
 TORCH_LIBRARY_IMPL(torchext, CUDA, m) {
   m.impl("batch_norm", &batch_norm_cuda);
   m.impl("batch_norm_backward", &batch_norm_backward_cuda);
+  m.impl("batch_norm_relu", &batch_norm_relu_cuda);
+  m.impl("batch_norm_relu_backward", &batch_norm_relu_backward_cuda);
 }
 
 }  // namespace torchext::cuda

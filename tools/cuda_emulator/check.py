@@ -183,6 +183,31 @@ def check_full_precision(E):
                 e = E.batch_norm_backward(go, xx, w, rm, rv, sm, si, training, 1e-5, [True, True, True])
                 for k, nm in enumerate("xwb"):
                     close(f"bn bwd {nm} {xs} cl={cl} train={training}", e[k], grads[k], **r)
+        # batch_norm_relu: relu(batch_norm(x) + residual), residual optional; relu's mask taken
+        # from the emulated output for the reference's backward too
+        for xs, cl, res in [((4, 3, 5, 6), False, True), ((4, 3, 5, 6), True, True), ((10, 4), False, False),
+                            ((600, 2, 9, 9), False, True)]:
+            xx = torch.randn(xs, dtype=dt) * 2 + 0.3
+            if cl: xx = xx.contiguous(memory_format=torch.channels_last)
+            C = xs[1]
+            w, bb, rr = torch.randn(C, dtype=dt), torch.randn(C, dtype=dt), torch.randn(xs, dtype=dt) if res else None
+            for training in (True, False):
+                rm, rv = torch.randn(C, dtype=dt), torch.rand(C, dtype=dt) + 0.5
+                y, sm, si = E.batch_norm_relu(xx, rr, w, bb, rm.clone(), rv.clone(), training, 0.1, 1e-5)
+                r = dict(rtol=1e-9, atol=1e-9) if dt == torch.float64 else dict(rtol=1e-4, atol=1e-4)
+                x2, w2, b2 = xx.clone().requires_grad_(), w.clone().requires_grad_(), bb.clone().requires_grad_()
+                r2 = rr.clone().requires_grad_() if res else None
+                z = NF.batch_norm(x2, rm.clone(), rv.clone(), w2, b2, training, 0.1, 1e-5)
+                z = z + r2 if res else z
+                close(f"bn_relu {xs} cl={cl} train={training}", y, NF.relu(z), **r)
+                go = torch.randn_like(y)
+                need = [x2, w2, b2] + ([r2] if res else [])
+                grads = torch.autograd.grad(z, need, torch.where(y > 0, go, 0))
+                e = E.batch_norm_relu_backward(go, y, xx, w, rm, rv, sm, si, training, 1e-5, [True, res, True, True])
+                for k, j, nm in ((0, 0, "x"), (2, 1, "w"), (3, 2, "b")):  # e: x, residual, w, b
+                    close(f"bn_relu bwd {nm} {xs} cl={cl} train={training}", e[k], grads[j], **r)
+                if res:
+                    close(f"bn_relu bwd residual {xs} train={training}", e[1], grads[3], **r)
         # pooling
         for xs, k, s, p, d, ceil in [((2, 3, 9, 9), (3, 3), (2, 2), (1, 1), (1, 1), False),
                                      ((1, 2, 10, 7), (2, 3), (1, 2), (1, 1), (2, 1), True),

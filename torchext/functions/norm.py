@@ -1,4 +1,5 @@
-"""Batch normalisation: fake kernels, autograd Functions and torch.nn.functional.batch_norm.
+"""Batch normalisation: fake kernels, autograd Functions and torch.nn.functional.batch_norm, and
+the fused relu(batch_norm(x) + residual) that residual networks run after each convolution.
 
 Running statistics are not differentiable inputs of the op: in training the forward updates them
 in place, exactly once per call, and they reach autograd no other way (as in native, their version
@@ -28,9 +29,10 @@ def _check_channel_param(op, name, t, input):
 
 
 @torch.library.register_fake("torchext::batch_norm")
-def _batch_norm_fake(input, weight, bias, running_mean, running_var, training, momentum, eps):
-    op = "torchext.batch_norm"
-    arguments.same_device("batch_norm", [("input", input), ("weight", weight), ("bias", bias),
+def _batch_norm_fake(input, weight, bias, running_mean, running_var, training, momentum, eps,
+                     name="batch_norm"):
+    op = f"torchext.{name}"
+    arguments.same_device(name, [("input", input), ("weight", weight), ("bias", bias),
                                          ("running_mean", running_mean), ("running_var", running_var)])
     torch._check(input.dim() >= 2, lambda: f"{op}: expected input to have at least 2 dims")
     for name, t in (("weight", weight), ("bias", bias), ("running_mean", running_mean),
@@ -45,12 +47,12 @@ def _batch_norm_fake(input, weight, bias, running_mean, running_var, training, m
 
 @torch.library.register_fake("torchext::batch_norm_backward")
 def _batch_norm_backward_fake(grad_output, input, weight, running_mean, running_var, save_mean,
-                              save_invstd, training, eps, output_mask):
-    arguments.same_device("batch_norm_backward", [
+                              save_invstd, training, eps, output_mask, name="batch_norm_backward"):
+    arguments.same_device(name, [
         ("grad_output", grad_output), ("input", input), ("weight", weight), ("running_mean", running_mean),
         ("running_var", running_var), ("save_mean", save_mean), ("save_invstd", save_invstd)])
     torch._check(grad_output.shape == input.shape,
-                 lambda: "torchext.batch_norm_backward: grad_output and input shapes differ")
+                 lambda: f"torchext.{name}: grad_output and input shapes differ")
     channels = input.shape[1]
     grad_input = torch.empty_like(input, memory_format=_memory_format(input)) if output_mask[0] else None
     param_dtype = weight.dtype if weight is not None else input.dtype
@@ -115,3 +117,91 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     arguments.real("batch_norm", "momentum", momentum)
     arguments.real("batch_norm", "eps", eps)
     return BatchNorm.apply(input, weight, bias, running_mean, running_var, training, momentum, eps)
+
+
+@torch.library.register_fake("torchext::batch_norm_relu")
+def _batch_norm_relu_fake(input, residual, weight, bias, running_mean, running_var, training,
+                          momentum, eps):
+    if residual is not None:
+        arguments.same_device("batch_norm_relu", [("input", input), ("residual", residual)])
+        torch._check(residual.shape == input.shape,
+                     lambda: f"torchext.batch_norm_relu: expected residual of shape "
+                             f"{tuple(input.shape)} (the input's) but got {tuple(residual.shape)}")
+    return _batch_norm_fake(input, weight, bias, running_mean, running_var, training, momentum, eps,
+                            name="batch_norm_relu")
+
+
+@torch.library.register_fake("torchext::batch_norm_relu_backward")
+def _batch_norm_relu_backward_fake(grad_output, output, input, weight, running_mean, running_var,
+                                   save_mean, save_invstd, training, eps, output_mask):
+    name = "batch_norm_relu_backward"
+    arguments.same_device(name, [("input", input), ("output", output)])
+    torch._check(output.shape == input.shape,
+                 lambda: f"torchext.{name}: output and input shapes differ")
+    grad_input, grad_weight, grad_bias = _batch_norm_backward_fake(
+        grad_output, input, weight, running_mean, running_var, save_mean, save_invstd, training,
+        eps, [output_mask[0], output_mask[2], output_mask[3]], name=name)
+    grad_residual = (torch.empty_like(input, memory_format=_memory_format(input))
+                     if output_mask[1] else None)
+    return grad_input, grad_residual, grad_weight, grad_bias
+
+
+class BatchNormReluBackward(torch.autograd.Function):
+    """The fused op's backward as a graph node whose own backward is not implemented."""
+
+    @staticmethod
+    def forward(ctx, grad, output, input, weight, running_mean, running_var, save_mean,
+                save_invstd, training, eps, output_mask):
+        return ops.batch_norm_relu_backward.default(grad, output, input, weight, running_mean,
+                                                    running_var, save_mean, save_invstd,
+                                                    training, eps, output_mask)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise RuntimeError("torchext.batch_norm_relu: double backward is not supported")
+
+
+class BatchNormRelu(torch.autograd.Function):
+    """relu(batch_norm(input) + residual): the output alone is saved for relu's mask (the next
+    layer usually saves it anyway), so fusing costs no memory."""
+
+    @staticmethod
+    def forward(ctx, input, residual, weight, bias, running_mean, running_var, training, momentum,
+                eps):
+        out, save_mean, save_invstd = ops.batch_norm_relu.default(
+            input, residual, weight, bias, running_mean, running_var, training, momentum, eps)
+        ctx.training, ctx.eps = training, eps
+        stats = (save_mean, save_invstd) if training else (running_mean, running_var)
+        ctx.save_for_backward(out, input, weight, *stats)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        mask = list(ctx.needs_input_grad[:4])
+        if not any(mask):
+            return (None,) * 9
+        out, input, weight, a, b = ctx.saved_tensors
+        if ctx.training:
+            running_mean = running_var = None
+            save_mean, save_invstd = a, b
+        else:
+            running_mean, running_var = a, b
+            save_mean = save_invstd = input.new_empty((0,))
+        backward = backward_call(BatchNormReluBackward, ops.batch_norm_relu_backward.default)
+        grads = backward(grad, out, input, weight, running_mean, running_var, save_mean,
+                         save_invstd, ctx.training, ctx.eps, mask)
+        return (*grads, None, None, None, None, None)
+
+
+def batch_norm_relu(input, running_mean, running_var, weight=None, bias=None, training=False,
+                    momentum=0.1, eps=1e-05, residual=None):
+    """relu(batch_norm(input, ...) + residual) in one pass (residual optional, of input's shape):
+    torch.nn.functional.batch_norm's arguments, then the value added before the relu."""
+    arguments.tensor("batch_norm_relu", "input", input)
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                    ("bias", bias), ("residual", residual)):
+        arguments.tensor("batch_norm_relu", name, t, optional=True)
+    arguments.real("batch_norm_relu", "momentum", momentum)
+    arguments.real("batch_norm_relu", "eps", eps)
+    return BatchNormRelu.apply(input, residual, weight, bias, running_mean, running_var, training,
+                               momentum, eps)

@@ -100,19 +100,6 @@ static void unit_moments(const ChannelLayout& L, const T* x, const PlaneUnit& u,
   m2 = s2.total();
 }
 
-// sum(dy) and sum(dy * (x - mean)) of one unit.
-template <typename T>
-static void unit_grad_sums(const ChannelLayout& L, const T* dy, const T* x, const PlaneUnit& u, T mean,
-                           double& s_dy, double& s_dyx) {
-  Acc<T> a, b;
-  for (int64_t o = u.o0; o < u.o1; ++o) {
-    const int64_t off = u.offset(L, o);
-    add_grad(a, b, dy + off, x + off, u.i1 - u.i0, mean);
-  }
-  s_dy = a.total();
-  s_dyx = b.total();
-}
-
 }  // namespace span
 
 namespace rows {
@@ -194,10 +181,20 @@ void channel_moments(const ChannelLayout& L, const T* x, double* mean, double* v
   }
 }
 
-// Per-channel sum(dy) and sum(dy * (x - mean)) into s_dy[C], s_dyx[C].
+// relu's backward on a span, as native's threshold_backward: dy where out > 0 or NaN, else 0.
+// Returns `masked`, which then stands for dy.
+template <typename T>
+static inline const T* relu_masked(const T* __restrict__ dy, const T* __restrict__ out,
+                                   T* __restrict__ masked, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) masked[i] = out[i] <= T(0) ? T(0) : dy[i];
+  return masked;
+}
+
+// Per-channel sum(dy) and sum(dy * (x - mean)) into s_dy[C], s_dyx[C]; with relu_out, dy masked
+// by relu's backward first and written to masked_dy (each span then summed from cache).
 template <typename T>
 void channel_grad_sums(const ChannelLayout& L, const T* dy, const T* x, const double* mean,
-                       double* s_dy, double* s_dyx) {
+                       const T* relu_out, T* masked_dy, double* s_dy, double* s_dyx) {
   const int64_t C = L.channels;
   std::vector<double> pa, pb;  // per unit and channel; unit k of channel c at c*units + k
   int64_t units;
@@ -206,7 +203,15 @@ void channel_grad_sums(const ChannelLayout& L, const T* dy, const T* x, const do
     units = U.per_channel;
     pa.resize(C * units), pb.resize(C * units);
     for_each_plane_unit(L, U, [&](int64_t k, int64_t c, int64_t o0, int64_t o1, int64_t i0, int64_t i1) {
-      span::unit_grad_sums(L, dy, x, span::PlaneUnit{c, o0, o1, i0, i1}, T(mean[c]), pa[k], pb[k]);
+      const span::PlaneUnit u{c, o0, o1, i0, i1};
+      span::Acc<T> a, b;
+      for (int64_t o = o0; o < o1; ++o) {
+        const int64_t off = u.offset(L, o);
+        const T* g = relu_out ? relu_masked(dy + off, relu_out + off, masked_dy + off, i1 - i0) : dy + off;
+        span::add_grad(a, b, g, x + off, i1 - i0, T(mean[c]));
+      }
+      pa[k] = a.total();
+      pb[k] = b.total();
     });
   } else {
     const RowUnits U(L);
@@ -219,8 +224,10 @@ void channel_grad_sums(const ChannelLayout& L, const T* dy, const T* x, const do
       T a[kRowTile] = {}, b[kRowTile] = {};
       const T* __restrict__ m = col_mean.data() + j0;
       for (int64_t r = r0; r < r1; ++r) {
-        const T* __restrict__ g = dy + r * J + j0;
-        const T* __restrict__ v = x + r * J + j0;
+        const int64_t off = r * J + j0;
+        const T* __restrict__ g =
+            relu_out ? relu_masked(dy + off, relu_out + off, masked_dy + off, len) : dy + off;
+        const T* __restrict__ v = x + off;
         for (int64_t j = 0; j < len; ++j) {
           a[j] += g[j];
           b[j] += g[j] * (v[j] - m[j]);
@@ -246,29 +253,58 @@ void channel_grad_sums(const ChannelLayout& L, const T* dy, const T* x, const do
   }
 }
 
-// out = (x - center[c]) * scale[c] + shift[c]. Subtracting first keeps the result accurate when
-// the values sit far from zero relative to their spread.
+// The normalized value's epilogue: plus the residual when kResidual, then relu (NaN propagates,
+// as native's) when kRelu. Compile-time flags, so each variant's loop vectorizes on its own.
+template <bool kResidual, bool kRelu>
+struct Epilogue {
+  template <typename T>
+  static inline T apply(T v, const T* __restrict__ residual, int64_t i) {
+    if constexpr (kResidual) v += residual[i];
+    if constexpr (kRelu) v = (v > T(0) || v != v) ? v : T(0);
+    return v;
+  }
+};
+
+// Calls f(Epilogue<residual given, relu>{}).
+template <typename T, typename F>
+static void with_epilogue(const T* residual, bool relu, const F& f) {
+  if (residual) {
+    if (relu) f(Epilogue<true, true>{});
+    else f(Epilogue<true, false>{});
+  } else {
+    if (relu) f(Epilogue<false, true>{});
+    else f(Epilogue<false, false>{});
+  }
+}
+
+// out = (x - center[c]) * scale[c] + shift[c] (+ residual) (relu). Subtracting first keeps the
+// result accurate when the values sit far from zero relative to their spread.
 template <typename T>
 void channel_normalize(const ChannelLayout& L, const T* x, const T* center, const T* scale,
-                       const T* shift, T* out) {
-  if (!L.elementwise_rows()) {
-    for_plane_pieces(L, [&](int64_t c, int64_t off, int64_t n) {
-      const T m = center[c], s = scale[c], t = shift[c];
+                       const T* shift, const T* residual, bool relu, T* out) {
+  with_epilogue(residual, relu, [&](auto epilogue) {
+    using E = decltype(epilogue);
+    if (!L.elementwise_rows()) {
+      for_plane_pieces(L, [&](int64_t c, int64_t off, int64_t n) {
+        const T m = center[c], s = scale[c], t = shift[c];
+        const T* __restrict__ in = x + off;
+        const T* __restrict__ r = residual ? residual + off : nullptr;
+        T* __restrict__ o = out + off;
+        for (int64_t i = 0; i < n; ++i) o[i] = E::apply((in[i] - m) * s + t, r, i);
+      });
+      return;
+    }
+    const std::vector<T> m_pos = per_row_position<T>(L, center), s_pos = per_row_position<T>(L, scale),
+                         t_pos = per_row_position<T>(L, shift);
+    for_row_pieces(L, [&](int64_t j, int64_t off, int64_t n) {
+      const T* __restrict__ m = m_pos.data() + j;
+      const T* __restrict__ s = s_pos.data() + j;
+      const T* __restrict__ t = t_pos.data() + j;
       const T* __restrict__ in = x + off;
+      const T* __restrict__ r = residual ? residual + off : nullptr;
       T* __restrict__ o = out + off;
-      for (int64_t i = 0; i < n; ++i) o[i] = (in[i] - m) * s + t;
+      for (int64_t i = 0; i < n; ++i) o[i] = E::apply((in[i] - m[i]) * s[i] + t[i], r, i);
     });
-    return;
-  }
-  const std::vector<T> m_pos = per_row_position<T>(L, center), s_pos = per_row_position<T>(L, scale),
-                       t_pos = per_row_position<T>(L, shift);
-  for_row_pieces(L, [&](int64_t j, int64_t off, int64_t n) {
-    const T* __restrict__ m = m_pos.data() + j;
-    const T* __restrict__ s = s_pos.data() + j;
-    const T* __restrict__ t = t_pos.data() + j;
-    const T* __restrict__ in = x + off;
-    T* __restrict__ o = out + off;
-    for (int64_t i = 0; i < n; ++i) o[i] = (in[i] - m[i]) * s[i] + t[i];
   });
 }
 
