@@ -47,6 +47,8 @@ def test_conv_layers_count_flops():
     assert len(names) == len(set(names)) == 11  # every distinct convolution of ResNet18
     stem = next(layer for layer in layers if layer[0].startswith("conv2d 7x7/2"))
     assert stem[4] == 2 * 2 * 64 * 3 * 7 * 7 * 16 * 16
+    # As in a training step, only the stem's input (the images) needs no gradient.
+    assert [layer[3]()[0].requires_grad for layer in layers] == [layer is not stem for layer in layers]
 
 
 def test_fma_peak_is_measured():
@@ -56,7 +58,7 @@ def test_fma_peak_is_measured():
 def test_layer_cases_cover_every_resnet18_op():
     names = [name for name, *_ in bench.resnet18_layer_cases(batch=2, size=32)]
     for op in ("conv2d 7x7/2", "batch_norm train", "max_pool2d", "add+relu", "adaptive_avg_pool2d",
-               "linear 512->1000", "relu"):
+               "linear 512->1000", "relu", "batch_norm+add+relu"):
         assert any(name.startswith(op) for name in names), op
     assert len(names) == len(set(names))
 
@@ -66,8 +68,10 @@ def _fake_results():
     machine = {**bench.machine(), "fma_peak_gflops": 50.0}
     phases = {phase: stats for phase in ("forward", "backward", "step", "total")}
     half = {phase: (1.0, 0.9, 1.1) for phase in phases}
+    quarter = {phase: (0.5, 0.4, 0.6) for phase in phases}
     return {"machine": machine,
-            "model": [{"input": "1x3x64x64", "runs": {"native": phases, "torchext": half}}],
+            "model": [{"input": "1x3x64x64", "runs": {"native": phases, "torchext": half,
+                                                      "torchext step_in_backward": quarter}}],
             "ops": [{"name": "relu 1x2", "native": {"forward": stats, "forward+backward": stats},
                      "torchext": {"forward": half["total"], "forward+backward": half["total"]}}],
             "conv_layers": [{"name": "conv2d 3x3/1 4->4 on 1x4x8x8", "input": "1x3x32x32", "forward_flops": 4_000_000,
@@ -81,7 +85,8 @@ def _fake_results():
 def test_results_are_written_and_rerendered(tmp_path):
     table = bench.write_results(_fake_results(), tmp_path / "run")
     text = table.read_text()
-    assert "| 1x3x64x64 | total | 2.000 (1.500-2.500) | 1.000 (0.900-1.100) | 0.50 | - |" in text
+    assert ("| 1x3x64x64 | total | 2.000 (1.500-2.500) | 1.000 (0.900-1.100) | 0.50 | 0.500 (0.400-0.600) "
+            "| 0.25 | - |") in text
     assert "| gemm 8^3 | 10.0 | 9.0 | 0.90 |" in text
     # 3 x 4 MFLOP forward+backward in 2 ms (native) and 1 ms (ours), ours at 12 / 50 of the peak.
     assert "| 2.000 (1.500-2.500) | 1.000 (0.900-1.100) | 0.50 | 6 | 12 | 0.24 |" in text

@@ -119,6 +119,7 @@ def resnet18_layer_cases(batch=8, size=64):
         elif isinstance(module, BasicBlock):
             key = ("add_relu", tuple(output.shape))
             seen.setdefault(key, _add_relu_case(tuple(output.shape)))
+            seen.setdefault(("batch_norm_relu", tuple(output.shape)), _batch_norm_relu_case(tuple(output.shape)))
 
     for module in model.modules():
         module.register_forward_hook(hook)
@@ -137,13 +138,14 @@ def _param(*shape):
     return torch.randn(*shape).requires_grad_()
 
 
-def _conv_case(module, shape):
+def _conv_case(module, shape, input_grad=True):
+    """input_grad=False for a layer reading the images, whose gradient a training step skips."""
     weight_shape = tuple(module.weight.shape)
     stride, padding = module.stride, module.padding
     name = f"conv2d {weight_shape[2]}x{weight_shape[3]}/{stride[0]} {shape[1]}->{weight_shape[0]} on {_fmt(shape)}"
     return (name, lambda x, w: NF.conv2d(x, w, None, stride, padding),
             lambda x, w: F.conv2d(x, w, None, stride, padding),
-            lambda: (torch.randn(shape).requires_grad_(), _param(*weight_shape)))
+            lambda: (torch.randn(shape).requires_grad_(input_grad), _param(*weight_shape)))
 
 
 def conv_forward_flops(shape_in, weight_shape, stride, padding):
@@ -167,7 +169,7 @@ def resnet18_conv_layers(batch, size):
         shape = tuple(inputs[0].shape)
         key = (shape, module.out_channels, module.kernel_size, module.stride, module.padding)
         if key not in seen:
-            seen[key] = (*_conv_case(module, shape),
+            seen[key] = (*_conv_case(module, shape, input_grad=module is not model.conv1),
                          conv_forward_flops(shape, tuple(module.weight.shape), module.stride, module.padding))
 
     for module in model.modules():
@@ -187,6 +189,18 @@ def _batch_norm_case(shape):
     return (f"batch_norm train {_fmt(shape)}",
             lambda x, rm, rv, w, b: NF.batch_norm(x, rm, rv, w, b, training=True),
             lambda x, rm, rv, w, b: F.batch_norm(x, rm, rv, w, b, training=True), make)
+
+
+def _batch_norm_relu_case(shape):
+    """A block's end: relu(batch_norm(x) + identity), native's three ops against the fused one."""
+    channels = shape[1]
+
+    def make():
+        return (torch.randn(shape).requires_grad_(), torch.randn(shape).requires_grad_(),
+                torch.zeros(channels), torch.ones(channels), _param(channels), _param(channels))
+    return (f"batch_norm+add+relu train {_fmt(shape)}",
+            lambda x, r, rm, rv, w, b: NF.relu(NF.batch_norm(x, rm, rv, w, b, training=True) + r),
+            lambda x, r, rm, rv, w, b: F.batch_norm_relu(x, rm, rv, w, b, training=True, residual=r), make)
 
 
 def _linear_case(module, shape):
@@ -273,8 +287,12 @@ def model_step(batch, size, reps, compile_native):
     model = resnet18(weights=None)
     patched = torchext.patch(copy.deepcopy(model))
     data, labels = torch.rand(batch, 3, size, size), torch.rand(batch, 1000)
+    in_backward = torchext.patch(copy.deepcopy(model))
     setups = {"native": (model, torch.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9)),
-              "torchext": (patched, torchext.optim.SGD(patched.parameters(), lr=1e-2, momentum=0.9))}
+              "torchext": (patched, torchext.optim.SGD(patched.parameters(), lr=1e-2, momentum=0.9)),
+              # The same values; each parameter's update runs as soon as backward finishes its grad.
+              "torchext step_in_backward": (in_backward, torchext.optim.SGD(
+                  in_backward.parameters(), lr=1e-2, momentum=0.9, step_in_backward=True))}
     if compile_native:
         compiled_model = copy.deepcopy(model)
         setups["native compiled"] = (torch.compile(compiled_model),
@@ -338,13 +356,19 @@ def write_results(results, out_dir, update_readme=None):
                   f"{m.get('fma_peak_gflops', float('nan')):.0f} GFLOP/s.", ""]
     lines += ["Median ms (interquartile range); ratio = torchext / native (below 1 is faster).", ""]
     lines += ["## Training step of ResNet18 (forward, backward, SGD momentum step)", "",
-              "| input | phase | native | torchext | ratio | compiled native |", "|---|---|---|---|---|---|"]
+              "torchext step_in_backward: the same loop with torchext.optim.SGD(step_in_backward=True) "
+              "(each parameter updated inside backward as soon as its gradient is final; same values).", "",
+              "| input | phase | native | torchext | ratio | torchext step_in_backward | ratio | compiled native |",
+              "|---|---|---|---|---|---|---|---|"]
     for row in results["model"]:
+        runs = row["runs"]
         for phase in ("forward", "backward", "step", "total"):
-            compiled = row["runs"].get("native compiled")
-            lines.append(f"| {row['input']} | {phase} | {_ms(row['runs']['native'][phase])} | "
-                         f"{_ms(row['runs']['torchext'][phase])} | "
-                         f"{row['runs']['torchext'][phase][0] / row['runs']['native'][phase][0]:.2f} | "
+            compiled, in_backward = runs.get("native compiled"), runs.get("torchext step_in_backward")
+            native = runs["native"][phase][0]
+            lines.append(f"| {row['input']} | {phase} | {_ms(runs['native'][phase])} | "
+                         f"{_ms(runs['torchext'][phase])} | {runs['torchext'][phase][0] / native:.2f} | "
+                         f"{_ms(in_backward[phase]) if in_backward else '-'} | "
+                         f"{f'{in_backward[phase][0] / native:.2f}' if in_backward else '-'} | "
                          f"{_ms(compiled[phase]) if compiled else '-'} |")
     if results.get("memory"):
         lines += ["", "## Peak memory added by 3 training steps (MB, resident)", "",
