@@ -76,7 +76,8 @@ def _fake_results():
                      "torchext": {"forward": half["total"], "forward+backward": half["total"]}}],
             "conv_layers": [{"name": "conv2d 3x3/1 4->4 on 1x4x8x8", "input": "1x3x32x32", "forward_flops": 4_000_000,
                              "native": {"forward": stats, "forward+backward": stats},
-                             "torchext": {"forward": half["total"], "forward+backward": half["total"]}}],
+                             "torchext": {"forward": half["total"], "forward+backward": half["total"]},
+                             "torchext avx2": {"forward": stats, "forward+backward": quarter["total"]}}],
             "gemm": [{"name": "gemm 8^3", "native_gflops": 10.0, "torchext_gflops": 9.0,
                       "native_ms": stats, "torchext_ms": stats}],
             "memory": [{"input": "1x3x64x64", "native": 100.0, "torchext": 80.0}]}
@@ -91,6 +92,7 @@ def test_results_are_written_and_rerendered(tmp_path):
     # 3 x 4 MFLOP forward+backward in 2 ms (native) and 1 ms (ours), ours at 12 / 50 of the peak.
     assert "| 2.000 (1.500-2.500) | 1.000 (0.900-1.100) | 0.50 | 6 | 12 | 0.24 |" in text
     assert "| 1x3x64x64 | 100 | 80 |" in text
+    assert "| conv2d 3x3/1 4->4 on 1x4x8x8 | avx2 | 2.000 (1.500-2.500) | 0.500 (0.400-0.600) | 0.25 |" in text
     assert (tmp_path / "run" / "bench_cpu.png").stat().st_size > 0
     saved = json.loads((tmp_path / "run" / "bench_cpu.json").read_text())
     assert saved["model"][0]["input"] == "1x3x64x64"

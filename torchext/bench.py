@@ -61,6 +61,7 @@ def fma_peak_gflops(seconds=0.5):
 def machine():
     cpu, isa = cpu_description()
     info = {"cpu": cpu, "isa": isa, "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "capability": torchext.backends.cpu.capability(),
             "date": datetime.datetime.now().isoformat(timespec="seconds"), "python": platform.python_version()}
     try:  # other work on the machine skews every timing: record how busy it was
         info["load_average"] = " ".join(open("/proc/loadavg").read().split()[:3])
@@ -397,6 +398,15 @@ def write_results(results, out_dir, update_readme=None):
                          f"{o['forward'][0] / n['forward'][0]:.2f} | {_ms(n['forward+backward'])} | "
                          f"{_ms(o['forward+backward'])} | {o['forward+backward'][0] / n['forward+backward'][0]:.2f} | "
                          f"{native_gf:.0f} | {ours_gf:.0f} | {ours_gf / peak if peak else float('nan'):.2f} |")
+        lower = [(row["name"], key, row[key]) for row in results["conv_layers"] for key in row
+                 if key.startswith("torchext ") and key != "torchext"]
+        if lower:
+            lines += ["", "The same layers on the kernels a CPU without AVX-512 runs (forced on this one):", "",
+                      "| conv | path | fwd | fwd+bwd | fwd+bwd ratio to native |", "|---|---|---|---|---|"]
+            native_of = {row["name"]: row["native"] for row in results["conv_layers"]}
+            lines += [f"| {name} | {key.split()[1]} | {_ms(t['forward'])} | {_ms(t['forward+backward'])} | "
+                      f"{t['forward+backward'][0] / native_of[name]['forward+backward'][0]:.2f} |"
+                      for name, key, t in lower]
     if results.get("gemm"):
         lines += ["", "## GEMM (float32)", "", "| size | torch.mm GFLOP/s | torchext GFLOP/s | fraction |", "|---|---|---|---|"]
         lines += [f"| {g['name']} | {g['native_gflops']:.1f} | {g['torchext_gflops']:.1f} | "
@@ -464,6 +474,7 @@ def main(quick=False, out_dir=DEFAULT_OUT, render=None):
     shapes = MODEL_SHAPES[:2] if quick else MODEL_SHAPES
     cases = resnet18_layer_cases()
     conv_layers = [] if quick else resnet18_conv_layers(*CONV_LAYER_INPUT)
+    lower_path = "avx2" if results["machine"]["capability"] == "avx512" else None
     progress = Progress(len(shapes) + len(cases) + len(conv_layers) + 1 + (0 if quick else len(shapes)), "bench")
     for batch, size in shapes:
         reps = 5 if quick else 9 if batch * size * size > 8 * 64 * 64 * 4 else 21
@@ -479,9 +490,13 @@ def main(quick=False, out_dir=DEFAULT_OUT, render=None):
     for name, native, ours, make in cases:
         results["ops"].append({"name": name, **time_op(native, ours, make, 0.3 if quick else 1.2)})
         progress.step(name)
+    conv_input = "x".join(map(str, (CONV_LAYER_INPUT[0], 3, CONV_LAYER_INPUT[1], CONV_LAYER_INPUT[1])))
     for name, native, ours, make, flops in conv_layers:
-        results["conv_layers"].append({"name": name, "input": "x".join(map(str, (CONV_LAYER_INPUT[0], 3, CONV_LAYER_INPUT[1], CONV_LAYER_INPUT[1]))),
-                                       "forward_flops": flops, **time_op(native, ours, make, 3.0)})
+        row = {"name": name, "input": conv_input, "forward_flops": flops, **time_op(native, ours, make, 3.0)}
+        if lower_path:  # the kernels an AVX2-only CPU would run, timed on this one
+            with torchext.backends.cpu.capability_scope(lower_path):
+                row[f"torchext {lower_path}"] = time_op(native, ours, make, 3.0)["torchext"]
+        results["conv_layers"].append(row)
         progress.step(name)
     results["gemm"] = gemm_cases()
     progress.step("gemm")
