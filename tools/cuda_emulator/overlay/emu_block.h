@@ -1,17 +1,16 @@
-// Runs one block: its threads are fibers (ucontext) on one OS thread, each run until it reaches
+// Runs one block: its threads are fibers (emu_fiber.h) on one OS thread, each run until it reaches
 // a __syncthreads or returns, in rounds. A round ends with every thread either at the same
 // __syncthreads (the barrier passes) or returned (the block is done); anything else, threads at
 // two different __syncthreads or a thread returning while others wait at one, is a divergent
 // barrier, undefined on the device, and fails the launch at once instead of hanging. Switching
 // fibers costs far less than waking OS threads, which makes large grids affordable.
 #pragma once
-#include <ucontext.h>
-
 #include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "emu_fiber.h"
 #include "emu_launch_state.h"
 #include "emu_shared.h"
 
@@ -50,13 +49,8 @@ class BlockRunner {
   void run(const std::string& where) {
     tl_runner = this;
     for (unsigned t = 0; t < threads_; ++t) {
-      Fiber& f = fibers_[t];
-      getcontext(&f.context);
-      f.context.uc_stack.ss_sp = stacks_.get() + size_t{t} * kStack;
-      f.context.uc_stack.ss_size = kStack;
-      f.context.uc_link = &main_;
-      makecontext(&f.context, &BlockRunner::entry, 0);
-      f.site = Site{"", 0};
+      fibers_[t].sp = fiber_stack(stacks_.get() + size_t{t} * kStack, kStack, &BlockRunner::entry);
+      fibers_[t].site = Site{"", 0};
     }
     for (;;) {
       for (unsigned t = 0; t < threads_; ++t) {
@@ -64,7 +58,7 @@ class BlockRunner {
         current_ = t;
         tl_tid = t;
         tl_threadIdx = dim3(t % block_.x, (t / block_.x) % block_.y, t / (block_.x * block_.y));
-        swapcontext(&main_, &fibers_[t].context);
+        emu_fiber_switch(&main_sp_, fibers_[t].sp);
         launch_.check();
       }
       if (round_ends_block(where)) return;
@@ -76,16 +70,18 @@ class BlockRunner {
   void yield(Site site) {
     Fiber& f = fibers_[current_];
     f.site = site;
-    swapcontext(&f.context, &main_);
+    emu_fiber_switch(&f.sp, main_sp_);
   }
 
  private:
   struct Fiber {
-    ucontext_t context;
+    void* sp;
     Site site;
   };
 
-  static void entry() {
+  // A fiber's start: runs the kernel for the current thread, then hands back to the scheduler
+  // for good (the fiber is started afresh for the next block).
+  [[noreturn]] static void entry() {
     BlockRunner& r = *tl_runner;
     try {
       r.call_(r.body_);
@@ -93,8 +89,10 @@ class BlockRunner {
     } catch (const std::exception& e) {
       r.launch_.fail("thread " + std::to_string(r.current_) + ": " + e.what());
     }
-    r.fibers_[r.current_].site = Site{"", kReturnedLine};
-    // Returning resumes uc_link, the scheduler.
+    Fiber& f = r.fibers_[r.current_];
+    f.site = Site{"", kReturnedLine};
+    emu_fiber_switch(&f.sp, r.main_sp_);
+    __builtin_unreachable();
   }
 
   // After a round: true when every thread returned; false when all wait at one __syncthreads.
@@ -117,7 +115,7 @@ class BlockRunner {
   void* const body_;
   std::unique_ptr<char[]> stacks_;
   std::vector<Fiber> fibers_;
-  ucontext_t main_;
+  void* main_sp_ = nullptr;  // the scheduler's, while a fiber runs
   unsigned current_ = 0;
 };
 
