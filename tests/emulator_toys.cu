@@ -14,7 +14,8 @@ constexpr int kToyBlock = 64;
 // *out += the sum of in[0, n): a shared-memory tree per block, one atomic add per block. The
 // bugs: a missing barrier between filling the tree and reducing it, and threads past n leaving
 // their tree slot unwritten.
-__global__ void block_sum(const float* in, int64_t n, float* out, bool skip_barrier, bool skip_tail) {
+__global__ void block_sum(const float* in, int64_t n, float* out, bool skip_barrier,
+                          bool skip_tail) {
   __shared__ float shares[kToyBlock];
   const int t = threadIdx.x;
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + t;
@@ -119,7 +120,8 @@ int guarded(char* err, F f) {
 
 extern "C" {
 
-int toy_block_sum(const float* in, int64_t n, float* out, bool skip_barrier, bool skip_tail, char* err) {
+int toy_block_sum(const float* in, int64_t n, float* out, bool skip_barrier, bool skip_tail,
+                  char* err) {
   return guarded(err, [&] {
     const unsigned blocks = static_cast<unsigned>((n + kToyBlock - 1) / kToyBlock);
     block_sum<<<blocks, kToyBlock, 0, nullptr>>>(in, n, out, skip_barrier, skip_tail);

@@ -48,7 +48,8 @@ class WaveBarrier {
 
  private:
   long futex(int op, uint32_t value, const timespec* limit) {
-    return syscall(SYS_futex, reinterpret_cast<uint32_t*>(&generation_), op, value, limit, nullptr, 0);
+    return syscall(SYS_futex, reinterpret_cast<uint32_t*>(&generation_), op, value, limit,
+                   nullptr, 0);
   }
 
   const unsigned n_;

@@ -87,7 +87,8 @@ class BlockRunner {
       r.call_(r.body_);
     } catch (const Aborted&) {
     } catch (const std::exception& e) {
-      r.launch_.fail("thread " + std::to_string(r.current_) + ": " + e.what());
+      r.launch_.fail("block " + str(tl_blockIdx) + " thread " + std::to_string(r.current_) + ": " +
+                     e.what());
     }
     Fiber& f = r.fibers_[r.current_];
     f.site = Site{"", kReturnedLine};

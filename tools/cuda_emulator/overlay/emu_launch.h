@@ -23,8 +23,6 @@
 
 namespace emu {
 
-inline thread_local dim3 tl_blockIdx, tl_blockDim, tl_gridDim;
-
 struct Config {
   dim3 grid;
   dim3 block;

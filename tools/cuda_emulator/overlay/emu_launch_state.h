@@ -20,6 +20,9 @@ inline std::string str(dim3 d) {
   return "(" + std::to_string(d.x) + ", " + std::to_string(d.y) + ", " + std::to_string(d.z) + ")";
 }
 
+// The running block and grid, per worker thread (blockIdx, blockDim and gridDim in a kernel).
+inline thread_local dim3 tl_blockIdx, tl_blockDim, tl_gridDim;
+
 // Unwinds a kernel thread once its launch has failed; never escapes the launch.
 struct Aborted {};
 

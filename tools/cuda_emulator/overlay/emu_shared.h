@@ -88,7 +88,8 @@ inline thread_local unsigned tl_tid = 0;
 inline thread_local uint64_t tl_epoch = 1;
 
 [[noreturn]] inline void shared_fail(const std::string& what) {
-  tl_arena->launch.fail("thread " + std::to_string(tl_tid) + " " + what);
+  tl_arena->launch.fail("block " + str(tl_blockIdx) + " thread " + std::to_string(tl_tid) + " " +
+                        what);
   throw Aborted{};
 }
 
