@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 export TORCH_CUDA_ARCH_LIST ?= 8.0;9.0
 PYTEST_ARGS ?=
 
-.PHONY: build test demo check bench test-asan clean
+.PHONY: build test demo check bench test-asan gpu-check clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,13 @@ test-asan: $(VENV)/.requirements
 		build_ext --inplace --build-temp ../temp
 	cd $(ASAN_DIR)/src && $(ASAN_ENV) PYTHONPATH=. $(abspath $(PY)) -m pytest -q -p no:cacheprovider \
 		$(ASAN_TESTS) $(PYTEST_ARGS)
+
+# The checks that need a GPU (tools/gpu_check/run.py): on a lent machine, whose own torch the
+# extension is built against, so this python is the project's .venv only where one exists.
+# Without a CUDA device it says so and exits 0.
+GPU_PYTHON ?= $(if $(wildcard $(PY)),$(PY),$(PYTHON))
+gpu-check:
+	$(GPU_PYTHON) tools/gpu_check/run.py
 
 clean:
 	rm -rf build torchext/*.so

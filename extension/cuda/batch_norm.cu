@@ -71,7 +71,8 @@ __global__ void welford_kernel(const T* __restrict__ x, ChannelShape s, int64_t 
     if (t < half) {
       int64_t na = sh_n[t];
       A ma = sh_mean[t], qa = sh_m2[t];
-      combine(na, ma, qa, sh_n[t + half], sh_mean[t + half], sh_m2[t + half]);
+      // <A> named: the emulator's checked shared elements convert to A but do not deduce it.
+      combine<A>(na, ma, qa, sh_n[t + half], sh_mean[t + half], sh_m2[t + half]);
       sh_n[t] = na;
       sh_mean[t] = ma;
       sh_m2[t] = qa;

@@ -6,6 +6,7 @@ tolerances. Usage: python tools/cuda_emulator/check.py  (exit status 1 on any mi
 It validates indexing, tiling, launch planning and the host code's operand layouts; it cannot see
 what only real hardware shows (speed, warp timing, resource limits, device-specific rounding)."""
 import os
+import random
 import sys
 
 import torch
@@ -314,16 +315,36 @@ def check_half_precision(E):
         close_half("sgd", ps[0], p0 - 0.1 * f(g[0]), dt)
 
 
+def check_large_grids(E):
+    """Sizes past the launch planners' caps, float32: an elementwise op over more elements than
+    kMaxBlocks blocks of kBlock threads cover in one grid-stride pass, a batched matmul with more
+    batches than grid.y may have (65535, so the batch loop takes a second pass), and a sum with
+    more than 65535 rows."""
+    x = torch.randn((1 << 16) * 256 + 4097)
+    close("relu second grid-stride pass", E.relu(x), torch.relu(x), exact=True)
+    a, b = torch.randn(70000, 2, 3), torch.randn(70000, 3, 2)
+    close("matmul 70000 batches", E.matmul(a, b), a @ b, rtol=1e-5, atol=1e-5)
+    x = torch.randn(70000, 5)
+    close("sum 70000 rows", E.sum(x, [1]), x.sum(1), rtol=1e-5, atol=1e-5)
+
+
 def main():
+    # The emulator shuffles the order of each launch's blocks from EMU_SEED: fixed here, so that
+    # a failing run can be repeated exactly.
+    seed = os.environ.setdefault("EMU_SEED", str(random.randrange(2**32)))
+    print(f"EMU_SEED={seed}")
     library = build(os.path.join(ROOT, "build", "cuda_emulator"))
     torch.ops.load_library(library)
     E = torch.ops.torchext_emu
     torch.manual_seed(0)
     check_full_precision(E)
     check_half_precision(E)
+    check_large_grids(E)
     print("mismatches:", len(FAILS))
     for name in FAILS:
         print("  ", name)
+    if FAILS:
+        print(f"rerun with EMU_SEED={seed} for the same block orders")
     return 1 if FAILS else 0
 
 
