@@ -65,6 +65,10 @@ def tour(E, device):
             y, sm, si = E.batch_norm(xb, w32, b32, rm, rv, True, 0.1, 1e-5)
             E.batch_norm_backward(torch.randn_like(y), xb, w32, rm, rv, sm, si, True, 1e-5, [True, True, True])
             E.batch_norm(xb, w32, b32, rm, rv, False, 0.1, 1e-5)
+            y, sm, si = E.batch_norm_relu(xb, torch.randn_like(xb), w32, b32, rm, rv, True, 0.1, 1e-5)
+            E.batch_norm_relu_backward(torch.randn_like(y), y, xb, w32, rm, rv, sm, si, True, 1e-5,
+                                       [True, True, True, True])
+            E.batch_norm_relu(xb, None, w32, b32, rm, rv, False, 0.1, 1e-5)
         xp = torch.randn(2, 3, 9, 9, dtype=dt, **kw)
         y, idx = E.max_pool2d(xp, [3, 3], [2, 2], [1, 1], [1, 1], False)
         E.max_pool2d_backward(torch.randn_like(y), xp, idx)
