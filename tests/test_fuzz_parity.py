@@ -5,7 +5,8 @@ as `[N examples]`): random shapes with empty, size-1 and odd dims and larger cha
 random layouts (contiguous, every dim strided, last two dims transposed, channels_last),
 float32 and float64, and about one example in five with NaN/+Inf/-Inf entries. Outputs and the
 gradients of every input are compared with native: NaN where native has NaN, the same
-infinities, finite values within RTOL and ATOL_PER_TERM times the reduction length.
+infinities, finite values within the op table's tolerances (torchext/optable/tolerance.py:
+rtol, and atol growing with the reduction length).
 """
 import math
 

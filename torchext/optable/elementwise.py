@@ -8,9 +8,10 @@ from .opinfo import OpInfo, Route, Sample
 T = torch.Tensor
 
 
-def _binary(make, **kwargs):
-    """Tensor-tensor (broadcast, odd sizes, every layout, empty, 0-dim) and tensor-number forms."""
-    return [
+def _binary(make, number_first=True, **kwargs):
+    """Tensor-tensor (broadcast, odd sizes, every layout, empty, 0-dim) and tensor-number forms;
+    number_first: also number-tensor (native's rsub has no such form)."""
+    samples = [
         Sample((make(3, 1, 5), make(2, 5)), kwargs, "broadcast", grad_terms=3),
         Sample((make(5, 3, layout="transposed"), make(3)), kwargs, "transposed, row broadcast", grad_terms=5),
         Sample((make(4, 7, layout="strided"), make(4, 7, layout="strided")), kwargs, "strided"),
@@ -20,8 +21,10 @@ def _binary(make, **kwargs):
         Sample((make(), make()), kwargs, "0-dim"),
         Sample((make(4, 3), make(4, 3, grad=False)), kwargs, "one side needs grad"),
         Sample((make(4, 3), 2.5), kwargs, "number other"),
-        Sample((-1.5, make(3, 5, layout="transposed")), kwargs, "number input"),
     ]
+    if number_first:
+        samples.append(Sample((-1.5, make(3, 5, layout="transposed")), kwargs, "number input"))
+    return samples
 
 
 def _pow_samples(make):
@@ -47,8 +50,8 @@ ENTRIES = [
            routes=(Route(F.sub, (torch.sub, torch.subtract, T.sub, T.__sub__)),
                    Route(in_place(F.sub), (T.sub_, T.__isub__))),
            determinism=lambda make: [Sample((make(300, 257), make(300, 1)), split_sum=257)]),
-    OpInfo("rsub", F.rsub, torch.rsub, lambda make: _binary(make, alpha=-0.5),
-           torch_ops=("sub", "add_scalar", "rsub_scalar", "mul_scalar", "sum"),
+    OpInfo("rsub", F.rsub, torch.rsub, lambda make: _binary(make, number_first=False, alpha=-0.5),
+           torch_ops=("sub", "rsub_scalar", "mul_scalar", "sum"),
            routes=(Route(F.rsub, (torch.rsub, T.__rsub__)),),
            determinism=lambda make: [Sample((make(300, 257), make(257)), split_sum=300)]),
     OpInfo("mul", F.mul, torch.mul, _binary,

@@ -36,7 +36,7 @@ def _linear(make):
 
 
 ENTRIES = [
-    OpInfo("matmul", F.matmul, torch.matmul, _matmul, torch_ops=("matmul", "sum"),
+    OpInfo("matmul", F.matmul, torch.matmul, _matmul, torch_ops=("matmul",),
            routes=(Route(F.matmul, (torch.matmul, T.matmul, T.__matmul__)),
                    Route(reflected(F.matmul), (T.__rmatmul__,))),
            determinism=lambda make: [Sample((make(3, 96, 128), make(128, 80)), split_sum=3 * 96)]),
