@@ -6,12 +6,15 @@ from typing import Callable, Optional
 @dataclasses.dataclass
 class Sample:
     """One call: op(*args, **kwargs). terms/grad_terms: the longest sum an output entry (of the
-    forward / of an input gradient) adds up, from which the parity tolerances grow."""
+    forward / of an input gradient) adds up, from which the parity tolerances grow. split_sum, in a
+    determinism sample: the longest sum whose order the thread split changes (None: the results
+    must not depend on the thread count at all)."""
     args: tuple
     kwargs: dict = dataclasses.field(default_factory=dict)
     name: str = ""
     terms: int = 1
     grad_terms: Optional[int] = None
+    split_sum: Optional[int] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,8 +36,7 @@ class OpInfo:
         tensor in the dtype and device the consumer asks for (float64 gradcheck, float32 parity).
     gradgrad: whether the backward is differentiable again (gradgradcheck), as native's is.
     torch_ops: the torch.ops.torchext ops its forward and backward call (each gets opcheck).
-    determinism(make) -> Sample: shapes large enough that the kernels split work across threads;
-        split_sum: the longest sum the thread split reorders (None: results must be bitwise).
+    determinism(make) -> [Sample]: shapes large enough that the kernels split work across threads.
     call(fn) -> callable: how tests call op and ref (e.g. an in-place op on a non-leaf copy).
     """
     name: str
@@ -46,5 +48,4 @@ class OpInfo:
     modules: tuple = ()
     gradgrad: bool = True
     determinism: Optional[Callable] = None
-    split_sum: Optional[int] = None
     call: Callable = staticmethod(lambda fn: fn)
