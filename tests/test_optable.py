@@ -106,3 +106,23 @@ def test_every_entry_has_varied_samples():
         tensors = [a for s in entry.samples(FLOAT64_CPU) for a in s.args if isinstance(a, torch.Tensor)]
         assert any(not t.is_contiguous() for t in tensors), f"{entry.name}: only contiguous samples"
         assert entry.determinism is not None, f"{entry.name}: no determinism sample"
+
+
+def test_check_command_reads_the_table(monkeypatch):
+    """`torchext check` runs every table entry's samples, and reports an op whose gradient is wrong."""
+    import io
+
+    from torchext import check
+    from torchext.optable import OpInfo
+
+    def detached_double(x):  # no gradient flows: gradcheck must fail
+        return F.mul(x.detach(), 2.0)
+    wrong = OpInfo("wrong_gradient", detached_double, None, BY_NAME["relu"].samples, torch_ops=())
+    monkeypatch.setattr(check, "OPS", (BY_NAME["relu"], BY_NAME["linear"], wrong))
+    out = io.StringIO()
+    assert check.run_checks(out) == 1
+    lines = out.getvalue().splitlines()
+    assert "relu" in lines[0] and "ok   gradcheck + gradgradcheck" in lines[0]
+    assert "linear" in lines[1] and "ok   gradcheck" in lines[1]
+    assert "wrong_gradient" in lines[2] and "FAIL" in lines[2]
+    assert lines[3] == "gradcheck: 2 ops passed, 1 failed"

@@ -3,9 +3,8 @@
 gradgradcheck, float32 parity, determinism; fuzz and hostile-input coverage by name). Adding an op
 is one entry in the family's file here, plus its kernel, schema and Function."""
 from . import activation, conv, elementwise, linalg, loss, norm, pooling, reduction, views
-from .opinfo import OpInfo, Route, Sample  # noqa: F401
-from .tensors import LAYOUTS, make_tensor, maker  # noqa: F401
-from .tolerance import tolerance  # noqa: F401
+from .opinfo import OpInfo, Route, Sample  # noqa: F401  (what an entry is made of)
+from .tensors import maker  # noqa: F401  (the consumers build samples with it)
 
 OPS = tuple(elementwise.ENTRIES + activation.ENTRIES + reduction.ENTRIES + views.ENTRIES + linalg.ENTRIES
             + loss.ENTRIES + conv.ENTRIES + norm.ENTRIES + pooling.ENTRIES)

@@ -24,6 +24,10 @@ class Route:
     torch_funcs: tuple
 
 
+def _direct(fn):
+    return fn
+
+
 @dataclasses.dataclass(frozen=True)
 class OpInfo:
     """One torchext op.
@@ -48,4 +52,4 @@ class OpInfo:
     modules: tuple = ()
     gradgrad: bool = True
     determinism: Optional[Callable] = None
-    call: Callable = staticmethod(lambda fn: fn)
+    call: Callable = _direct

@@ -3,9 +3,6 @@ import functools
 
 import torch
 
-LAYOUTS = ("contiguous", "strided", "transposed", "channels_last")
-
-
 def make_tensor(*shape, dtype, device, layout="contiguous", low=None, high=None, away=0.0, grad=True):
     """A leaf of `shape`: standard normal, or uniform in [low, high); `away` pushes values that
     far from zero (away from relu's kink and pow's pole, where finite differences fail).
