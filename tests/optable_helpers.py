@@ -10,11 +10,19 @@ from torchext.optable import BY_NAME, OPS, maker
 FLOAT64_CPU = maker(torch.float64, "cpu")
 
 
-def sample_ids():
-    """(op name, sample index) for every sample of every entry, with test ids."""
+def differentiable(sample):
+    """Whether some input of the sample has elements and needs grad."""
+    return any(isinstance(a, torch.Tensor) and a.requires_grad and a.numel() for a in sample.args)
+
+
+def sample_ids(differentiable_only=False):
+    """(op name, sample index) for every sample of every entry (or those with something to
+    differentiate), with test ids."""
     params, ids = [], []
     for entry in OPS:
         for i, sample in enumerate(entry.samples(FLOAT64_CPU)):
+            if differentiable_only and not differentiable(sample):
+                continue
             params.append((entry.name, i))
             ids.append(f"{entry.name}-{sample.name}")
     return params, ids

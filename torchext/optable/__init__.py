@@ -9,7 +9,8 @@ from .tensors import maker  # noqa: F401  (the consumers build samples with it)
 OPS = tuple(elementwise.ENTRIES + activation.ENTRIES + reduction.ENTRIES + views.ENTRIES + linalg.ENTRIES
             + loss.ENTRIES + conv.ENTRIES + norm.ENTRIES + pooling.ENTRIES)
 BY_NAME = {entry.name: entry for entry in OPS}
-assert len(BY_NAME) == len(OPS), "two table entries share a name"
+if len(BY_NAME) != len(OPS):
+    raise ValueError("two op table entries share a name")
 
 
 def routes():

@@ -48,8 +48,8 @@ class OpInfo:
     ref: Callable
     samples: Callable
     torch_ops: tuple
+    determinism: Callable
     routes: tuple = ()
     modules: tuple = ()
     gradgrad: bool = True
-    determinism: Optional[Callable] = None
     call: Callable = _direct
