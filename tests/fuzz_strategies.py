@@ -13,6 +13,9 @@ import torch
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+# Forward/gradient tolerances grow with reduction length; the op table's, shared with its tests.
+from torchext.optable.tolerance import tolerance
+
 # Examples hypothesis draws per op (per test function). Fixed seed (derandomize), so a run is
 # reproducible and a failure is found again by the next run.
 EXAMPLES_PER_OP = 150
@@ -20,11 +23,6 @@ EXAMPLES_PER_OP = 150
 DTYPES = (torch.float32, torch.float64)
 LAYOUTS = ("contiguous", "strided", "transposed", "channels_last")
 
-# Forward/gradient tolerance: rtol, and atol per unit of reduction length (the number of terms a
-# result entry sums; rounding error of a sum grows with it). Float32 ops agree with native to a
-# few ulps per term; float64 likewise at its own epsilon.
-RTOL = {torch.float32: 1e-5, torch.float64: 1e-12}
-ATOL_PER_TERM = {torch.float32: 2e-6, torch.float64: 4e-15}
 
 
 def fuzz(examples=EXAMPLES_PER_OP):
@@ -123,11 +121,6 @@ def broadcastable_to(draw, shape):
     dims = shape[len(shape) - keep:]
     ones = draw(st.lists(st.booleans(), min_size=keep, max_size=keep))
     return tuple(1 if one else s for s, one in zip(dims, ones))
-
-
-def tolerance(dtype, terms=1):
-    """(rtol, atol) for results that each sum `terms` products."""
-    return RTOL[dtype], ATOL_PER_TERM[dtype] * max(terms, 1)
 
 
 def _build(args):

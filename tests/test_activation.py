@@ -84,13 +84,3 @@ def test_errors(device):
         torchext.ops.add_relu(torch.ones(3, device=device), torch.ones(3, device=device, dtype=torch.float64))
     with pytest.raises(RuntimeError, match=r"torchext.relu_backward: expected grad_output of shape"):
         torchext.ops.relu_backward(torch.ones(3, device=device), torch.ones(4, device=device))
-
-
-@pytest.mark.parametrize("op,args", [
-    ("relu", lambda d: (torch.randn(3, 4, device=d),)),
-    ("relu_", lambda d: (torch.randn(3, 4, device=d),)),
-    ("relu_backward", lambda d: (torch.randn(3, 4, device=d), torch.randn(3, 4, device=d).relu())),
-    ("add_relu", lambda d: (torch.randn(3, 4, device=d), torch.randn(3, 4, device=d))),
-])
-def test_opcheck(device, op, args):
-    torch.library.opcheck(getattr(torch.ops.torchext, op).default, args(device))

@@ -1,7 +1,7 @@
-"""Determinism: every op (forward and every input gradient) and a patched ResNet18 training step
-give bitwise identical results when run again with the same thread count; with 1 and 2 threads
-the results agree bit for bit, or, where the thread split reorders sums, within those sums'
-rounding bound.
+"""Determinism: every op of the op table (forward and every input gradient, on the entry's
+determinism samples) and a patched ResNet18 training step give bitwise identical results when run
+again with the same thread count; with 1 and 2 threads the results agree bit for bit, or, where
+the thread split reorders sums, within those sums' rounding bound.
 
 Shapes are large enough that the kernels split their work across threads (elementwise chunks
 above the 32768-element grain, several GEMM tiles, several conv images and channel planes).
@@ -10,44 +10,30 @@ import pytest
 import torch
 
 from torchext import functional as F
+from torchext.optable import BY_NAME, OPS, maker
 from helpers import assert_within_rounding
 from resnet_helpers import REL, assert_rel_close, batch, twins
 
 
+def _cases():
+    """Test id -> (op name, index) of every determinism sample in the op table."""
+    cases = {}
+    for entry in OPS:
+        samples = entry.determinism(maker(torch.float32, "cpu"))
+        for index, sample in enumerate(samples):
+            cases[entry.name if len(samples) == 1 else f"{entry.name}-{sample.name}"] = (entry.name, index)
+    return cases
 
-def _t(*shape, low=None):
-    t = torch.randn(*shape) if low is None else torch.rand(*shape) + low
-    return t.requires_grad_()
+
+CASES = _cases()
+BCE = "binary_cross_entropy_with_logits"
 
 
-# name -> (function, input builder); each builder is called under the same seed every run.
-OPS = {
-    "add": (lambda a, b: F.add(a, b, alpha=0.5), lambda: [_t(300, 257), _t(257)]),
-    "sub": (F.sub, lambda: [_t(300, 257), _t(300, 1)]),
-    "mul": (F.mul, lambda: [_t(300, 257), _t(300, 257)]),
-    "pow": (lambda a: F.pow(a, 3), lambda: [_t(300, 257)]),
-    "sum": (lambda a: F.sum(a, [0]), lambda: [_t(513, 300)]),
-    "sum_all": (F.sum, lambda: [_t(513, 300)]),
-    "matmul": (F.matmul, lambda: [_t(3, 96, 128), _t(128, 80)]),
-    "t": (F.t, lambda: [_t(300, 257)]),
-    "transpose": (lambda a: F.transpose(a, 0, 2), lambda: [_t(30, 40, 50)]),
-    "flatten": (lambda a: F.flatten(a, 1), lambda: [_t(30, 40, 50).transpose(0, 1)]),
-    "relu": (F.relu, lambda: [_t(300, 257)]),
-    "relu_": (lambda a: F.relu_(a * 1), lambda: [_t(300, 257)]),
-    "add_relu": (F.add_relu, lambda: [_t(300, 257), _t(300, 257)]),
-    "bce": (lambda a, b: F.binary_cross_entropy_with_logits(a, b, pos_weight=torch.full((257,), 2.0)),
-            lambda: [_t(300, 257), _t(300, 257, low=0.0)]),
-    "conv2d": (lambda x, w, b: F.conv2d(x, w, b, padding=1), lambda: [_t(4, 16, 24, 24), _t(32, 16, 3, 3), _t(32)]),
-    "conv2d_strided_groups": (lambda x, w: F.conv2d(x, w, stride=2, groups=2),
-                              lambda: [_t(4, 16, 25, 25), _t(32, 8, 3, 3)]),
-    "linear": (F.linear, lambda: [_t(64, 256), _t(128, 256), _t(128)]),
-    "batch_norm_train": (lambda x, w, b: F.batch_norm(x, torch.zeros(32), torch.ones(32), w, b, training=True),
-                         lambda: [_t(4, 32, 24, 24), _t(32), _t(32)]),
-    "batch_norm_eval": (lambda x, w, b: F.batch_norm(x, torch.zeros(32), torch.full((32,), 2.0), w, b),
-                        lambda: [_t(4, 32, 24, 24), _t(32), _t(32)]),
-    "max_pool2d": (lambda x: F.max_pool2d(x, 3, 2, 1), lambda: [_t(4, 32, 24, 24)]),
-    "adaptive_avg_pool2d": (lambda x: F.adaptive_avg_pool2d(x, (5, 7)), lambda: [_t(4, 32, 24, 24)]),
-}
+def build(name):
+    """The case's sample, the same on every call (each is built under the same seed)."""
+    op, index = CASES[name]
+    torch.manual_seed(0)
+    return BY_NAME[op], BY_NAME[op].determinism(maker(torch.float32, "cpu"))[index]
 
 
 @pytest.fixture
@@ -58,42 +44,39 @@ def threads():
     torch.set_num_threads(saved)
 
 
-# Ops whose results depend on the thread count only through the order of their sums (a reduction,
-# GEMM or batch split across threads), with the number of terms of the longest such sum. Each is
-# linear in every tensor input, so the same op in float64 on |inputs| and |grad_out| gives every
-# result's sums of absolute terms, which bound how far two orders of the float32 sums can differ
-# (helpers.assert_within_rounding). The other ops split work by element, plane or shape-fixed
-# unit, never a sum by thread, and must agree bit for bit; bce's mean is handled in the test.
-SPLIT_SUMS = {"add": 300, "sub": 257, "sum": 513, "sum_all": 513 * 300, "matmul": 3 * 96,
-              "conv2d": 4 * 24 * 24, "conv2d_strided_groups": 4 * 12 * 12, "linear": 256}
+# Samples whose results depend on the thread count only through the order of their sums (a
+# reduction, GEMM or batch split across threads) carry split_sum, the number of terms of the
+# longest such sum. Each of those ops is linear in every tensor input, so the same op in float64 on
+# |inputs| and |grad_out| gives every result's sums of absolute terms, which bound how far two
+# orders of the float32 sums can differ (helpers.assert_within_rounding). The other samples split
+# work by element, plane or shape-fixed unit, never a sum by thread, and must agree bit for bit;
+# bce's mean is handled in the test.
 BCE_TERMS = 300 * 257  # bce's forward: the mean of the elementwise losses
 
 
 def run_op(name, absolute=False):
     """The op's output and input gradients; absolute=True runs it in float64 on the absolute values
     of the inputs and of the same grad_out."""
-    fn, build = OPS[name]
-    torch.manual_seed(0)
-    inputs = build()
+    entry, sample = build(name)
+    inputs = list(sample.args)
     if absolute:
-        inputs = [t.detach().abs().double().requires_grad_(t.requires_grad) for t in inputs]
-    out = fn(*inputs)
+        inputs = [t.detach().abs().double().requires_grad_(t.requires_grad) if isinstance(t, torch.Tensor) else t
+                  for t in inputs]
+    out = entry.call(entry.op)(*inputs, **sample.kwargs)
     grad_out = torch.randn(out.shape)
     grad_out = grad_out.abs().double() if absolute else grad_out
-    leaves = [t for t in inputs if t.requires_grad]
+    leaves = [t for t in inputs if isinstance(t, torch.Tensor) and t.requires_grad]
     return [out.detach(), *torch.autograd.grad(out, leaves, grad_out)]
 
 
 def bce_loss_magnitude():
-    """The mean of |elementwise loss| of the "bce" case: its forward's sum of absolute terms."""
-    _, build = OPS["bce"]
-    torch.manual_seed(0)
-    a, b = build()
-    loss = F.binary_cross_entropy_with_logits(a, b, pos_weight=torch.full((257,), 2.0), reduction="none")
+    """The mean of |elementwise loss| of the bce case: its forward's sum of absolute terms."""
+    _, sample = build(BCE)
+    loss = F.binary_cross_entropy_with_logits(*sample.args, **sample.kwargs, reduction="none")
     return loss.detach().double().abs().mean()
 
 
-@pytest.mark.parametrize("name", list(OPS))
+@pytest.mark.parametrize("name", list(CASES))
 def test_op_is_bitwise_reproducible(threads, name):
     threads(2)
     first, second = run_op(name), run_op(name)
@@ -101,18 +84,19 @@ def test_op_is_bitwise_reproducible(threads, name):
         assert torch.equal(a, b), f"{name}: result {i} differs between two runs with the same threads"
 
 
-@pytest.mark.parametrize("name", list(OPS))
+@pytest.mark.parametrize("name", list(CASES))
 def test_op_agrees_across_thread_counts(threads, name):
     threads(1)
     one = run_op(name)
     threads(2)
     two = run_op(name)
-    if name in SPLIT_SUMS:
+    split_sum = build(name)[1].split_sum
+    if split_sum is not None:
         for a, b, magnitude in zip(one, two, run_op(name, absolute=True)):
-            assert_within_rounding(b, a, magnitude, SPLIT_SUMS[name], torch.float32)
+            assert_within_rounding(b, a, magnitude, split_sum, torch.float32)
         return
     for i, (a, b) in enumerate(zip(one, two)):
-        if name == "bce" and i == 0:
+        if name == BCE and i == 0:
             assert_within_rounding(b, a, bce_loss_magnitude(), BCE_TERMS, torch.float32)
         else:
             assert torch.equal(a, b), f"{name}: result {i} differs between 1 and 2 threads"

@@ -5,7 +5,8 @@ as `[N examples]`): random shapes with empty, size-1 and odd dims and larger cha
 random layouts (contiguous, every dim strided, last two dims transposed, channels_last),
 float32 and float64, and about one example in five with NaN/+Inf/-Inf entries. Outputs and the
 gradients of every input are compared with native: NaN where native has NaN, the same
-infinities, finite values within RTOL and ATOL_PER_TERM times the reduction length.
+infinities, finite values within the op table's tolerances (torchext/optable/tolerance.py:
+rtol, and atol growing with the reduction length).
 """
 import math
 
@@ -16,11 +17,23 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from torchext import functional as F
+from torchext.optable import BY_NAME
 from fuzz_strategies import (CHANNELS, DTYPES, EXAMPLES_PER_OP, POSITIVE_SIDES, SIDES, TensorSpec,
                              broadcastable_shapes, broadcastable_to, check_parity,
                              fuzz, seeds, shapes, tensors)
 
 N = EXAMPLES_PER_OP
+FUZZED = {}  # op table name -> the fuzz test that covers it
+
+
+def fuzzes(*names):
+    """Marks a test as the fuzz test of these op table entries (test_every_table_op_is_fuzzed)."""
+    def register(test):
+        FUZZED.update(dict.fromkeys(names, test.__name__))
+        return test
+    return register
+
+
 # Every test's id carries its example count.
 fuzzed = pytest.mark.parametrize("examples", [N], ids=lambda n: f"{n} examples")
 
@@ -50,6 +63,7 @@ def binary_operands(draw):
     return a, draw(tensors(sb, b_dtype))
 
 
+@fuzzes("add", "sub")
 @fuzzed
 @pytest.mark.parametrize("name", list(BINARY))
 @fuzz()
@@ -59,6 +73,7 @@ def test_add_sub(examples, name, operands, alpha):
     check_parity(lambda a, b: ours(a, b, alpha=alpha), lambda a, b: native(a, b, alpha=alpha), operands)
 
 
+@fuzzes("mul")
 @fuzzed
 @fuzz()
 @given(operands=binary_operands())
@@ -66,6 +81,7 @@ def test_mul(examples, operands):
     check_parity(F.mul, torch.mul, operands)
 
 
+@fuzzes("rsub")
 @fuzzed
 @fuzz()
 @given(operands=binary_operands(), alpha=st.sampled_from([1, 2, -0.5]))
@@ -82,6 +98,7 @@ def test_number_first(examples, operands, alpha):
 EXPONENTS = [0, 1, 2, 3, -1, -2, 0.5, -0.5, 1.5, 2.5, -3, 4, 0.0, 1.0, 2.0, 1e-3]
 
 
+@fuzzes("pow")
 @fuzzed
 @fuzz()
 @given(data=st.data(), dtype=dtypes, exponent=st.sampled_from(EXPONENTS))
@@ -92,6 +109,7 @@ def test_pow(examples, data, dtype, exponent):
 
 # ---------------------------------------------------------------- reductions, views
 
+@fuzzes("sum")
 @fuzzed
 @fuzz()
 @given(data=st.data(), dtype=dtypes, keepdim=st.booleans(), out_dtype=st.sampled_from([None, *DTYPES]))
@@ -124,6 +142,7 @@ def _same_view(ours, native, base_ours, base_native):
     assert shares_ours == shares_native or ours.numel() == 0
 
 
+@fuzzes("t", "transpose", "flatten")
 @fuzzed
 @fuzz()
 @given(data=st.data(), dtype=dtypes, op=st.sampled_from(["t", "transpose", "flatten"]))
@@ -158,6 +177,7 @@ def matmul_shapes(draw):
     return a, b, k
 
 
+@fuzzes("matmul")
 @fuzzed
 @fuzz()
 @given(data=st.data(), dtype=dtypes, dims=matmul_shapes())
@@ -171,6 +191,7 @@ def test_matmul(examples, data, dtype, dims):
 
 # ---------------------------------------------------------------- activations
 
+@fuzzes("relu")
 @fuzzed
 @fuzz()
 @given(data=st.data(), dtype=dtypes)
@@ -180,6 +201,7 @@ def test_relu(examples, data, dtype):
     check_parity(lambda t: F.relu(t * 1), lambda t: torch.relu(t * 1), [x])
 
 
+@fuzzes("relu_")
 @fuzzed
 @fuzz()
 @given(data=st.data(), dtype=dtypes)
@@ -197,6 +219,7 @@ def test_relu_inplace(examples, data, dtype):
     check_parity(lambda t: F.relu(t * 1, inplace=True), lambda t: torch.relu_(t * 1), [leaf])
 
 
+@fuzzes("add_relu")
 @fuzzed
 @fuzz()
 @given(data=st.data(), dtype=dtypes)
@@ -208,6 +231,7 @@ def test_add_relu(examples, data, dtype):
 
 # ---------------------------------------------------------------- loss
 
+@fuzzes("binary_cross_entropy_with_logits")
 @fuzzed
 @fuzz()
 @given(data=st.data(), dtype=dtypes, reduction=st.sampled_from(["none", "mean", "sum"]))
@@ -262,6 +286,7 @@ def conv_args(draw):
     return (*batch, c_in, h, w), (c_out, c_in // groups, kh, kw), kwargs
 
 
+@fuzzes("conv2d")
 @fuzzed
 @fuzz()
 @given(data=st.data(), dtype=dtypes, args=conv_args(), bias=st.booleans())
@@ -280,6 +305,7 @@ def test_conv2d(examples, data, dtype, args, bias):
                  [x, w, b], terms=terms, grad_terms=grad_terms)
 
 
+@fuzzes("linear")
 @fuzzed
 @fuzz()
 @given(data=st.data(), dtype=dtypes, batch=shapes(0, 3), features=st.tuples(SIDES, SIDES),
@@ -308,6 +334,7 @@ def batch_norm_args(draw):
     return (batch, draw(CHANNELS), *spatial), training
 
 
+@fuzzes("batch_norm")
 @fuzzed
 @fuzz()
 @given(data=st.data(), dtype=dtypes, args=batch_norm_args(), affine=st.booleans(),
@@ -376,6 +403,7 @@ def max_pool_args(draw):
     return (*batch, draw(CHANNELS), *sizes), kwargs
 
 
+@fuzzes("max_pool2d")
 @fuzzed
 @fuzz()
 @given(data=st.data(), dtype=dtypes, args=max_pool_args())
@@ -393,6 +421,7 @@ def test_max_pool2d(examples, data, dtype, args):
        sizes=st.tuples(POSITIVE_SIDES, POSITIVE_SIDES), channels=CHANNELS,
        out=st.tuples(st.sampled_from([None, 0, 1, 2, 3, 4, 7, 9, 14]), st.sampled_from([None, 0, 1, 2, 3, 5, 8])),
        form=st.sampled_from(["int", "pair"]))
+@fuzzes("adaptive_avg_pool2d")
 def test_adaptive_avg_pool2d(examples, data, dtype, batch, sizes, channels, out, form):
     """Output sizes below, equal to and above the input's (overlapping ranges), 0 and None."""
     x = data.draw(tensors((*batch, channels, *sizes), dtype))
@@ -450,3 +479,8 @@ def test_bce_target_gradient_at_infinite_logits():
         check_parity(lambda t: F.binary_cross_entropy_with_logits(logits, t, pos_weight=pos_weight, reduction="none"),
                      lambda t: NF.binary_cross_entropy_with_logits(logits, t, pos_weight=pos_weight, reduction="none"),
                      [target])
+
+
+def test_every_table_op_is_fuzzed():
+    """A new op table entry needs its fuzz test here."""
+    assert set(BY_NAME) <= set(FUZZED), f"not fuzzed: {sorted(set(BY_NAME) - set(FUZZED))}"

@@ -1,5 +1,5 @@
-"""Hostile inputs (tests/hostile_catalogue.py) for every public torchext function, module, the
-optimizer and the raw ops, run in a subprocess so that a crash cannot take pytest down with it.
+"""Hostile inputs (tests/hostile_catalogue.py) for every op of the op table, its module mirrors,
+the optimizer and the raw ops, run in a subprocess so that a crash cannot take pytest down with it.
 
 The subprocess must exit normally (no segfault or abort) within TIMEOUT_S, and for each case:
 - where torchext raises, it raises RuntimeError, ValueError, TypeError or IndexError: the class
@@ -11,7 +11,6 @@ The subprocess must exit normally (no segfault or abort) within TIMEOUT_S, and f
 - where native computes a result, torchext computes the same one, unless the case is one torchext
   deliberately refuses (`unsupported`: a dtype it has no kernel for, tensors on two devices).
 """
-import inspect
 import json
 import os
 import subprocess
@@ -20,6 +19,7 @@ import sys
 import pytest
 
 import hostile_catalogue
+from torchext.optable import BY_NAME, module_mirrors
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TIMEOUT_S = 300  # about 25 s normally; generous for sanitizer builds
@@ -42,15 +42,13 @@ def outcomes():
 
 
 def test_catalogue_size():
-    """The catalogue covers every public function, module mirror and the optimizer."""
-    import torchext
-    from torchext import functional as F
+    """The catalogue covers every op of the op table, its module mirrors and the optimizer."""
     ops = {case.op for case in hostile_catalogue.CASES}
-    public = {name for name in dir(F) if not name.startswith("_") and inspect.isfunction(getattr(F, name))
-              and getattr(getattr(F, name), "__module__", "").startswith("torchext")}
-    assert public <= ops, f"public functions without hostile cases: {sorted(public - ops)}"
+    assert set(BY_NAME) <= ops, f"table ops without hostile cases: {sorted(set(BY_NAME) - ops)}"
     modules = {case.name.split("/")[0][3:] for case in hostile_catalogue.CASES if case.name.startswith("nn.")}
-    assert set(torchext.nn.__all__) <= modules, sorted(set(torchext.nn.__all__) - modules)
+    mirrors = {cls.__name__ for cls in module_mirrors()}
+    assert mirrors <= modules, sorted(mirrors - modules)
+    assert "SGD" in ops
     assert len(hostile_catalogue.CASES) >= 400
 
 

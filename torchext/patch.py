@@ -29,14 +29,13 @@ import warnings
 
 from torch import nn
 
-from . import nn as tnn
+from .optable import module_mirrors
 
 __all__ = ["PatchReport", "patch", "unpatch"]
 
 
 def _mirrors():
-    mirrors = [tnn.Conv2d, tnn.BatchNorm2d, tnn.ReLU, tnn.MaxPool2d, tnn.AdaptiveAvgPool2d,
-               tnn.Linear, tnn.Flatten]
+    mirrors = module_mirrors()  # each op's torchext.nn mirrors, from the op table
     try:
         from . import resnet
     except ImportError:  # torchvision is not installed: nothing of it to patch

@@ -6,9 +6,10 @@ from .backward_call import backward_call
 from .arguments import same_device
 
 
+# The kernels write contiguous outputs whatever the input's strides.
 @torch.library.register_fake("torchext::relu")
 def _relu_fake(self):
-    return torch.empty_like(self)
+    return self.new_empty(self.shape)
 
 
 @torch.library.register_fake("torchext::relu_")
@@ -20,14 +21,14 @@ def _relu__fake(self):
 def _relu_backward_fake(grad_output, result):
     same_device("relu_backward", [("grad_output", grad_output), ("result", result)])
     torch._check(grad_output.shape == result.shape, lambda: "torchext.relu_backward: shape mismatch")
-    return torch.empty_like(result)
+    return result.new_empty(result.shape)
 
 
 @torch.library.register_fake("torchext::add_relu")
 def _add_relu_fake(self, other):
     same_device("add_relu", [("self", self), ("other", other)])
     torch._check(self.shape == other.shape, lambda: "torchext.add_relu: shape mismatch")
-    return torch.empty_like(self)
+    return self.new_empty(self.shape)
 
 
 class ReLUBackward(torch.autograd.Function):

@@ -4,6 +4,7 @@ import torch
 
 from .._library import ops
 from .backward_call import backward_call
+from .backward_only import not_differentiable_again
 from . import arguments
 
 
@@ -33,16 +34,7 @@ def _conv2d_backward_fake(grad_output, input, weight, stride, padding, dilation,
     return grad_input, grad_weight, grad_bias
 
 
-class Conv2dBackward(torch.autograd.Function):
-    """The gradients of conv2d in one op; not differentiable again."""
-
-    @staticmethod
-    def forward(ctx, grad, input, weight, stride, padding, dilation, groups, output_mask):
-        return ops.conv2d_backward(grad, input, weight, stride, padding, dilation, groups, output_mask)
-
-    @staticmethod
-    def backward(ctx, *grads):
-        raise RuntimeError("torchext.conv2d: double backward is not supported")
+Conv2dBackward = not_differentiable_again("conv2d", ops.conv2d_backward.default)
 
 
 class Conv2d(torch.autograd.Function):

@@ -3,6 +3,7 @@ import torch
 
 from .._library import ops
 from .backward_call import backward_call
+from .backward_only import not_differentiable_again
 from . import arguments
 from .elementwise import add
 
@@ -25,16 +26,7 @@ def _linear_backward_fake(grad_output, input, weight, output_mask):
     return grad_input, grad_weight, grad_bias
 
 
-class LinearBackward(torch.autograd.Function):
-    """The gradients of linear in one op; not differentiable again."""
-
-    @staticmethod
-    def forward(ctx, grad, input, weight, output_mask):
-        return ops.linear_backward(grad, input, weight, output_mask)
-
-    @staticmethod
-    def backward(ctx, *grads):
-        raise RuntimeError("torchext.linear: double backward is not supported")
+LinearBackward = not_differentiable_again("linear", ops.linear_backward.default)
 
 
 class Linear(torch.autograd.Function):

@@ -9,6 +9,7 @@ import torch
 
 from .._library import ops
 from .backward_call import backward_call
+from .backward_only import not_differentiable_again
 from . import arguments
 
 
@@ -61,18 +62,7 @@ def _batch_norm_backward_fake(grad_output, input, weight, running_mean, running_
     return grad_input, grad_weight, grad_bias
 
 
-class BatchNormBackward(torch.autograd.Function):
-    """The batch-norm backward op as a graph node whose own backward is not implemented."""
-
-    @staticmethod
-    def forward(ctx, grad, input, weight, running_mean, running_var, save_mean, save_invstd,
-                training, eps, output_mask):
-        return ops.batch_norm_backward.default(grad, input, weight, running_mean, running_var, save_mean,
-                                       save_invstd, training, eps, output_mask)
-
-    @staticmethod
-    def backward(ctx, *grads):
-        raise RuntimeError("torchext.batch_norm: double backward is not supported")
+BatchNormBackward = not_differentiable_again("batch_norm", ops.batch_norm_backward.default)
 
 
 class BatchNorm(torch.autograd.Function):

@@ -4,6 +4,7 @@ import torch
 
 from .._library import ops
 from .backward_call import backward_call
+from .backward_only import not_differentiable_again
 from . import arguments
 
 
@@ -49,17 +50,9 @@ def _adaptive_avg_pool2d_backward_fake(grad_output, self):
     return self.new_empty(self.shape)
 
 
-class MaxPool2dBackward(torch.autograd.Function):
-    """Scatters grad into the argmax positions. Its derivative would gather at the indices, for
-    which torchext has no op, so it is not differentiable again."""
-
-    @staticmethod
-    def forward(ctx, grad, input, indices):
-        return ops.max_pool2d_backward.default(grad, input, indices)
-
-    @staticmethod
-    def backward(ctx, grad_grad):
-        raise RuntimeError("torchext.max_pool2d: double backward is not supported")
+# Scatters grad into the argmax positions. Its derivative would gather at the indices, for which
+# torchext has no op, so it is not differentiable again.
+MaxPool2dBackward = not_differentiable_again("max_pool2d", ops.max_pool2d_backward.default)
 
 
 class MaxPool2d(torch.autograd.Function):

@@ -1,0 +1,46 @@
+"""Adapters between a torch callable's signature and a torchext.functional one, for the routes
+of torchext.enable(). An adapter returning NotImplemented leaves the call to native."""
+import numbers
+
+from .. import functional as F
+
+
+def in_place(fn):
+    """An in-place form: compute out of place on our kernels, then write into self (autograd
+    records the write as native in-place semantics demand, e.g. refusing leaves that need grad)."""
+    def run(self, *args, **kwargs):
+        result = fn(self, *args, **kwargs)
+        if result.shape != self.shape:
+            raise RuntimeError(
+                f"output with shape {list(self.shape)} doesn't match the broadcast shape "
+                f"{list(result.shape)}")
+        return self.copy_(result)
+    return run
+
+
+def scalar_exponent(fn):
+    """pow with a Python-number exponent only; a tensor exponent is not ours."""
+    def run(self, exponent, *args, **kwargs):
+        if not isinstance(exponent, numbers.Number) or isinstance(exponent, bool):
+            return NotImplemented
+        return fn(self, exponent, *args, **kwargs)
+    return run
+
+
+def reflected(fn):
+    """other OP self for Tensor.__rOP__(self, other)."""
+    return lambda self, other: fn(other, self)
+
+
+def relu_inplace(self):
+    return F.relu(self, inplace=True)
+
+
+def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=True):
+    return F.max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices=True)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    return F.max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode)

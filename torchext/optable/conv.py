@@ -1,0 +1,34 @@
+"""Table entries: conv2d."""
+import torch
+import torch.nn.functional as NF
+
+from .. import functional as F
+from .. import nn as tnn
+from .opinfo import OpInfo, Route, Sample
+
+
+def _samples(make):
+    # terms: input channels per group x kernel; grad_terms: the weight gradient's sum over the
+    # batch and every output position.
+    return [
+        Sample((make(2, 4, 3, 3), make(2, 2, 3, 3), make(2)), {"stride": 2, "padding": 1, "groups": 2},
+               "stride 2, padding, groups, bias", terms=18, grad_terms=8),
+        Sample((make(1, 2, 7, 6), make(3, 2, 2, 3)), {"padding": "same", "dilation": 2},
+               "dilation, 'same'", terms=12, grad_terms=42),
+        Sample((make(1, 3, 5, 4, layout="channels_last"), make(2, 3, 3, 3, layout="channels_last"), make(2)),
+               {"padding": (1, 0)}, "channels_last", terms=27, grad_terms=24),
+        Sample((make(3, 5, 5, layout="strided"), make(2, 3, 1, 1)), {"stride": (2, 1)}, "unbatched, strided, 1x1",
+               terms=3, grad_terms=15),
+        Sample((make(0, 2, 4, 4), make(3, 2, 3, 3), make(3)), {}, "empty batch"),
+    ]
+
+
+ENTRIES = [
+    OpInfo("conv2d", F.conv2d, NF.conv2d, _samples, torch_ops=("conv2d", "conv2d_backward"),
+           routes=(Route(F.conv2d, (torch.conv2d, NF.conv2d)),), modules=(tnn.Conv2d,), gradgrad=False,
+           determinism=lambda make: [
+               Sample((make(4, 16, 24, 24), make(32, 16, 3, 3), make(32)), {"padding": 1}, "padding",
+                      split_sum=4 * 24 * 24),
+               Sample((make(4, 16, 25, 25), make(32, 8, 3, 3)), {"stride": 2, "groups": 2}, "strided groups",
+                      split_sum=4 * 12 * 12)]),
+]

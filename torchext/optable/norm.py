@@ -1,0 +1,38 @@
+"""Table entries: batch_norm."""
+import torch.nn.functional as NF
+
+from .. import functional as F
+from .. import nn as tnn
+from .opinfo import OpInfo, Route, Sample
+
+
+def _stats(make, channels):
+    """Running mean and variance: no gradient, the variance positive."""
+    return make(channels, grad=False), make(channels, low=0.5, high=2.0, grad=False)
+
+
+def _samples(make):
+    # terms: values per channel (the statistics' sums); the input gradient sums them twice over.
+    return [
+        Sample((make(3, 4, 3, 2), None, None, make(4), make(4)), {"training": True}, "training, affine",
+               terms=18, grad_terms=72),
+        Sample((make(3, 4, 3, 2), *_stats(make, 4), make(4), make(4)), {"training": False}, "eval, affine",
+               terms=1, grad_terms=18),
+        Sample((make(2, 3, 4, 5, layout="channels_last"), *_stats(make, 3)), {"training": True, "momentum": 0.3},
+               "channels_last, training, running stats, no affine", terms=40, grad_terms=160),
+        Sample((make(5, 3, layout="strided"), None, None, make(3), make(3)), {"training": True, "eps": 1e-3},
+               "2-D strided input", terms=5, grad_terms=20),
+        Sample((make(4, 2, 7), *_stats(make, 2), None, make(2)), {"training": False}, "3-D, eval, bias only",
+               terms=1, grad_terms=28),
+    ]
+
+
+ENTRIES = [
+    OpInfo("batch_norm", F.batch_norm, NF.batch_norm, _samples, torch_ops=("batch_norm", "batch_norm_backward"),
+           routes=(Route(F.batch_norm, (NF.batch_norm,)),), modules=(tnn.BatchNorm2d,), gradgrad=False,
+           determinism=lambda make: [
+               Sample((make(4, 32, 24, 24), make(32, low=0.0, high=0.0, grad=False),
+                       make(32, low=1.0, high=1.0, grad=False), make(32), make(32)), {"training": True}, "training"),
+               Sample((make(4, 32, 24, 24), make(32, low=0.0, high=0.0, grad=False),
+                       make(32, low=2.0, high=2.0, grad=False), make(32), make(32)), {}, "eval")]),
+]
