@@ -334,13 +334,9 @@ def batch_norm_args(draw):
     return (batch, draw(CHANNELS), *spatial), training
 
 
-@fuzzes("batch_norm")
-@fuzzed
-@fuzz()
-@given(data=st.data(), dtype=dtypes, args=batch_norm_args(), affine=st.booleans(),
-       momentum=st.sampled_from([0.1, 0.0, 1.0, 0.37]), eps=st.sampled_from([1e-5, 1e-3]))
-def test_batch_norm(examples, data, dtype, args, affine, momentum, eps):
-    """Output, updated running statistics (training) and the input/weight/bias gradients."""
+def _batch_norm_inputs(data, dtype, args, affine):
+    """x, the running statistics (None when not tracked) and weight and bias (None without
+    affine) for a batch norm fuzz case, and its (terms, grad_terms)."""
     shape, training = args
     channels = shape[1]
     x = data.draw(tensors(shape, dtype))
@@ -353,23 +349,68 @@ def test_batch_norm(examples, data, dtype, args, affine, momentum, eps):
              if tracked else None for lo, hi in ((-1.0, 1.0), (0.5, 2.0))]
     params = [data.draw(tensors((channels,), dtype, layouts=("contiguous",), specials=False, low=lo, high=hi))
               if affine else None for lo, hi in ((0.5, 1.5), (-1.0, 1.0))]
+    count = max(1, x.build().numel() // max(channels, 1))
+    return x, stats, params, count
+
+
+def _batch_norm_grad_terms(x, stats, params, count, training, eps):
+    """The input gradient subtracts terms of size |grad| * |weight| * invstd that nearly cancel
+    (exactly, for two values per channel), so its rounding error (ours and native's alike, both
+    ~1e-5 off the float64 result for two close values) scales with invstd, not with the result."""
+    built = x.build()
+    channels = built.shape[1]
+    values = built.detach().double().transpose(0, 1).reshape(channels, -1)
+    var = values.var(1, unbiased=False) if training else stats[1].build().double()
+    invstd = (var + eps).rsqrt()
+    scale = invstd[invstd.isfinite()].max().item() if invstd.isfinite().any() else 1.0
+    weight_max = params[0].build().abs().max().item() if params[0] is not None else 1.0
+    return count * max(1.0, scale * weight_max)
+
+
+@fuzzes("batch_norm")
+@fuzzed
+@fuzz()
+@given(data=st.data(), dtype=dtypes, args=batch_norm_args(), affine=st.booleans(),
+       momentum=st.sampled_from([0.1, 0.0, 1.0, 0.37]), eps=st.sampled_from([1e-5, 1e-3]))
+def test_batch_norm(examples, data, dtype, args, affine, momentum, eps):
+    """Output, updated running statistics (training) and the input/weight/bias gradients."""
+    training = args[1]
+    x, stats, params, count = _batch_norm_inputs(data, dtype, args, affine)
 
     def run(fn):
         def call(x, mean, var, w, b):
             out = fn(x, mean, var, w, b, training=training, momentum=momentum, eps=eps)
             return (out,) + tuple(s for s in (mean, var) if s is not None)
         return call
-    count = max(1, x.build().numel() // max(channels, 1))
-    # The input gradient subtracts terms of size |grad| * |weight| * invstd that nearly cancel
-    # (exactly, for two values per channel), so its rounding error (ours and native's alike, both
-    # ~1e-5 off the float64 result for two close values) scales with invstd, not with the result.
-    values = x.build().detach().double().transpose(0, 1).reshape(channels, -1)
-    var = values.var(1, unbiased=False) if training else stats[1].build().double()
-    invstd = (var + eps).rsqrt()
-    scale = invstd[invstd.isfinite()].max().item() if invstd.isfinite().any() else 1.0
-    weight_max = params[0].build().abs().max().item() if affine else 1.0
     check_parity(run(F.batch_norm), run(NF.batch_norm), [x, *stats, *params], terms=count,
-                 grad_terms=count * max(1.0, scale * weight_max))
+                 grad_terms=_batch_norm_grad_terms(x, stats, params, count, training, eps))
+
+
+@fuzzes("batch_norm_relu")
+@fuzzed
+@fuzz()
+@given(data=st.data(), dtype=dtypes, args=batch_norm_args(), affine=st.booleans(), residual=st.booleans())
+def test_batch_norm_relu(examples, data, dtype, args, affine, residual):
+    """The fused relu(batch_norm(x) + residual) against native's batch_norm, add and relu. Native's
+    relu mask is taken from our output (check_parity runs ours first): a sum within rounding of
+    zero may land on either side, and a flipped mask moves a whole gradient entry."""
+    shape, training = args
+    x, stats, params, count = _batch_norm_inputs(data, dtype, args, affine)
+    r = data.draw(tensors(shape, dtype)) if residual else None
+    mask = {}
+
+    def ours(x, mean, var, w, b, r=None):
+        out = F.batch_norm_relu(x, mean, var, w, b, training=training, residual=r)
+        mask["kept"] = ~(out.detach() <= 0)  # relu's backward keeps NaN outputs' gradients too
+        return (out,) + tuple(s for s in (mean, var) if s is not None)
+
+    def native(x, mean, var, w, b, r=None):
+        z = NF.batch_norm(x, mean, var, w, b, training=training)
+        z = z if r is None else z + r
+        return (torch.where(mask["kept"], z, 0),) + tuple(s for s in (mean, var) if s is not None)
+
+    check_parity(ours, native, [x, *stats, *params] + ([r] if residual else []), terms=count,
+                 grad_terms=_batch_norm_grad_terms(x, stats, params, count, training, 1e-5))
 
 
 def _window_on_padding(size, kernel, stride, pad, dilation, ceil_mode):

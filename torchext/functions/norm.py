@@ -136,19 +136,7 @@ def _batch_norm_relu_backward_fake(grad_output, output, input, weight, running_m
     return grad_input, grad_residual, grad_weight, grad_bias
 
 
-class BatchNormReluBackward(torch.autograd.Function):
-    """The fused op's backward as a graph node whose own backward is not implemented."""
-
-    @staticmethod
-    def forward(ctx, grad, output, input, weight, running_mean, running_var, save_mean,
-                save_invstd, training, eps, output_mask):
-        return ops.batch_norm_relu_backward.default(grad, output, input, weight, running_mean,
-                                                    running_var, save_mean, save_invstd,
-                                                    training, eps, output_mask)
-
-    @staticmethod
-    def backward(ctx, *grads):
-        raise RuntimeError("torchext.batch_norm_relu: double backward is not supported")
+BatchNormReluBackward = not_differentiable_again("batch_norm_relu", ops.batch_norm_relu_backward.default)
 
 
 class BatchNormRelu(torch.autograd.Function):
