@@ -80,7 +80,8 @@ def _fake_results():
                              "torchext avx2": {"forward": stats, "forward+backward": quarter["total"]}}],
             "gemm": [{"name": "gemm 8^3", "native_gflops": 10.0, "torchext_gflops": 9.0,
                       "native_ms": stats, "torchext_ms": stats}],
-            "memory": [{"input": "1x3x64x64", "native": 100.0, "torchext": 80.0}]}
+            "memory": [{"input": "1x3x64x64", "native": 100.0, "torchext": 80.0,
+                        "native fixed mmap threshold": 70.0, "torchext fixed mmap threshold": 60.0}]}
 
 
 def test_results_are_written_and_rerendered(tmp_path):
@@ -91,7 +92,7 @@ def test_results_are_written_and_rerendered(tmp_path):
     assert "| gemm 8^3 | 10.0 | 9.0 | 0.90 |" in text
     # 3 x 4 MFLOP forward+backward in 2 ms (native) and 1 ms (ours), ours at 12 / 50 of the peak.
     assert "| 2.000 (1.500-2.500) | 1.000 (0.900-1.100) | 0.50 | 6 | 12 | 0.24 |" in text
-    assert "| 1x3x64x64 | 100 | 80 |" in text
+    assert "| 1x3x64x64 | 100 | 80 | 70 | 60 |" in text
     assert "| conv2d 3x3/1 4->4 on 1x4x8x8 | avx2 | 2.000 (1.500-2.500) | 0.500 (0.400-0.600) | 0.25 |" in text
     assert (tmp_path / "run" / "bench_cpu.png").stat().st_size > 0
     saved = json.loads((tmp_path / "run" / "bench_cpu.json").read_text())
@@ -109,5 +110,6 @@ def test_results_elsewhere_leave_the_readme_alone(tmp_path):
 
 
 @pytest.mark.parametrize("implementation", ["native", "torchext"])
-def test_peak_memory_of_training_steps_is_measured(implementation):
-    assert bench.peak_memory_mb(2, 32, implementation) > 1
+@pytest.mark.parametrize("malloc_env", [None, bench.FIXED_MMAP_THRESHOLD], ids=["default", "fixed_threshold"])
+def test_peak_memory_of_training_steps_is_measured(implementation, malloc_env):
+    assert bench.peak_memory_mb(2, 32, implementation, malloc_env) > 1

@@ -5,6 +5,7 @@ machine."""
 import copy
 import datetime
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -302,8 +303,9 @@ def model_step(batch, size, reps, compile_native):
     return compare_training_steps(setups, data, labels, reps=reps, warmup=3 if compile_native else 2)
 
 
-def peak_memory_mb(batch, size, implementation):
-    """Peak resident memory added by 3 training steps, measured in a fresh process.
+def peak_memory_mb(batch, size, implementation, malloc_env=None):
+    """Peak resident memory added by 3 training steps, measured in a fresh process (with
+    malloc_env added to its environment, e.g. a fixed glibc mmap threshold).
 
     The baseline is the resident set once the model, data and optimizer exist; the kernel's
     high-water mark (VmHWM) is then reset (Linux: writing 5 to /proc/self/clear_refs), so the
@@ -325,7 +327,8 @@ def peak_memory_mb(batch, size, implementation):
         "for _ in range(3):\n"
         "    opt.zero_grad(); (model(data) - labels).sum().backward(); opt.step()\n"
         "print((status('VmHWM') - before) / 1024)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, **(malloc_env or {})})
     if out.returncode != 0:
         raise RuntimeError(f"peak memory run ({implementation}, {batch}x3x{size}x{size}) failed:\n{out.stderr[-2000:]}")
     return float(out.stdout.strip().splitlines()[-1])
@@ -336,6 +339,10 @@ def _ms(stats):
 
 
 DEFAULT_OUT = Path("benchmarks/results")
+# glibc keeps freed blocks below its (moving) mmap threshold in the heap, so the resident peak
+# also depends on allocation order; with the threshold fixed, large tensors are unmapped when
+# freed and the peak is close to that of the live tensors and buffers alone.
+FIXED_MMAP_THRESHOLD = {"MALLOC_MMAP_THRESHOLD_": "131072"}
 
 
 def write_results(results, out_dir, update_readme=None):
@@ -372,9 +379,14 @@ def write_results(results, out_dir, update_readme=None):
                          f"{f'{in_backward[phase][0] / native:.2f}' if in_backward else '-'} | "
                          f"{_ms(compiled[phase]) if compiled else '-'} |")
     if results.get("memory"):
+        fixed = "native fixed mmap threshold" in results["memory"][0]
         lines += ["", "## Peak memory added by 3 training steps (MB, resident)", "",
-                  "| input | native | torchext |", "|---|---|---|"]
-        lines += [f"| {r['input']} | {r['native']:.0f} | {r['torchext']:.0f} |" for r in results["memory"]]
+                  "| input | native | torchext |" + (" native, fixed mmap threshold | torchext, fixed mmap threshold |"
+                                                   if fixed else ""),
+                  "|---|---|---|" + ("---|---|" if fixed else "")]
+        lines += [f"| {r['input']} | {r['native']:.0f} | {r['torchext']:.0f} |"
+                  + (f" {r['native fixed mmap threshold']:.0f} | {r['torchext fixed mmap threshold']:.0f} |"
+                     if fixed else "") for r in results["memory"]]
     lines += ["", "## Per op, every distinct ResNet18 layer shape (batch 8, 64x64)", "",
               "| op | fwd native | fwd torchext | fwd ratio | fwd+bwd native | fwd+bwd torchext | fwd+bwd ratio |",
               "|---|---|---|---|---|---|---|"]
@@ -502,9 +514,11 @@ def main(quick=False, out_dir=DEFAULT_OUT, render=None):
     progress.step("gemm")
     if not quick:
         for batch, size in shapes:
-            results["memory"].append({"input": f"{batch}x3x{size}x{size}",
-                                      "native": peak_memory_mb(batch, size, "native"),
-                                      "torchext": peak_memory_mb(batch, size, "torchext")})
+            row = {"input": f"{batch}x3x{size}x{size}"}
+            for label, env in (("", None), (" fixed mmap threshold", FIXED_MMAP_THRESHOLD)):
+                for implementation in ("native", "torchext"):
+                    row[implementation + label] = peak_memory_mb(batch, size, implementation, env)
+            results["memory"].append(row)
             progress.step(f"memory {batch}x3x{size}x{size}")
     table = write_results(results, out_dir)
     print(table.read_text())
