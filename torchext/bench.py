@@ -289,12 +289,8 @@ def model_step(batch, size, reps, compile_native):
     model = resnet18(weights=None)
     patched = torchext.patch(copy.deepcopy(model))
     data, labels = torch.rand(batch, 3, size, size), torch.rand(batch, 1000)
-    in_backward = torchext.patch(copy.deepcopy(model))
     setups = {"native": (model, torch.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9)),
-              "torchext": (patched, torchext.optim.SGD(patched.parameters(), lr=1e-2, momentum=0.9)),
-              # The same values; each parameter's update runs as soon as backward finishes its grad.
-              "torchext step_in_backward": (in_backward, torchext.optim.SGD(
-                  in_backward.parameters(), lr=1e-2, momentum=0.9, step_in_backward=True))}
+              "torchext": (patched, torchext.optim.SGD(patched.parameters(), lr=1e-2, momentum=0.9))}
     if compile_native:
         compiled_model = copy.deepcopy(model)
         setups["native compiled"] = (torch.compile(compiled_model),
@@ -364,19 +360,13 @@ def write_results(results, out_dir, update_readme=None):
                   f"{m.get('fma_peak_gflops', float('nan')):.0f} GFLOP/s.", ""]
     lines += ["Median ms (interquartile range); ratio = torchext / native (below 1 is faster).", ""]
     lines += ["## Training step of ResNet18 (forward, backward, SGD momentum step)", "",
-              "torchext step_in_backward: the same loop with torchext.optim.SGD(step_in_backward=True) "
-              "(each parameter updated inside backward as soon as its gradient is final; same values).", "",
-              "| input | phase | native | torchext | ratio | torchext step_in_backward | ratio | compiled native |",
-              "|---|---|---|---|---|---|---|---|"]
+              "| input | phase | native | torchext | ratio | compiled native |", "|---|---|---|---|---|---|"]
     for row in results["model"]:
-        runs = row["runs"]
         for phase in ("forward", "backward", "step", "total"):
-            compiled, in_backward = runs.get("native compiled"), runs.get("torchext step_in_backward")
-            native = runs["native"][phase][0]
-            lines.append(f"| {row['input']} | {phase} | {_ms(runs['native'][phase])} | "
-                         f"{_ms(runs['torchext'][phase])} | {runs['torchext'][phase][0] / native:.2f} | "
-                         f"{_ms(in_backward[phase]) if in_backward else '-'} | "
-                         f"{f'{in_backward[phase][0] / native:.2f}' if in_backward else '-'} | "
+            compiled = row["runs"].get("native compiled")
+            lines.append(f"| {row['input']} | {phase} | {_ms(row['runs']['native'][phase])} | "
+                         f"{_ms(row['runs']['torchext'][phase])} | "
+                         f"{row['runs']['torchext'][phase][0] / row['runs']['native'][phase][0]:.2f} | "
                          f"{_ms(compiled[phase]) if compiled else '-'} |")
     if results.get("memory"):
         fixed = "native fixed mmap threshold" in results["memory"][0]
