@@ -65,7 +65,7 @@ def test_layer_cases_cover_every_resnet18_op():
 
 def _fake_results():
     stats = (2.0, 1.5, 2.5)
-    machine = {**bench.machine(), "fma_peak_gflops": 50.0}
+    machine = {**bench.machine(), "fma_peak_gflops": 50.0, "fma_peak_gflops_one_thread": 30.0}
     phases = {phase: stats for phase in ("forward", "backward", "step", "total")}
     half = {phase: (1.0, 0.9, 1.1) for phase in phases}
     quarter = {phase: (0.5, 0.4, 0.6) for phase in phases}
@@ -91,6 +91,7 @@ def test_results_are_written_and_rerendered(tmp_path):
     # 3 x 4 MFLOP forward+backward in 2 ms (native) and 1 ms (ours), ours at 12 / 50 of the peak.
     assert "| 2.000 (1.500-2.500) | 1.000 (0.900-1.100) | 0.50 | 6 | 12 | 0.24 |" in text
     assert "| 1x3x64x64 | 100 | 80 | 70 | 60 |" in text
+    assert "threads): 50 GFLOP/s (one thread: 30)." in text
     assert "| conv2d 3x3/1 4->4 on 1x4x8x8 | avx2 | 2.000 (1.500-2.500) | 0.500 (0.400-0.600) | 0.25 |" in text
     assert (tmp_path / "run" / "bench_cpu.png").stat().st_size > 0
     saved = json.loads((tmp_path / "run" / "bench_cpu.json").read_text())
