@@ -106,22 +106,14 @@ inline void check_batch_norm_backward_args(const char* op, const at::Tensor& gra
   }
 }
 
-// The residual added before the relu of batch_norm_relu: the input's shape, dtype and device.
-inline void check_batch_norm_residual(const char* op, const at::Tensor& input, const at::Tensor& residual) {
-  check_float(op, "residual", residual);
-  check_same_device(op, "input", input, "residual", residual);
-  check_same_dtype(op, "input", input, "residual", residual);
-  TORCH_CHECK(residual.sizes() == input.sizes(), op, ": expected residual of shape ", input.sizes(),
-              " (the input's) but got ", residual.sizes());
-}
-
-// The forward output batch_norm_relu_backward masks grad_output by: the input's shape and dtype.
-inline void check_batch_norm_relu_output(const char* op, const at::Tensor& input, const at::Tensor& output) {
-  check_float(op, "output", output);
-  check_same_device(op, "input", input, "output", output);
-  check_same_dtype(op, "input", input, "output", output);
-  TORCH_CHECK(output.sizes() == input.sizes(), op, ": expected output of shape ", input.sizes(),
-              " (the input's) but got ", output.sizes());
+// A tensor batch_norm_relu pairs elementwise with the input (the residual it adds before the relu,
+// the forward output its backward masks grad_output by): the input's shape, dtype and device.
+inline void check_like_input(const char* op, const char* arg, const at::Tensor& input, const at::Tensor& t) {
+  check_float(op, arg, t);
+  check_same_device(op, "input", input, arg, t);
+  check_same_dtype(op, "input", input, arg, t);
+  TORCH_CHECK(t.sizes() == input.sizes(), op, ": expected ", arg, " of shape ", input.sizes(),
+              " (the input's) but got ", t.sizes());
 }
 
 }  // namespace torchext

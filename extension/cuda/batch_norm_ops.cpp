@@ -74,7 +74,7 @@ Tensors3 batch_norm_impl(const char* op, const at::Tensor& input,
                          const std::optional<at::Tensor>& running_var, bool training,
                          double momentum, double eps, bool relu) {
   check_batch_norm_args(op, input, weight, bias, running_mean, running_var, training, kParamDtype);
-  if (given(residual)) check_batch_norm_residual(op, input, *residual);
+  if (given(residual)) check_like_input(op, "residual", input, *residual);
   c10::cuda::CUDAGuard guard(input.device());
   const auto format = layout_format(input);
   const auto x = input.contiguous(format);
@@ -156,7 +156,7 @@ Tensors4 batch_norm_backward_impl(const char* op, const at::Tensor& grad_output,
   check_batch_norm_backward_args(op, grad_output, input, weight, running_mean, running_var,
                                  save_mean, save_invstd, training, kParamDtype);
   const bool fused = relu_out.defined();
-  if (fused) check_batch_norm_relu_output(op, input, relu_out);
+  if (fused) check_like_input(op, "output", input, relu_out);
   c10::cuda::CUDAGuard guard(input.device());
   const auto format = layout_format(input);
   const auto x = input.contiguous(format);

@@ -65,6 +65,15 @@ def _batch_norm_backward_fake(grad_output, input, weight, running_mean, running_
 BatchNormBackward = not_differentiable_again("batch_norm", ops.batch_norm_backward.default)
 
 
+def _backward_statistics(ctx, input, a, b):
+    """(running_mean, running_var, save_mean, save_invstd) for the backward op from the two
+    statistics the forward saved: the batch's in training, the running ones in eval."""
+    if ctx.training:
+        return None, None, a, b
+    empty = input.new_empty((0,))
+    return a, b, empty, empty
+
+
 class BatchNorm(torch.autograd.Function):
     @staticmethod
     def forward(ctx, input, weight, bias, running_mean, running_var, training, momentum, eps):
@@ -83,12 +92,7 @@ class BatchNorm(torch.autograd.Function):
         if not any(mask):
             return (None,) * 8
         input, weight, a, b = ctx.saved_tensors
-        if ctx.training:
-            running_mean = running_var = None
-            save_mean, save_invstd = a, b
-        else:
-            running_mean, running_var = a, b
-            save_mean = save_invstd = input.new_empty((0,))
+        running_mean, running_var, save_mean, save_invstd = _backward_statistics(ctx, input, a, b)
         backward = backward_call(BatchNormBackward, ops.batch_norm_backward.default)
         grad_input, grad_weight, grad_bias = backward(
             grad, input, weight, running_mean, running_var, save_mean, save_invstd, ctx.training,
@@ -159,12 +163,7 @@ class BatchNormRelu(torch.autograd.Function):
         if not any(mask):
             return (None,) * 9
         out, input, weight, a, b = ctx.saved_tensors
-        if ctx.training:
-            running_mean = running_var = None
-            save_mean, save_invstd = a, b
-        else:
-            running_mean, running_var = a, b
-            save_mean = save_invstd = input.new_empty((0,))
+        running_mean, running_var, save_mean, save_invstd = _backward_statistics(ctx, input, a, b)
         backward = backward_call(BatchNormReluBackward, ops.batch_norm_relu_backward.default)
         grads = backward(grad, out, input, weight, running_mean, running_var, save_mean,
                          save_invstd, ctx.training, ctx.eps, mask)
