@@ -6,7 +6,7 @@ from torch.autograd import gradcheck
 import torchext
 from torchext import functional as F
 from helpers import compare_with_native
-from op_recorder import OpRecorder
+from torchext.recorder import OpRecorder
 
 
 def linear_inputs(device, x_shape, w_shape, bias, dtype=torch.float64, requires_grad=(True, True, True)):

@@ -23,7 +23,7 @@ import torch.multiprocessing as mp
 from torch import nn
 
 import torchext
-from op_recorder import NON_COMPUTE, OpRecorder
+from torchext.recorder import NON_COMPUTE, OpRecorder
 from resnet_helpers import (REL, Trio, assert_accurate, assert_models_close, assert_rel_close,
                             batch, ddp_worker, free_port, resnet18, torchext_loss, twins)
 
@@ -246,7 +246,7 @@ class FirstArgRecorder(OpRecorder):
 
 def test_only_torchext_ops_compute_in_a_patched_training_step():
     """Every aten op seen in forward, backward and the optimizer step is allocation, view, copy
-    or fill (tests/op_recorder.NON_COMPUTE), except these, each counted exactly:
+    or fill (torchext.recorder.NON_COMPUTE), except these, each counted exactly:
     - forward: aten.add_.Tensor on the int64 num_batches_tracked counter, once per BatchNorm2d
       (native's own counter increment; torchext kernels compute floats);
     - backward: aten.add.Tensor, the autograd engine summing the two gradients at each residual

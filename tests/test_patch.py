@@ -11,7 +11,7 @@ import torchvision
 from torch import nn
 
 import torchext
-from op_recorder import OpRecorder
+from torchext.recorder import OpRecorder
 from resnet_helpers import resnet18
 
 RESNET18_COUNTS = {"Conv2d": 20, "BatchNorm2d": 20, "ReLU": 9, "MaxPool2d": 1,
@@ -79,21 +79,80 @@ def test_module_assigned_after_patching_is_native_until_patched_again():
     assert type(model.fc) is torchext.nn.Linear and report.patched["Linear"] == 1
 
 
-def test_unsupported_configurations_stay_native_and_are_named():
+def test_unsupported_configurations_stay_native_and_other_modules_are_routed():
     class MyConv(nn.Conv2d):
         pass
 
     model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, padding_mode="reflect"), MyConv(4, 4, 1),
                           nn.GELU(), nn.Identity(), nn.Conv2d(4, 4, 1), nn.Sequential(nn.ReLU()))
-    with pytest.warns(UserWarning, match=r"3 module\(s\) stay native") as caught:
+    with pytest.warns(UserWarning, match=r"1 module\(s\) stay native") as caught:
         _, report = torchext.patch(model, return_report=True)
-    message = str(caught[0].message)
-    assert "0 (padding_mode='reflect'" in message and "MyConv is a subclass of Conv2d" in message
-    assert "GELU has no torchext version" in message
-    assert set(report.native) == {"0", "1", "2"}  # Identity computes nothing: not reported
-    assert type(model[0]) is nn.Conv2d and type(model[1]) is MyConv
+    assert "0 (padding_mode='reflect'" in str(caught[0].message)
+    assert set(report.native) == {"0"}
+    assert type(model[0]) is nn.Conv2d
+    # A subclass torchext does not know and a module without a mirror keep their own forward,
+    # run under torchext.enable(); containers and Identity are left as they are.
+    assert type(model[1]).__bases__ == (MyConv,) and type(model[2]).__bases__ == (nn.GELU,)
+    assert type(model[3]) is nn.Identity and type(model) is nn.Sequential
     assert type(model[4]) is torchext.nn.Conv2d and type(model[5][0]) is torchext.nn.ReLU
-    assert report.patched == {"Conv2d": 1, "ReLU": 1}
+    assert report.patched == {"Conv2d": 1, "ReLU": 1} and report.routed == {"MyConv": 1, "GELU": 1}
+    assert "routed through torchext.enable(): GELU x1, MyConv x1" in str(report)
+    recorder = OpRecorder()
+    with recorder:
+        model(torch.rand(1, 3, 5, 5))
+    assert "torchext::conv2d" in recorder.torchext_ops()  # MyConv's forward calls F.conv2d: routed
+    torchext.unpatch(model)
+    assert [type(m) for m in model] == [nn.Conv2d, MyConv, nn.GELU, nn.Identity, nn.Conv2d, nn.Sequential]
+
+
+class Residual(nn.Module):
+    """A block whose forward does its own arithmetic, as torchvision's blocks do."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+
+    def forward(self, x):
+        return torch.relu(self.conv(x) + x * 0.5)
+
+
+def test_routed_forward_computes_on_torchext_and_matches_native():
+    native = nn.Sequential(Residual(), Residual())
+    model = torchext.patch(copy.deepcopy(native))
+    data = torch.rand(2, 3, 6, 6, dtype=torch.float64)
+    native.double(), model.double()
+    recorder = OpRecorder()
+    with recorder:
+        out = model(data)
+    assert recorder.native_compute_ops() == []
+    assert {"torchext::add", "torchext::mul_scalar", "torchext::relu"} <= set(recorder.torchext_ops())
+    torch.testing.assert_close(out, native(data), rtol=1e-12, atol=1e-12)
+    assert isinstance(model[0], Residual) and repr(model) == repr(native)
+
+
+def test_routed_modules_nest_hook_and_survive_pickling_in_a_new_process(tmp_path):
+    import subprocess
+    import sys
+    model = torchvision.models.squeezenet1_1(num_classes=4).eval()
+    seen = []
+    hook = model.features[3].register_forward_hook(lambda m, i, o: seen.append(type(m).__name__))
+    _, report = torchext.patch(model, return_report=True)
+    assert report.routed["Fire"] == 8 and report.routed["SqueezeNet"] == 1
+    data = torch.rand(1, 3, 48, 48)
+    out = model(data)
+    assert seen == ["Fire"]
+    hook.remove()  # a lambda does not pickle
+    path = tmp_path / "model.pt"
+    torch.save(model, path)
+    code = ("import torch, torchext; m = torch.load(%r, weights_only=False); "
+            "print(type(m.features[3]).__module__, isinstance(m.features[3], "
+            "__import__('torchvision').models.squeezenet.Fire)); "
+            "torch.save(m(torch.load(%r)), %r)") % (str(path), str(tmp_path / "x.pt"), str(tmp_path / "y.pt"))
+    torch.save(data, tmp_path / "x.pt")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["torchext.patch", "True"]
+    assert torch.equal(torch.load(tmp_path / "y.pt"), out)
+    assert type(copy.deepcopy(model).features[3]) is type(model.features[3])
 
 
 def test_configuration_changed_after_patching_is_switched_back():

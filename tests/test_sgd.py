@@ -7,7 +7,7 @@ import torch
 
 import torchext
 from torchext.optim import SGD
-from op_recorder import OpRecorder
+from torchext.recorder import OpRecorder
 
 # Odd sizes, a 0-dim tensor, an empty one, and enough elements in total (> the kernel's parallel
 # grain) that chunks cross parameter boundaries.

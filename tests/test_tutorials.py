@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import torchext
-from op_recorder import OpRecorder
+from torchext.recorder import OpRecorder
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 

@@ -1,4 +1,4 @@
-"""The torchext command line: `python -m torchext {demo,check,bench}`."""
+"""The torchext command line: `python -m torchext {demo,check,bench,coverage}`."""
 import argparse
 import sys
 
@@ -14,6 +14,12 @@ def main(argv=None):
     bench.add_argument("--out", default="benchmarks/results", help="where to save the results")
     bench.add_argument("--render", metavar="JSON", help="only rewrite the table, chart and README "
                                                         "section from a saved results file")
+    coverage = sub.add_parser("coverage", help="every torchvision classification model patched: "
+                                               "share of compute on torchext, parity, step time")
+    coverage.add_argument("models", nargs="*", help="model names or fnmatch patterns (default: all)")
+    coverage.add_argument("--size", type=int, default=64, help="input side (default 64)")
+    coverage.add_argument("--batch", type=int, default=2, help="batch size (default 2)")
+    coverage.add_argument("--out", help="folder to save coverage.json and coverage.md in")
     args = parser.parse_args(argv)
     if args.command == "demo":
         from .demo import main as run
@@ -21,6 +27,9 @@ def main(argv=None):
     if args.command == "check":
         from .check import main as run
         return run()
+    if args.command == "coverage":
+        from .coverage import main as run
+        return run(args.models, args.size, args.batch, args.out)
     from .bench import main as run
     return run(quick=args.quick, out_dir=args.out, render=args.render)
 

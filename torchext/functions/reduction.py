@@ -5,7 +5,6 @@ import torch
 
 from .._library import ops
 from . import arguments
-from .views import Reshape
 
 
 def _reduced_dims(ndim, dim):
@@ -33,7 +32,7 @@ class Sum(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
-        grad = Reshape.apply(grad, ctx.keepdim_shape)  # restore the reduced dims as size 1
+        grad = grad.reshape(ctx.keepdim_shape)  # restore the reduced dims as size 1
         return Expand.apply(grad, ctx.in_shape), None, None, None
 
 
@@ -61,7 +60,7 @@ def sum_to_size(grad, shape):
     dims = list(range(lead)) + [lead + i for i, s in enumerate(shape) if s == 1 and grad.shape[lead + i] != 1]
     if dims:
         grad = Sum.apply(grad, dims, True, None)
-    return Reshape.apply(grad, shape) if tuple(grad.shape) != shape else grad
+    return grad.reshape(shape) if tuple(grad.shape) != shape else grad
 
 
 def sum(input, dim=None, keepdim=False, *, dtype=None):

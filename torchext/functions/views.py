@@ -1,36 +1,9 @@
-"""View ops: transpose and reshape (flatten), as autograd Functions whose backward is the
-inverse view, so they are differentiable to any order. They compute nothing: the forward is the
-ATen view itself (a copy only where reshape must make one)."""
-import torch
-
+"""View ops: transpose and flatten, with torch's argument rules and errors. They compute nothing,
+so they are ATen's own views (reshape copies where the strides do not allow a view), recorded by
+autograd as native views: an in-place op on the result afterwards (e.g. an in-place activation
+after flatten) has native's view semantics, which a view returned from an autograd.Function
+forbids."""
 from . import arguments
-
-
-class Transpose(torch.autograd.Function):
-    """Swaps two dims; its gradient is swapped back."""
-
-    @staticmethod
-    def forward(ctx, x, dim0, dim1):
-        ctx.dims = (dim0, dim1)
-        return x.transpose(dim0, dim1)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return Transpose.apply(grad, *ctx.dims), None, None
-
-
-class Reshape(torch.autograd.Function):
-    """A view with a new shape (a copy where the strides do not allow a view); its gradient is
-    reshaped back."""
-
-    @staticmethod
-    def forward(ctx, x, shape):
-        ctx.in_shape = x.shape
-        return x.reshape(shape)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return Reshape.apply(grad, ctx.in_shape), None
 
 
 def wrap_dim(op, dim, ndim, name="dim"):
@@ -48,7 +21,7 @@ def transpose(input, dim0, dim1):
     """torch.transpose (a view)."""
     arguments.tensor("transpose", "input", input)
     ndim = input.dim()
-    return Transpose.apply(input, wrap_dim("transpose", dim0, ndim, "dim0"),
+    return input.transpose(wrap_dim("transpose", dim0, ndim, "dim0"),
                            wrap_dim("transpose", dim1, ndim, "dim1"))
 
 
@@ -57,7 +30,7 @@ def t(input):
     arguments.tensor("t", "input", input)
     if input.dim() > 2:
         raise RuntimeError(f"torchext.t: expects a tensor with <= 2 dimensions, but self is {input.dim()}D")
-    return Transpose.apply(input, 0, 1 if input.dim() == 2 else 0)
+    return input.transpose(0, 1 if input.dim() == 2 else 0)
 
 
 def flatten(input, start_dim=0, end_dim=-1):
@@ -70,10 +43,10 @@ def flatten(input, start_dim=0, end_dim=-1):
     if start > end:
         raise RuntimeError("torchext.flatten: start_dim cannot come after end_dim")
     if ndim == 0:
-        return Reshape.apply(input, (1,))
+        return input.reshape(1)
     if start == end:
         return input
     merged = 1
     for size in input.shape[start:end + 1]:
         merged *= size
-    return Reshape.apply(input, (*input.shape[:start], merged, *input.shape[end + 1:]))
+    return input.reshape(*input.shape[:start], merged, *input.shape[end + 1:])

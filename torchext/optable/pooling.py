@@ -32,7 +32,8 @@ def _adaptive(make):
 
 ENTRIES = [
     OpInfo("max_pool2d", F.max_pool2d, NF.max_pool2d, _max_pool, torch_ops=("max_pool2d", "max_pool2d_backward"),
-           routes=(Route(adapters.max_pool2d, (NF._max_pool2d,)),
+           # F.max_pool2d reaches the mode as itself (torch's boolean dispatch on return_indices).
+           routes=(Route(F.max_pool2d, (NF.max_pool2d,)), Route(adapters.max_pool2d, (NF._max_pool2d,)),
                    Route(adapters.max_pool2d_with_indices, (NF.max_pool2d_with_indices,))),
            modules=(tnn.MaxPool2d,), gradgrad=False,
            determinism=lambda make: [Sample((make(4, 32, 24, 24), 3, 2, 1))]),

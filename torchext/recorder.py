@@ -1,5 +1,8 @@
 """A TorchDispatchMode that records every op reaching the dispatcher, to prove that only
-torchext ops compute while the rest is allocation, views, copies and fills."""
+torchext ops compute while the rest is allocation, views, copies and fills (the tests and
+`python -m torchext coverage` use it)."""
+import collections
+
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -34,12 +37,13 @@ class OpRecorder(TorchDispatchMode):
         """The arguments of every call of the torchext op `name`, in order."""
         return [args for op, args in self._torchext_args if op == name]
 
-    def native_compute_ops(self, gradients=()):
-        """aten ops seen that are neither torchext ops nor in the non-compute set. `gradients`
-        lists .grad tensors that the autograd engine may accumulate into with add_ (its
-        gradient accumulation, not an op of the program)."""
-        grad_storages = {g.untyped_storage().data_ptr() for g in gradients}
-        found = set()
+    def native_compute_counts(self, gradients=(), counters=()):
+        """How many times each aten op that is neither a torchext op nor in the non-compute set
+        ran. `gradients` lists .grad tensors that the autograd engine may accumulate into with
+        add_ (its gradient accumulation, not an op of the program); `counters` lists integer
+        buffers a module counts in with add_ (BatchNorm's num_batches_tracked: bookkeeping)."""
+        exempt = {g.untyped_storage().data_ptr() for g in (*gradients, *counters)}
+        found = collections.Counter()
         for op, target in zip(self.ops, self._targets):
             namespace = op.namespace
             name = op._schema.name.split("::")[-1]
@@ -47,10 +51,37 @@ class OpRecorder(TorchDispatchMode):
                 continue
             if namespace == "aten" and name in NON_COMPUTE:
                 continue
-            if namespace == "aten" and name == "add_" and target in grad_storages:
+            if namespace == "aten" and name == "add_" and target in exempt:
                 continue
-            found.add(str(op))
-        return sorted(found)
+            found[str(op)] += 1
+        return found
+
+    def native_compute_ops(self, gradients=(), counters=()):
+        """The names of native_compute_counts' ops, sorted."""
+        return sorted(self.native_compute_counts(gradients, counters))
+
+    def torchext_count(self):
+        """How many torchext ops ran."""
+        return sum(1 for op in self.ops if op.namespace == "torchext")
 
     def torchext_ops(self):
         return sorted({op._schema.name for op in self.ops if op.namespace == "torchext"})
+
+
+def engine_gradient_sums(*outputs):
+    """How many additions the autograd engine makes in a backward from `outputs`: where k edges of
+    the graph lead into the same input of a node (a tensor used k times in the forward), it sums
+    the k gradients (k - 1 aten adds, its own accumulation, not an op of the program)."""
+    uses = collections.Counter()
+    seen = set()
+    stack = [t.grad_fn for t in outputs if t.grad_fn is not None]
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        for child, input_nr in node.next_functions:
+            if child is not None:
+                uses[(child, input_nr)] += 1
+                stack.append(child)
+    return sum(k - 1 for k in uses.values())
