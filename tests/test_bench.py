@@ -41,6 +41,14 @@ def test_time_op_measures_forward_and_backward_of_both():
         _check_stats(result[label]["forward+backward"])
 
 
+def test_model_step_times_a_torchvision_model():
+    runs = bench.model_step(2, 32, reps=2, compile_native=False, name="mobilenet_v3_small")
+    assert set(runs) == {"native", "torchext"}
+    for phases in runs.values():
+        for stats in phases.values():
+            _check_stats(stats)
+
+
 def test_conv_layers_count_flops():
     layers = bench.resnet18_conv_layers(batch=2, size=32)
     names = [name for name, *_ in layers]
@@ -71,6 +79,8 @@ def _fake_results():
     quarter = {phase: (0.5, 0.4, 0.6) for phase in phases}
     return {"machine": machine,
             "model": [{"input": "1x3x64x64", "runs": {"native": phases, "torchext": half}}],
+            "cnn_models": [{"model": "mobilenet_v2", "input": "8x3x224x224",
+                            "runs": {"native": phases, "torchext": quarter}}],
             "ops": [{"name": "relu 1x2", "native": {"forward": stats, "forward+backward": stats},
                      "torchext": {"forward": half["total"], "forward+backward": half["total"]}}],
             "conv_layers": [{"name": "conv2d 3x3/1 4->4 on 1x4x8x8", "input": "1x3x32x32", "forward_flops": 4_000_000,
@@ -88,6 +98,7 @@ def test_results_are_written_and_rerendered(tmp_path):
     text = table.read_text()
     assert "| 1x3x64x64 | total | 2.000 (1.500-2.500) | 1.000 (0.900-1.100) | 0.50 | - |" in text
     assert "| gemm 8^3 | 10.0 | 9.0 | 0.90 |" in text
+    assert "| mobilenet_v2 | 8x3x224x224 | 0.25 | 0.25 | 2.000 (1.500-2.500) | 0.500 (0.400-0.600) | 0.25 |" in text
     # 3 x 4 MFLOP forward+backward in 2 ms (native) and 1 ms (ours), ours at 12 / 50 of the peak.
     assert "| 2.000 (1.500-2.500) | 1.000 (0.900-1.100) | 0.50 | 6 | 12 | 0.24 |" in text
     assert "| 1x3x64x64 | 100 | 80 | 70 | 60 |" in text

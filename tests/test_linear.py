@@ -124,3 +124,16 @@ def test_opcheck(device, x_shape):
     g = torch.randn(*x_shape[:-1], 5, device=device)
     for mask in ([True, True, True], [True, False, False], [False, True, True]):
         torch.library.opcheck(torch.ops.torchext.linear_backward.default, (g, x, w, mask))
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (2, 3, 4), (4,)])
+def test_output_takes_in_place_ops_as_native(shape):
+    # The op's output is not a view, so autograd lets an in-place op follow (MobileNetV3's
+    # Linear -> Hardswish(inplace=True)).
+    x = torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(5, 4, dtype=torch.float64, requires_grad=True)
+    ours = F.linear(x, w).mul_(2)
+    native = torch.nn.functional.linear(x, w).mul_(2)
+    torch.testing.assert_close(ours, native)
+    grads = torch.autograd.grad(ours.sum(), (x, w))
+    torch.testing.assert_close(grads, torch.autograd.grad(native.sum(), (x, w)))

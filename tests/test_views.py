@@ -92,3 +92,17 @@ def test_errors(device):
         F.flatten(torch.ones(2, 3, device=device), 3)
     with pytest.raises(RuntimeError, match=r"torchext.flatten: start_dim cannot come after end_dim"):
         F.flatten(torch.ones(2, 3, device=device), 1, 0)
+
+
+def test_in_place_op_after_a_view_behaves_as_native():
+    # AlexNet: flatten, then an in-place op (dropout, relu_) on the view: native view semantics,
+    # gradients through the base included.
+    x = torch.randn(2, 3, 4, dtype=torch.float64, requires_grad=True)
+    views = [(lambda t: F.flatten(t, 1), lambda t: torch.flatten(t, 1)),
+             (lambda t: F.transpose(t, 0, 2), lambda t: torch.transpose(t, 0, 2)),
+             (lambda t: F.t(t[0]), lambda t: torch.t(t[0]))]
+    for view, native_view in views:
+        ours, native = view(x * 1).relu_(), native_view(x * 1).relu_()
+        torch.testing.assert_close(ours, native)
+        (grad,) = torch.autograd.grad(ours.square().sum(), x)
+        torch.testing.assert_close(grad, torch.autograd.grad(native.square().sum(), x)[0])

@@ -22,6 +22,9 @@ from . import functional as F
 from .timing import compare_training_steps
 
 MODEL_SHAPES = [(1, 64), (8, 64), (32, 64), (64, 32), (8, 224)]
+# The other CNN families' whole training steps (model, batch, image side).
+CNN_STEPS = [("mobilenet_v2", 8, 224), ("efficientnet_b0", 8, 224), ("densenet121", 8, 224),
+             ("convnext_tiny", 8, 224)]
 # The input whose convolution layers are timed one by one, with GFLOP/s against the machine's peak.
 CONV_LAYER_INPUT = (8, 224)
 # Vector ISA extensions worth naming for these kernels (from /proc/cpuinfo's flags).
@@ -281,12 +284,13 @@ def gemm_cases():
     return cases
 
 
-def model_step(batch, size, reps, compile_native):
-    """Median times of the tutorial step's phases, native vs torchext (vs compiled native)."""
-    from torchvision.models import resnet18
+def model_step(batch, size, reps, compile_native, name="resnet18"):
+    """Median times of the tutorial step's phases of a torchvision model, native vs torchext (vs
+    compiled native)."""
+    import torchvision
 
     torch.manual_seed(0)
-    model = resnet18(weights=None)
+    model = torchvision.models.get_model(name, weights=None)
     patched = torchext.patch(copy.deepcopy(model))
     data, labels = torch.rand(batch, 3, size, size), torch.rand(batch, 1000)
     setups = {"native": (model, torch.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9)),
@@ -370,6 +374,15 @@ def write_results(results, out_dir, update_readme=None):
                          f"{_ms(row['runs']['torchext'][phase])} | "
                          f"{row['runs']['torchext'][phase][0] / row['runs']['native'][phase][0]:.2f} | "
                          f"{_ms(compiled[phase]) if compiled else '-'} |")
+    if results.get("cnn_models"):
+        lines += ["", "## Training step of other torchvision CNNs (patched, forward, backward, SGD momentum step)", "",
+                  "| model | input | forward ratio | backward ratio | native step | torchext step | step ratio |",
+                  "|---|---|---|---|---|---|---|"]
+        for row in results["cnn_models"]:
+            n, o = row["runs"]["native"], row["runs"]["torchext"]
+            lines.append(f"| {row['model']} | {row['input']} | {o['forward'][0] / n['forward'][0]:.2f} | "
+                         f"{o['backward'][0] / n['backward'][0]:.2f} | {_ms(n['total'])} | {_ms(o['total'])} | "
+                         f"{o['total'][0] / n['total'][0]:.2f} |")
     if results.get("memory"):
         fixed = "native fixed mmap threshold" in results["memory"][0]
         lines += ["", "## Peak memory added by 3 training steps (MB, resident)", "",
@@ -452,6 +465,9 @@ def _chart(results, path):
     for row in results["model"]:
         labels.append(f"step {row['input']}")
         ratios.append(row["runs"]["torchext"]["total"][0] / row["runs"]["native"]["total"][0])
+    for row in results.get("cnn_models", []):
+        labels.append(f"{row['model']} step {row['input']}")
+        ratios.append(row["runs"]["torchext"]["total"][0] / row["runs"]["native"]["total"][0])
     for row in results["ops"] + results.get("conv_layers", []):
         labels.append(row["name"])
         ratios.append(row["torchext"]["forward+backward"][0] / row["native"]["forward+backward"][0])
@@ -473,7 +489,8 @@ def main(quick=False, out_dir=DEFAULT_OUT, render=None):
     if render:
         print(write_results(json.loads(Path(render).read_text()), out_dir).read_text())
         return 0
-    results = {"machine": machine(), "model": [], "ops": [], "conv_layers": [], "gemm": [], "memory": []}
+    results = {"machine": machine(), "model": [], "cnn_models": [], "ops": [], "conv_layers": [], "gemm": [],
+               "memory": []}
     results["machine"]["fma_peak_gflops"] = fma_peak_gflops(0.1 if quick else 0.5)
     # One thread's too: on a shared VM the all-threads figure can fall below what the cores do
     # (the GEMM then "exceeds the peak"), and this tells the two apart.
@@ -487,7 +504,9 @@ def main(quick=False, out_dir=DEFAULT_OUT, render=None):
     cases = resnet18_layer_cases()
     conv_layers = [] if quick else resnet18_conv_layers(*CONV_LAYER_INPUT)
     lower_path = "avx2" if results["machine"]["capability"] == "avx512" else None
-    progress = Progress(len(shapes) + len(cases) + len(conv_layers) + 1 + (0 if quick else len(shapes)), "bench")
+    cnn_steps = [(name, batch, 64 if quick else size) for name, batch, size in CNN_STEPS]
+    progress = Progress(len(shapes) + len(cnn_steps) + len(cases) + len(conv_layers) + 1
+                        + (0 if quick else len(shapes)), "bench")
     for batch, size in shapes:
         reps = 5 if quick else 9 if batch * size * size > 8 * 64 * 64 * 4 else 21
         compile_native = not quick and batch == 8 and size == 64
@@ -499,6 +518,10 @@ def main(quick=False, out_dir=DEFAULT_OUT, render=None):
             runs = model_step(batch, size, reps, False)
         results["model"].append({"input": f"{batch}x3x{size}x{size}", "runs": runs})
         progress.step(f"model {batch}x3x{size}x{size}")
+    for name, batch, size in cnn_steps:
+        runs = model_step(batch, size, 3 if quick else 5, False, name)
+        results["cnn_models"].append({"model": name, "input": f"{batch}x3x{size}x{size}", "runs": runs})
+        progress.step(name)
     for name, native, ours, make in cases:
         results["ops"].append({"name": name, **time_op(native, ours, make, 0.3 if quick else 1.2)})
         progress.step(name)

@@ -72,14 +72,15 @@ at::Tensor matmul_cuda(const at::Tensor& self, const at::Tensor& other) {
   out_shape.insert(out_shape.end(), {n, p});
 
   c10::cuda::CUDAGuard guard(self.device());
-  at::Tensor out = at::empty(out_shape, self.options());
+  at::Tensor result = at::empty(m.result, self.options());  // the op's output is not a view
+  at::Tensor out = result.view(out_shape);
   if (out.numel() > 0) {
     const at::Tensor a_full = a.expand(a_shape), b_full = b.expand(b_shape);
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, out.scalar_type(), "torchext_matmul", [&] {
       batched_product<scalar_t>(a_full, b_full, out, batch_dims);
     });
   }
-  return out.view(m.result);
+  return result;
 }
 
 }  // namespace

@@ -26,7 +26,8 @@ at::Tensor reduce_sum(const at::Tensor& x, at::IntArrayRef dims, bool keepdim, d
     }
   }
   c10::cuda::CUDAGuard guard(x.device());
-  auto out = at::empty(kept_sizes, x.options());
+  auto result = at::empty(out_shape, x.options());  // the op's output is not a view
+  auto out = result.view(kept_sizes);
   const auto kept = make_indexer<1>(kept_sizes, {kept_strides});
   const auto red = make_indexer<1>(red_sizes, {red_strides});
   const int64_t n_red = c10::multiply_integers(red_sizes);
@@ -34,7 +35,7 @@ at::Tensor reduce_sum(const at::Tensor& x, at::IntArrayRef dims, bool keepdim, d
     sum_launch(x.const_data_ptr<scalar_t>(), out.mutable_data_ptr<scalar_t>(), kept, out.numel(),
                red, n_red, scale);
   });
-  return out.view(out_shape);
+  return result;
 }
 
 namespace {
