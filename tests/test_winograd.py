@@ -13,7 +13,9 @@ cpu = torchext.backends.cpu
 WINOGRAD = ["winograd_2x2", "winograd_4x4"]
 
 # (batch, in channels, out channels, height, width, padding): partial tiles at the bottom and
-# right, one-tile images, more tiles than a GEMM panel, padding 0, 1, 2 and per dimension.
+# right, one-tile images, more tiles than a GEMM panel, padding 0, 1, 2 and per dimension; and
+# channels enough for the transformed filters to be held in blocks of output channels (an
+# uneven last block), over several blocks of tiles.
 SHAPES = [
     (1, 1, 1, 3, 3, 1),
     (2, 3, 5, 7, 9, 1),
@@ -23,6 +25,7 @@ SHAPES = [
     (1, 9, 7, 1, 1, 1),
     (2, 5, 3, 10, 3, (0, 2)),
     (5, 6, 20, 9, 10, 1),
+    (3, 260, 271, 4, 5, 1),
 ]
 
 

@@ -5,13 +5,16 @@
 //      V = B^T d B straight into the GEMM's packed-B layout, one panel per transformed position;
 //   2. one GEMM per transformed position xi: M[xi] = U[xi] @ V[xi] (gemm_prepacked_b);
 //   3. output transform: Y = A^T M A per (output channel, panel of tiles), scattered to NCHW.
-// The filters are transformed once per call (U = G g G^T).
+// The filters are transformed (U = G g G^T) a block of output channels at a time, the block as
+// large as kFilterBytes allows: once per call when U fits, else once per block of tiles, so that
+// U never takes more memory than that (at 512 channels it would be 36 MB for F(4x4,3x3)).
 //
 // The weight gradient is the same algorithm turned around (the transposition principle: the
 // gradient of Y = A^T [U (.) V] A with respect to g): per block, the input transform above and
 // Go = A grad_out_tile A^T, then per position xi one GEMM summing over the block's tiles,
 //   dU[xi] (C x K) += V[xi] (C x tiles) @ Go[xi]^T (tiles x K),
-// and at the end grad_weight = G^T dU G for every filter. Every transform is vectorized across
+// and at the end grad_weight = G^T dU G for every filter; dU, too, is held a block of output
+// channels at a time (the input transform then runs once per block). Every transform is vectorized across
 // tiles (or filters): a panel's tiles are the lanes, so the transforms are plain vector adds and
 // FMAs with the matrices' coefficients folded in at compile time.
 #include "winograd.h"
@@ -211,6 +214,8 @@ struct Products {
 constexpr int64_t kBlockBytes = int64_t(4) << 20;
 // The GEMM reads U in place (no packing) while its C is at most this many panels wide.
 constexpr int64_t kMaxBlockPanels = 8;
+// Bytes of transformed filters (U, or dU for the weight gradient) held at once.
+constexpr int64_t kFilterBytes = int64_t(8) << 20;
 
 // One tile: where its patch starts in the padded input (image, channel 0) and its output in the
 // output (image, channel 0), and whether all m x m of its outputs lie inside the plane.
@@ -240,18 +245,20 @@ class Winograd {
     const int64_t panels = (tiles_ + NR - 1) / NR;
     const int64_t blocks = (panels + most - 1) / most;
     block_panels_ = (panels + blocks - 1) / blocks;  // blocks evened out
+    const int64_t per_channel = positions * s.in_channels * int64_t(sizeof(T));
+    const int64_t k_blocks = std::max<int64_t>(1, (s.out_channels * per_channel + kFilterBytes - 1) / kFilterBytes);
+    k_block_ = (s.out_channels + k_blocks - 1) / k_blocks;  // evened out
   }
 
   void run(const T* x, const T* weight, bool transposed, const T* bias, T* out) const {
-    const int64_t C = s_.in_channels, K = s_.out_channels, block = block_panels_ * NR;
-    T* U = thread_workspace<Filters, T>(positions * K * C);
+    const int64_t C = s_.in_channels, K = s_.out_channels, block = block_panels_ * NR, kb = k_block_;
+    T* U = thread_workspace<Filters, T>(positions * kb * C);
     T* padded = thread_workspace<Padded, T>(s_.batch * C * padded_h_ * padded_w_);
     T* Vp = thread_workspace<Inputs, T>(positions * C * block);
-    T* M = thread_workspace<Products, T>(positions * K * block);
-    transform_filters(weight, transposed, U);
+    T* M = thread_workspace<Products, T>(positions * kb * block);
+    const bool filters_once = kb == K;
+    if (filters_once) transform_filters(weight, transposed, 0, K, U);
     pad_input(x, padded);
-    // U[xi] is K x C, row-major from a forward weight, column-major from a transposed one.
-    const int64_t u_rs = transposed ? 1 : C, u_cs = transposed ? K : 1;
     std::vector<Tile> tiles(block);
     for (int64_t t0 = 0; t0 < tiles_; t0 += block) {
       const int64_t count = std::min(block, tiles_ - t0), panels = (count + NR - 1) / NR;
@@ -259,57 +266,68 @@ class Winograd {
       at::parallel_for(0, panels * C, 1, [&](int64_t lo, int64_t hi) {
         for (int64_t i = lo; i < hi; ++i) transform_inputs(padded, tiles.data(), i / C, i % C, Vp);
       });
-      at::parallel_for(0, positions, 1, [&](int64_t lo, int64_t hi) {
-        for (int64_t xi = lo; xi < hi; ++xi)
-          gemm_prepacked_b<T>(K, count, C, T(1), U + xi * K * C, u_rs, u_cs, Vp + xi * C * block,
-                              T(0), M + xi * K * block, block);
-      });
-      at::parallel_for(0, K * panels, 1, [&](int64_t lo, int64_t hi) {
-        for (int64_t i = lo; i < hi; ++i)
-          transform_outputs(M, block, tiles.data(), count, i / panels, i % panels, bias, out);
-      });
+      for (int64_t k0 = 0; k0 < K; k0 += kb) {
+        const int64_t kn = std::min(kb, K - k0);
+        if (!filters_once) transform_filters(weight, transposed, k0, kn, U);
+        // U[xi] is kn x C, row-major from a forward weight, column-major from a transposed one.
+        const int64_t u_rs = transposed ? 1 : C, u_cs = transposed ? kn : 1;
+        at::parallel_for(0, positions, 1, [&](int64_t lo, int64_t hi) {
+          for (int64_t xi = lo; xi < hi; ++xi)
+            gemm_prepacked_b<T>(kn, count, C, T(1), U + xi * kn * C, u_rs, u_cs, Vp + xi * C * block,
+                                T(0), M + xi * kn * block, block);
+        });
+        at::parallel_for(0, kn * panels, 1, [&](int64_t lo, int64_t hi) {
+          for (int64_t i = lo; i < hi; ++i)
+            transform_outputs(M, kn, block, tiles.data(), count, k0, i / panels, i % panels, bias, out);
+        });
+      }
     }
   }
 
   // grad_weight = the weight gradient of the forward convolution over x with grad_out.
   void run_weight_grad(const T* x, const T* grad_out, T* grad_weight) const {
-    const int64_t C = s_.in_channels, K = s_.out_channels, block = block_panels_ * NR;
+    const int64_t C = s_.in_channels, K = s_.out_channels, block = block_panels_ * NR, kb = k_block_;
     // grad_out in whole tiles: zeros past the plane's bottom and right edges.
     const int64_t go_h = tiles_y_ * m, go_w = tiles_x_ * m;
-    T* dU = thread_workspace<Filters, T>(positions * K * C);
+    T* dU = thread_workspace<Filters, T>(positions * kb * C);
     T* padded = thread_workspace<Padded, T>(s_.batch * C * padded_h_ * padded_w_);
     T* go_padded = thread_workspace<PaddedGradient, T>(s_.batch * K * go_h * go_w);
     T* Vr = thread_workspace<Inputs, T>(positions * C * block);
-    T* Go = thread_workspace<Products, T>(positions * K * block);
+    T* Go = thread_workspace<Products, T>(positions * kb * block);
     pad_input(x, padded);
     pad_planes(grad_out, s_.batch * K, s_.out_h, s_.out_w, 0, 0, go_h, go_w, go_padded);
     std::vector<Tile> tiles(block);
-    for (int64_t t0 = 0; t0 < tiles_; t0 += block) {
-      const int64_t count = std::min(block, tiles_ - t0), panels = (count + NR - 1) / NR;
-      for (int64_t t = 0; t < block; ++t) tiles[t] = tile(t0 + std::min(t, count - 1));
-      at::parallel_for(0, panels * C, 1, [&](int64_t lo, int64_t hi) {
-        for (int64_t i = lo; i < hi; ++i) transform_inputs(padded, tiles.data(), i / C, i % C, Vr, false);
-      });
-      at::parallel_for(0, panels * K, 1, [&](int64_t lo, int64_t hi) {
-        for (int64_t i = lo; i < hi; ++i) transform_gradients(go_padded, go_w, tiles.data(), i / K, i % K, Go);
-      });
-      // Only the block's real tiles are summed (the lanes past `count` repeat the last tile).
-      at::parallel_for(0, positions, 1, [&](int64_t lo, int64_t hi) {
-        for (int64_t xi = lo; xi < hi; ++xi)
-          gemm<T>(C, K, count, T(1), Vr + xi * C * block, block, 1, Go + xi * K * block, 1, block,
-                  t0 == 0 ? T(0) : T(1), dU + xi * C * K, K, 1);
-      });
+    for (int64_t k0 = 0; k0 < K; k0 += kb) {  // dU of output channels k0 .. k0 + kn
+      const int64_t kn = std::min(kb, K - k0);
+      for (int64_t t0 = 0; t0 < tiles_; t0 += block) {
+        const int64_t count = std::min(block, tiles_ - t0), panels = (count + NR - 1) / NR;
+        for (int64_t t = 0; t < block; ++t) tiles[t] = tile(t0 + std::min(t, count - 1));
+        at::parallel_for(0, panels * C, 1, [&](int64_t lo, int64_t hi) {
+          for (int64_t i = lo; i < hi; ++i) transform_inputs(padded, tiles.data(), i / C, i % C, Vr, false);
+        });
+        at::parallel_for(0, panels * kn, 1, [&](int64_t lo, int64_t hi) {
+          for (int64_t i = lo; i < hi; ++i)
+            transform_gradients(go_padded, go_w, tiles.data(), i / kn, k0, kn, i % kn, Go);
+        });
+        // Only the block's real tiles are summed (the lanes past `count` repeat the last tile).
+        at::parallel_for(0, positions, 1, [&](int64_t lo, int64_t hi) {
+          for (int64_t xi = lo; xi < hi; ++xi)
+            gemm<T>(C, kn, count, T(1), Vr + xi * C * block, block, 1, Go + xi * kn * block, 1, block,
+                    t0 == 0 ? T(0) : T(1), dU + xi * C * kn, kn, 1);
+        });
+      }
+      inverse_transform_filters(dU, k0, kn, grad_weight);
     }
-    inverse_transform_filters(dU, grad_weight);
   }
 
  private:
-  // Go = A go A^T for the tiles of one panel and output channel k of grad_out (padded to whole
-  // tiles, rows of go_w), as rows of tiles.
-  void transform_gradients(const T* go_padded, int64_t go_w, const Tile* tiles, int64_t panel, int64_t k, T* Go) const {
+  // Go = A go A^T for the tiles of one panel and output channel k0 + k of grad_out (padded to
+  // whole tiles, rows of go_w), as rows of tiles; Go holds the kn channels from k0.
+  void transform_gradients(const T* go_padded, int64_t go_w, const Tile* tiles, int64_t panel, int64_t k0,
+                           int64_t kn, int64_t k, T* Go) const {
     const int64_t K = s_.out_channels, block = block_panels_ * NR;
     const int64_t go_plane = tiles_y_ * m * go_w, image = K * go_plane;
-    const T* channel = go_padded + k * go_plane;
+    const T* channel = go_padded + (k0 + k) * go_plane;
     for (int v = 0; v < NV; ++v) {
       const Tile* lanes = tiles + panel * NR + v * W;
       T* dst = Go + k * block + panel * NR + v * W;
@@ -319,7 +337,7 @@ class Winograd {
         const int64_t n = t.out / out_image, at = t.out % out_image;
         return n * image + at / s_.out_w * go_w + at % s_.out_w;
       };
-      auto store = [&](int a, int b, V value) { S::storeu(dst + (a * alpha + b) * K * block, value); };
+      auto store = [&](int a, int b, V value) { S::storeu(dst + (a * alpha + b) * kn * block, value); };
 #ifdef TORCHEXT_TILE_ROWS
       if constexpr (std::is_same_v<T, float>) {
         const float* rows[W];
@@ -347,13 +365,14 @@ class Winograd {
     }
   }
 
-  // grad_weight[k][c] = G^T dU[.][c][k] G for every filter, W filters (consecutive k) at a time.
-  void inverse_transform_filters(const T* dU, T* grad_weight) const {
-    const int64_t C = s_.in_channels, K = s_.out_channels, filters = C * K;
+  // grad_weight[k0 + k][c] = G^T dU[.][c][k] G for the kn output channels from k0 that dU holds,
+  // W filters (consecutive k) at a time.
+  void inverse_transform_filters(const T* dU, int64_t k0, int64_t kn, T* grad_weight) const {
+    const int64_t C = s_.in_channels, filters = C * kn;
     const int64_t vectors = (filters + W - 1) / W;
     at::parallel_for(0, vectors, 64, [&](int64_t lo, int64_t hi) {
       for (int64_t v = lo; v < hi; ++v) {
-        const int64_t f0 = v * W;  // dU's filter index c*K + k
+        const int64_t f0 = v * W;  // dU's filter index c*kn + k
         const int lanes = static_cast<int>(std::min<int64_t>(W, filters - f0));
         alignas(64) T taps[9][W];
         transform_2d<T>(
@@ -365,7 +384,7 @@ class Winograd {
             },
             [&](int i, int j, V value) { S::storeu(taps[i * 3 + j], value); });
         for (int l = 0; l < lanes; ++l) {
-          const int64_t c = (f0 + l) / K, k = (f0 + l) % K;
+          const int64_t c = (f0 + l) / kn, k = k0 + (f0 + l) % kn;
           for (int tap = 0; tap < 9; ++tap) grad_weight[(k * C + c) * 9 + tap] = taps[tap][l];
         }
       }
@@ -411,18 +430,23 @@ class Winograd {
     pad_planes(x, s_.batch * s_.in_channels, s_.height, s_.width, s_.pad_top, s_.pad_left, padded_h_, padded_w_, padded);
   }
 
-  // U[xi][f] = (G g_f G^T)[xi] for every filter f = k*C + c of the weight (c*K + k when
-  // transposed), W filters at a time: their 9 taps gathered into lanes, then one vector transform.
-  void transform_filters(const T* weight, bool transposed, T* U) const {
-    const int64_t filters = s_.in_channels * s_.out_channels;
+  // U[xi][j] = (G g G^T)[xi] for the filters g(k, c) of the kn output channels k from k0: j =
+  // (k - k0)*C + c, or (k - k0) + c*kn when transposed (the weight's own order when kn = K), W
+  // filters at a time: their 9 taps gathered into lanes, then one vector transform.
+  void transform_filters(const T* weight, bool transposed, int64_t k0, int64_t kn, T* U) const {
+    const int64_t C = s_.in_channels, K = s_.out_channels, filters = C * kn;
     const int64_t vectors = (filters + W - 1) / W;
+    // The weight's filter index of U's filter j.
+    auto filter = [&](int64_t j) { return transposed ? j / kn * K + k0 + j % kn : k0 * C + j; };
     at::parallel_for(0, vectors, 64, [&](int64_t lo, int64_t hi) {
       for (int64_t v = lo; v < hi; ++v) {
         const int64_t f0 = v * W;
         const int lanes = static_cast<int>(std::min<int64_t>(W, filters - f0));
         alignas(64) T taps[9][W] = {};
-        for (int l = 0; l < lanes; ++l)
-          for (int tap = 0; tap < 9; ++tap) taps[tap][l] = weight[(f0 + l) * 9 + (transposed ? 8 - tap : tap)];
+        for (int l = 0; l < lanes; ++l) {
+          const T* g = weight + filter(f0 + l) * 9;
+          for (int tap = 0; tap < 9; ++tap) taps[tap][l] = g[transposed ? 8 - tap : tap];
+        }
         transform_2d<T>(
             F::G, F::G, [&](int i, V (&row)[3]) {
               for (int j = 0; j < 3; ++j) row[j] = S::load(taps[i * 3 + j]);
@@ -480,13 +504,12 @@ class Winograd {
     }
   }
 
-  // out = A^T M A (+ bias) for output channel k and one panel of tiles, each tile's m x m values
-  // stored where they lie inside the output.
-  void transform_outputs(const T* M, int64_t block, const Tile* tiles, int64_t count, int64_t k,
-                         int64_t panel, const T* bias, T* out) const {
-    const int64_t K = s_.out_channels;
-    T* channel = out + k * s_.out_h * s_.out_w;
-    const V b = S::set1(bias ? bias[k] : T(0));
+  // out = A^T M A (+ bias) for output channel k0 + k and one panel of tiles, each tile's m x m
+  // values stored where they lie inside the output; M holds the kn channels from k0.
+  void transform_outputs(const T* M, int64_t kn, int64_t block, const Tile* tiles, int64_t count, int64_t k0,
+                         int64_t k, int64_t panel, const T* bias, T* out) const {
+    T* channel = out + (k0 + k) * s_.out_h * s_.out_w;
+    const V b = S::set1(bias ? bias[k0 + k] : T(0));
     for (int v = 0; v < NV; ++v) {
       const int64_t first = panel * NR + v * W;
       if (first >= count) break;
@@ -494,7 +517,7 @@ class Winograd {
       V y[m][m];
       transform_2d<T>(
           F::AT, F::AT, [&](int a, V (&row)[alpha]) {
-            for (int c = 0; c < alpha; ++c) row[c] = S::loadu(src + (a * alpha + c) * K * block);
+            for (int c = 0; c < alpha; ++c) row[c] = S::loadu(src + (a * alpha + c) * kn * block);
           },
           [&](int i, int j, V value) { y[i][j] = bias ? S::add(value, b) : value; });
       store_tiles(y, tiles + first, std::min<int64_t>(W, count - first), channel);
@@ -549,7 +572,8 @@ class Winograd {
   }
 
   WinogradShape s_;
-  int64_t tiles_y_, tiles_x_, tiles_, padded_h_, padded_w_, block_panels_;
+  // k_block_: output channels whose transformed filters are held at once (kFilterBytes).
+  int64_t tiles_y_, tiles_x_, tiles_, padded_h_, padded_w_, block_panels_, k_block_;
 };
 
 }  // namespace
