@@ -49,6 +49,17 @@ def test_model_step_times_a_torchvision_model():
             _check_stats(stats)
 
 
+def test_cnn_op_cases_compute_the_same_on_both_sides():
+    cases = bench.cnn_op_cases(batch=1)
+    assert len({name for name, *_ in cases}) == len(cases)
+    for name, native, ours, make in cases:
+        inputs = make()
+        torch.manual_seed(0)  # dropout and stochastic depth draw native's masks
+        expected = native(*inputs)
+        torch.manual_seed(0)
+        torch.testing.assert_close(ours(*inputs), expected, rtol=1e-4, atol=1e-5, msg=name)
+
+
 def test_conv_layers_count_flops():
     layers = bench.resnet18_conv_layers(batch=2, size=32)
     names = [name for name, *_ in layers]
@@ -83,6 +94,8 @@ def _fake_results():
                             "runs": {"native": phases, "torchext": quarter}}],
             "ops": [{"name": "relu 1x2", "native": {"forward": stats, "forward+backward": stats},
                      "torchext": {"forward": half["total"], "forward+backward": half["total"]}}],
+            "cnn_ops": [{"name": "silu 1x2", "native": {"forward": stats, "forward+backward": stats},
+                         "torchext": {"forward": stats, "forward+backward": quarter["total"]}}],
             "conv_layers": [{"name": "conv2d 3x3/1 4->4 on 1x4x8x8", "input": "1x3x32x32", "forward_flops": 4_000_000,
                              "native": {"forward": stats, "forward+backward": stats},
                              "torchext": {"forward": half["total"], "forward+backward": half["total"]},
@@ -98,6 +111,7 @@ def test_results_are_written_and_rerendered(tmp_path):
     text = table.read_text()
     assert "| 1x3x64x64 | total | 2.000 (1.500-2.500) | 1.000 (0.900-1.100) | 0.50 | - |" in text
     assert "| gemm 8^3 | 10.0 | 9.0 | 0.90 |" in text
+    assert "| silu 1x2 | 2.000 (1.500-2.500) | 2.000 (1.500-2.500) | 1.00 | 2.000 (1.500-2.500) | 0.500 (0.400-0.600) | 0.25 |" in text
     assert "| mobilenet_v2 | 8x3x224x224 | 0.25 | 0.25 | 2.000 (1.500-2.500) | 0.500 (0.400-0.600) | 0.25 |" in text
     # 3 x 4 MFLOP forward+backward in 2 ms (native) and 1 ms (ours), ours at 12 / 50 of the peak.
     assert "| 2.000 (1.500-2.500) | 1.000 (0.900-1.100) | 0.50 | 6 | 12 | 0.24 |" in text

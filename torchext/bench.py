@@ -135,6 +135,50 @@ def resnet18_layer_cases(batch=8, size=64):
     return list(seen.values())
 
 
+def cnn_op_cases(batch=8):
+    """The ops the other torchvision CNN families add, at shapes those models have at 224x224, as
+    (name, native_fn, ours_fn, make_inputs)."""
+    import torchvision
+
+    def tensors(*shapes):
+        return lambda: tuple(torch.randn(shape).requires_grad_() for shape in shapes)
+
+    def depthwise(channels, size, kernel, stride):
+        conv = nn.Conv2d(channels, channels, kernel, stride, kernel // 2, groups=channels)
+        return _conv_case(conv, (batch, channels, size, size))
+
+    act = (batch, 144, 56, 56)  # an inverted residual's expanded activations (MobileNet, EfficientNet)
+    se = (batch, 144, 1, 1)  # a squeeze-excitation gate
+    ln = (batch, 56, 56, 96)  # ConvNeXt's first stage, channels last
+    return [
+        _unary_case(f"sigmoid {_fmt(act)}", act, torch.sigmoid, F.sigmoid),
+        _unary_case(f"silu {_fmt(act)}", act, NF.silu, F.silu),
+        _unary_case(f"relu6 {_fmt(act)}", act, NF.relu6, F.relu6),
+        _unary_case(f"hardswish {_fmt(act)}", act, NF.hardswish, F.hardswish),
+        _unary_case(f"hardsigmoid {_fmt(se)}", se, NF.hardsigmoid, F.hardsigmoid),
+        _unary_case(f"gelu {_fmt((batch, 56, 56, 384))}", (batch, 56, 56, 384), NF.gelu, F.gelu),
+        (f"mul by SE gate {_fmt(act)} * {_fmt(se)}", torch.mul, F.mul, tensors(act, se)),
+        (f"div {_fmt(act)} / {_fmt(se)}", torch.div, F.div, tensors(act, se)),
+        _unary_case(f"mean (2, 3) {_fmt((batch, 1280, 7, 7))}", (batch, 1280, 7, 7),
+                    lambda t: t.mean((2, 3)), lambda t: F.mean(t, (2, 3))),
+        (f"cat dim 1 {_fmt((batch, 256, 28, 28))} + {_fmt((batch, 32, 28, 28))}",
+         lambda a, b: torch.cat([a, b], 1), lambda a, b: F.cat([a, b], 1),
+         tensors((batch, 256, 28, 28), (batch, 32, 28, 28))),
+        _unary_case(f"avg_pool2d 2/2 {_fmt((batch, 128, 56, 56))}", (batch, 128, 56, 56),
+                    lambda t: NF.avg_pool2d(t, 2, 2), lambda t: F.avg_pool2d(t, 2, 2)),
+        _unary_case(f"avg_pool2d 3/1/1 {_fmt((batch, 192, 28, 28))}", (batch, 192, 28, 28),
+                    lambda t: NF.avg_pool2d(t, 3, 1, 1), lambda t: F.avg_pool2d(t, 3, 1, 1)),
+        (f"layer_norm over 96 {_fmt(ln)}", lambda x, w, b: NF.layer_norm(x, (96,), w, b),
+         lambda x, w, b: F.layer_norm(x, (96,), w, b), lambda: (torch.randn(ln).requires_grad_(), _param(96), _param(96))),
+        _unary_case(f"dropout 0.5 {_fmt((batch, 4096))}", (batch, 4096),
+                    lambda t: NF.dropout(t, 0.5), lambda t: F.dropout(t, 0.5)),
+        _unary_case(f"stochastic_depth row 0.1 {_fmt((batch, 112, 14, 14))}", (batch, 112, 14, 14),
+                    lambda t: torchvision.ops.stochastic_depth(t, 0.1, "row"),
+                    lambda t: F.stochastic_depth(t, 0.1, "row")),
+        depthwise(144, 56, 3, 1), depthwise(144, 56, 3, 2), depthwise(240, 28, 5, 1), depthwise(384, 14, 7, 1),
+    ]
+
+
 def _fmt(shape):
     return "x".join(map(str, shape))
 
@@ -146,10 +190,12 @@ def _param(*shape):
 def _conv_case(module, shape, input_grad=True):
     """input_grad=False for a layer reading the images, whose gradient a training step skips."""
     weight_shape = tuple(module.weight.shape)
-    stride, padding = module.stride, module.padding
-    name = f"conv2d {weight_shape[2]}x{weight_shape[3]}/{stride[0]} {shape[1]}->{weight_shape[0]} on {_fmt(shape)}"
-    return (name, lambda x, w: NF.conv2d(x, w, None, stride, padding),
-            lambda x, w: F.conv2d(x, w, None, stride, padding),
+    stride, padding, groups = module.stride, module.padding, module.groups
+    kind = "depthwise " if groups > 1 and groups == shape[1] else ""
+    name = (f"conv2d {kind}{weight_shape[2]}x{weight_shape[3]}/{stride[0]} {shape[1]}->{weight_shape[0]} "
+            f"on {_fmt(shape)}")
+    return (name, lambda x, w: NF.conv2d(x, w, None, stride, padding, 1, groups),
+            lambda x, w: F.conv2d(x, w, None, stride, padding, 1, groups),
             lambda: (torch.randn(shape).requires_grad_(input_grad), _param(*weight_shape)))
 
 
@@ -392,14 +438,18 @@ def write_results(results, out_dir, update_readme=None):
         lines += [f"| {r['input']} | {r['native']:.0f} | {r['torchext']:.0f} |"
                   + (f" {r['native fixed mmap threshold']:.0f} | {r['torchext fixed mmap threshold']:.0f} |"
                      if fixed else "") for r in results["memory"]]
-    lines += ["", "## Per op, every distinct ResNet18 layer shape (batch 8, 64x64)", "",
-              "| op | fwd native | fwd torchext | fwd ratio | fwd+bwd native | fwd+bwd torchext | fwd+bwd ratio |",
-              "|---|---|---|---|---|---|---|"]
-    for row in results["ops"]:
-        n, o = row["native"], row["torchext"]
-        lines.append(f"| {row['name']} | {_ms(n['forward'])} | {_ms(o['forward'])} | "
-                     f"{o['forward'][0] / n['forward'][0]:.2f} | {_ms(n['forward+backward'])} | "
-                     f"{_ms(o['forward+backward'])} | {o['forward+backward'][0] / n['forward+backward'][0]:.2f} |")
+    for key, heading in (("ops", "Per op, every distinct ResNet18 layer shape (batch 8, 64x64)"),
+                         ("cnn_ops", "Per op, the other CNN families' ops (batch 8, shapes at 224x224)")):
+        if not results.get(key):
+            continue
+        lines += ["", f"## {heading}", "",
+                  "| op | fwd native | fwd torchext | fwd ratio | fwd+bwd native | fwd+bwd torchext | fwd+bwd ratio |",
+                  "|---|---|---|---|---|---|---|"]
+        for row in results[key]:
+            n, o = row["native"], row["torchext"]
+            lines.append(f"| {row['name']} | {_ms(n['forward'])} | {_ms(o['forward'])} | "
+                         f"{o['forward'][0] / n['forward'][0]:.2f} | {_ms(n['forward+backward'])} | "
+                         f"{_ms(o['forward+backward'])} | {o['forward+backward'][0] / n['forward+backward'][0]:.2f} |")
     if results.get("conv_layers"):
         peak = m.get("fma_peak_gflops")
         lines += ["", f"## Convolution layers of ResNet18 at {results['conv_layers'][0]['input']}", "",
@@ -468,7 +518,7 @@ def _chart(results, path):
     for row in results.get("cnn_models", []):
         labels.append(f"{row['model']} step {row['input']}")
         ratios.append(row["runs"]["torchext"]["total"][0] / row["runs"]["native"]["total"][0])
-    for row in results["ops"] + results.get("conv_layers", []):
+    for row in results["ops"] + results.get("cnn_ops", []) + results.get("conv_layers", []):
         labels.append(row["name"])
         ratios.append(row["torchext"]["forward+backward"][0] / row["native"]["forward+backward"][0])
     fig, ax = plt.subplots(figsize=(9, 0.28 * len(labels) + 1.5))
@@ -489,8 +539,8 @@ def main(quick=False, out_dir=DEFAULT_OUT, render=None):
     if render:
         print(write_results(json.loads(Path(render).read_text()), out_dir).read_text())
         return 0
-    results = {"machine": machine(), "model": [], "cnn_models": [], "ops": [], "conv_layers": [], "gemm": [],
-               "memory": []}
+    results = {"machine": machine(), "model": [], "cnn_models": [], "ops": [], "cnn_ops": [], "conv_layers": [],
+               "gemm": [], "memory": []}
     results["machine"]["fma_peak_gflops"] = fma_peak_gflops(0.1 if quick else 0.5)
     # One thread's too: on a shared VM the all-threads figure can fall below what the cores do
     # (the GEMM then "exceeds the peak"), and this tells the two apart.
@@ -502,10 +552,11 @@ def main(quick=False, out_dir=DEFAULT_OUT, render=None):
         torch.set_num_threads(threads)
     shapes = MODEL_SHAPES[:2] if quick else MODEL_SHAPES
     cases = resnet18_layer_cases()
+    other_cases = cnn_op_cases()
     conv_layers = [] if quick else resnet18_conv_layers(*CONV_LAYER_INPUT)
     lower_path = "avx2" if results["machine"]["capability"] == "avx512" else None
     cnn_steps = [(name, batch, 64 if quick else size) for name, batch, size in CNN_STEPS]
-    progress = Progress(len(shapes) + len(cnn_steps) + len(cases) + len(conv_layers) + 1
+    progress = Progress(len(shapes) + len(cnn_steps) + len(cases) + len(other_cases) + len(conv_layers) + 1
                         + (0 if quick else len(shapes)), "bench")
     for batch, size in shapes:
         reps = 5 if quick else 9 if batch * size * size > 8 * 64 * 64 * 4 else 21
@@ -524,6 +575,9 @@ def main(quick=False, out_dir=DEFAULT_OUT, render=None):
         progress.step(name)
     for name, native, ours, make in cases:
         results["ops"].append({"name": name, **time_op(native, ours, make, 0.3 if quick else 1.2)})
+        progress.step(name)
+    for name, native, ours, make in other_cases:
+        results["cnn_ops"].append({"name": name, **time_op(native, ours, make, 0.3 if quick else 1.2)})
         progress.step(name)
     conv_input = "x".join(map(str, (CONV_LAYER_INPUT[0], 3, CONV_LAYER_INPUT[1], CONV_LAYER_INPUT[1])))
     for name, native, ours, make, flops in conv_layers:
