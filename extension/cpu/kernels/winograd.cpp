@@ -248,21 +248,25 @@ class Winograd {
     const int64_t per_channel = positions * s.in_channels * int64_t(sizeof(T));
     const int64_t k_blocks = std::max<int64_t>(1, (s.out_channels * per_channel + kFilterBytes - 1) / kFilterBytes);
     k_block_ = (s.out_channels + k_blocks - 1) / k_blocks;  // evened out
+    // Tiles run in (image, tile row, tile column) order, so a block of them spans this many
+    // images at most: only those are zero-padded at a time.
+    const int64_t per_image = std::max<int64_t>(1, tiles_y_ * tiles_x_);
+    block_images_ = std::min<int64_t>(s.batch, (block_panels_ * NR - 1) / per_image + 2);
   }
 
   void run(const T* x, const T* weight, bool transposed, const T* bias, T* out) const {
     const int64_t C = s_.in_channels, K = s_.out_channels, block = block_panels_ * NR, kb = k_block_;
     T* U = thread_workspace<Filters, T>(positions * kb * C);
-    T* padded = thread_workspace<Padded, T>(s_.batch * C * padded_h_ * padded_w_);
+    T* padded = thread_workspace<Padded, T>(block_images_ * C * padded_h_ * padded_w_);
     T* Vp = thread_workspace<Inputs, T>(positions * C * block);
     T* M = thread_workspace<Products, T>(positions * kb * block);
     const bool filters_once = kb == K;
     if (filters_once) transform_filters(weight, transposed, 0, K, U);
-    pad_input(x, padded);
     std::vector<Tile> tiles(block);
     for (int64_t t0 = 0; t0 < tiles_; t0 += block) {
       const int64_t count = std::min(block, tiles_ - t0), panels = (count + NR - 1) / NR;
-      for (int64_t t = 0; t < block; ++t) tiles[t] = tile(t0 + std::min(t, count - 1));
+      const int64_t n0 = pad_input(x, t0, count, padded);
+      for (int64_t t = 0; t < block; ++t) tiles[t] = tile(t0 + std::min(t, count - 1), n0);
       at::parallel_for(0, panels * C, 1, [&](int64_t lo, int64_t hi) {
         for (int64_t i = lo; i < hi; ++i) transform_inputs(padded, tiles.data(), i / C, i % C, Vp);
       });
@@ -290,24 +294,28 @@ class Winograd {
     // grad_out in whole tiles: zeros past the plane's bottom and right edges.
     const int64_t go_h = tiles_y_ * m, go_w = tiles_x_ * m;
     T* dU = thread_workspace<Filters, T>(positions * kb * C);
-    T* padded = thread_workspace<Padded, T>(s_.batch * C * padded_h_ * padded_w_);
-    T* go_padded = thread_workspace<PaddedGradient, T>(s_.batch * K * go_h * go_w);
+    T* padded = thread_workspace<Padded, T>(block_images_ * C * padded_h_ * padded_w_);
+    T* go_padded = thread_workspace<PaddedGradient, T>(block_images_ * kb * go_h * go_w);
     T* Vr = thread_workspace<Inputs, T>(positions * C * block);
     T* Go = thread_workspace<Products, T>(positions * kb * block);
-    pad_input(x, padded);
-    pad_planes(grad_out, s_.batch * K, s_.out_h, s_.out_w, 0, 0, go_h, go_w, go_padded);
+    const int64_t out_plane = s_.out_h * s_.out_w;
     std::vector<Tile> tiles(block);
     for (int64_t k0 = 0; k0 < K; k0 += kb) {  // dU of output channels k0 .. k0 + kn
       const int64_t kn = std::min(kb, K - k0);
       for (int64_t t0 = 0; t0 < tiles_; t0 += block) {
         const int64_t count = std::min(block, tiles_ - t0), panels = (count + NR - 1) / NR;
-        for (int64_t t = 0; t < block; ++t) tiles[t] = tile(t0 + std::min(t, count - 1));
+        const int64_t n0 = pad_input(x, t0, count, padded);
+        // go_padded[n - n0][k] = grad_out[n][k0 + k] in whole tiles, for the block's images n.
+        for (int64_t n = n0; n <= (t0 + count - 1) / (tiles_y_ * tiles_x_); ++n)
+          pad_planes(grad_out + (n * K + k0) * out_plane, kn, s_.out_h, s_.out_w, 0, 0, go_h, go_w,
+                     go_padded + (n - n0) * kn * go_h * go_w);
+        for (int64_t t = 0; t < block; ++t) tiles[t] = tile(t0 + std::min(t, count - 1), n0);
         at::parallel_for(0, panels * C, 1, [&](int64_t lo, int64_t hi) {
           for (int64_t i = lo; i < hi; ++i) transform_inputs(padded, tiles.data(), i / C, i % C, Vr, false);
         });
         at::parallel_for(0, panels * kn, 1, [&](int64_t lo, int64_t hi) {
           for (int64_t i = lo; i < hi; ++i)
-            transform_gradients(go_padded, go_w, tiles.data(), i / kn, k0, kn, i % kn, Go);
+            transform_gradients(go_padded, go_w, tiles.data(), n0, i / kn, kn, i % kn, Go);
         });
         // Only the block's real tiles are summed (the lanes past `count` repeat the last tile).
         at::parallel_for(0, positions, 1, [&](int64_t lo, int64_t hi) {
@@ -321,20 +329,20 @@ class Winograd {
   }
 
  private:
-  // Go = A go A^T for the tiles of one panel and output channel k0 + k of grad_out (padded to
-  // whole tiles, rows of go_w), as rows of tiles; Go holds the kn channels from k0.
-  void transform_gradients(const T* go_padded, int64_t go_w, const Tile* tiles, int64_t panel, int64_t k0,
+  // Go = A go A^T for the tiles of one panel and channel k of go_padded (the kn channels of
+  // grad_out it holds for images n0, ..., padded to whole tiles, rows of go_w), as rows of tiles.
+  void transform_gradients(const T* go_padded, int64_t go_w, const Tile* tiles, int64_t n0, int64_t panel,
                            int64_t kn, int64_t k, T* Go) const {
     const int64_t K = s_.out_channels, block = block_panels_ * NR;
-    const int64_t go_plane = tiles_y_ * m * go_w, image = K * go_plane;
-    const T* channel = go_padded + (k0 + k) * go_plane;
+    const int64_t go_plane = tiles_y_ * m * go_w, image = kn * go_plane;
+    const T* channel = go_padded + k * go_plane;
     for (int v = 0; v < NV; ++v) {
       const Tile* lanes = tiles + panel * NR + v * W;
       T* dst = Go + k * block + panel * NR + v * W;
       // A tile's top-left corner within its plane (Tile::out is in the unpadded output).
       const int64_t out_image = K * s_.out_h * s_.out_w;
       auto corner = [&](const Tile& t) {
-        const int64_t n = t.out / out_image, at = t.out % out_image;
+        const int64_t n = t.out / out_image - n0, at = t.out % out_image;
         return n * image + at / s_.out_w * go_w + at % s_.out_w;
       };
       auto store = [&](int a, int b, V value) { S::storeu(dst + (a * alpha + b) * kn * block, value); };
@@ -391,11 +399,12 @@ class Winograd {
     });
   }
 
-  // Tile t of the flattened (image, tile row, tile column) order.
-  Tile tile(int64_t t) const {
+  // Tile t of the flattened (image, tile row, tile column) order, its patch in the padded images
+  // from n0.
+  Tile tile(int64_t t, int64_t n0) const {
     const int64_t per_image = tiles_y_ * tiles_x_, n = t / per_image, r = t % per_image;
     const int64_t y = r / tiles_x_ * m, x = r % tiles_x_ * m;
-    return {n * s_.in_channels * padded_h_ * padded_w_ + y * padded_w_ + x,
+    return {(n - n0) * s_.in_channels * padded_h_ * padded_w_ + y * padded_w_ + x,
             n * s_.out_channels * s_.out_h * s_.out_w + y * s_.out_w + x,
             y + m <= s_.out_h && x + m <= s_.out_w};
   }
@@ -426,8 +435,13 @@ class Winograd {
     });
   }
 
-  void pad_input(const T* x, T* padded) const {
-    pad_planes(x, s_.batch * s_.in_channels, s_.height, s_.width, s_.pad_top, s_.pad_left, padded_h_, padded_w_, padded);
+  // padded = the images of x that tiles t0 .. t0 + count - 1 read; returns the first of them.
+  int64_t pad_input(const T* x, int64_t t0, int64_t count, T* padded) const {
+    const int64_t per_image = tiles_y_ * tiles_x_, n0 = t0 / per_image, n1 = (t0 + count - 1) / per_image;
+    const int64_t C = s_.in_channels;
+    pad_planes(x + n0 * C * s_.height * s_.width, (n1 - n0 + 1) * C, s_.height, s_.width, s_.pad_top,
+               s_.pad_left, padded_h_, padded_w_, padded);
+    return n0;
   }
 
   // U[xi][j] = (G g G^T)[xi] for the filters g(k, c) of the kn output channels k from k0: j =
@@ -573,7 +587,8 @@ class Winograd {
 
   WinogradShape s_;
   // k_block_: output channels whose transformed filters are held at once (kFilterBytes).
-  int64_t tiles_y_, tiles_x_, tiles_, padded_h_, padded_w_, block_panels_, k_block_;
+  // block_images_: the most images a block of tiles spans (the padded buffers' capacity).
+  int64_t tiles_y_, tiles_x_, tiles_, padded_h_, padded_w_, block_panels_, k_block_, block_images_;
 };
 
 }  // namespace
