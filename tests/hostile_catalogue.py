@@ -635,7 +635,7 @@ for name, make, build in [
     ("int64 input", lambda: nn.AvgPool2d(2), lambda: [r(1, 2, 6, 6).to(torch.int64)]),
 ]:
     ours, native = module_pair(make, build)
-    add(f"nn.AvgPool2d/{name}", "avg_pool2d", ("pad", "input"), ours, native, unsupported="int64" in name)
+    add(f"nn.AvgPool2d/{name}", "avg_pool2d", ("pad", "input", "self"), ours, native, unsupported="int64" in name)
 
 for name, arg, build, unsupported, expect_type in [
     ("empty list", "tensors", lambda: ([[]], {}), False, None),

@@ -95,10 +95,19 @@ std::tuple<at::Tensor, at::Tensor> pow_backward_cpu(const at::Tensor& grad_outpu
   TORCH_CHECK(result.sizes() == grad_output.sizes(), op, ": expected result of grad_output's shape ",
               grad_output.sizes(), " but got ", result.sizes());
   const auto dtype = grad_output.scalar_type();
-  const std::array<at::Tensor, 4> in{grad_output, self.to(dtype), exponent.to(dtype), result.to(dtype)};
   at::Tensor grads[2];
   for (int k = 0; k < 2; ++k) {
     if (!output_mask[k]) continue;
+    // The 4th operand: exponent - 1 for self's gradient (in the exponent's dtype, as native
+    // subtracts before promoting), the result for the exponent's.
+    at::Tensor fourth = result;
+    if (k == 0) {
+      fourth = at::empty(exponent.sizes(), exponent.options());
+      AT_DISPATCH_FLOATING_TYPES(exponent.scalar_type(), "torchext_pow_backward", [&] {
+        elementwise<ScalarKernel, scalar_t, 1>(fourth, {exponent}, ScalarOp::kAdd, scalar_t(-1), scalar_t(1));
+      });
+    }
+    const std::array<at::Tensor, 4> in{grad_output, self.to(dtype), exponent.to(dtype), fourth.to(dtype)};
     grads[k] = at::empty(grad_output.sizes(), grad_output.options());
     AT_DISPATCH_FLOATING_TYPES(dtype, "torchext_pow_backward", [&] {
       elementwise<PowBackwardKernel, scalar_t, 4>(grads[k], in, k == 1);

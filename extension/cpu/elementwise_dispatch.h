@@ -33,9 +33,10 @@ struct PowScalarKernel {
                   const std::array<const T*, 1>& in);
 };
 
-// The gradients of pow(self, exponent) over the broadcast shape, in[] = {grad, self, exponent,
-// result}, as native: for self, 0 where exponent == 0, else grad * (exponent * self ** (exponent - 1));
-// for exponent, grad * (0 where self == 0 and exponent >= 0, else result * log(self)).
+// The gradients of pow(self, exponent) over the broadcast shape, as native. For self, in[] =
+// {grad, self, exponent, exponent - 1}: 0 where exponent == 0, else grad * (exponent * self **
+// (exponent - 1)); for exponent, in[] = {grad, self, exponent, result}: grad * (0 where self == 0
+// and exponent >= 0, else result * log(self)).
 template <typename T>
 struct PowBackwardKernel {
   using Fn = void(bool exponent_grad, const BroadcastLayout<4>& layout, T* out,

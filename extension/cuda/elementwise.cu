@@ -150,7 +150,7 @@ void launch_unary(const T* in, T* out, int64_t n, F f) {
 template <typename T>
 __global__ void pow_backward_kernel(bool exponent_grad, const T* __restrict__ grad,
                                     const T* __restrict__ self, const T* __restrict__ exponent,
-                                    const T* __restrict__ result, T* __restrict__ out, int64_t n,
+                                    const T* __restrict__ fourth, T* __restrict__ out, int64_t n,
                                     StridedIndexer<4> ix) {
   using A = acc_t<T>;
   for (int64_t i = thread_index(); i < n; i += thread_count()) {
@@ -160,9 +160,9 @@ __global__ void pow_backward_kernel(bool exponent_grad, const T* __restrict__ gr
     const A e = static_cast<A>(exponent[off[2]]);
     A v;
     if (exponent_grad) {
-      v = g * ((x == A(0) && e >= A(0)) ? A(0) : static_cast<A>(result[off[3]]) * log(x));
+      v = g * ((x == A(0) && e >= A(0)) ? A(0) : static_cast<A>(fourth[off[3]]) * log(x));
     } else {
-      v = e == A(0) ? A(0) : g * (e * pow(x, e - A(1)));
+      v = e == A(0) ? A(0) : g * (e * pow(x, static_cast<A>(fourth[off[3]])));
     }
     out[i] = static_cast<T>(v);
   }
@@ -172,10 +172,10 @@ __global__ void pow_backward_kernel(bool exponent_grad, const T* __restrict__ gr
 
 template <typename T>
 void pow_backward_launch(bool exponent_grad, const T* grad, const T* self, const T* exponent,
-                         const T* result, T* out, int64_t n, const StridedIndexer<4>& ix) {
+                         const T* fourth, T* out, int64_t n, const StridedIndexer<4>& ix) {
   if (n == 0) return;
   pow_backward_kernel<<<grid_for(n), kBlock, 0, current_stream()>>>(exponent_grad, grad, self, exponent,
-                                                                    result, out, n, ix);
+                                                                    fourth, out, n, ix);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 

@@ -27,12 +27,13 @@ enum class ScalarOp { Add, RSub, Mul, Pow, Div, RDiv };
 template <typename T>
 void scalar_op_launch(ScalarOp op, const T* in, T* out, int64_t n, double other, double alpha);
 
-// One gradient of pow(self, exponent) over n elements of the broadcast shape; ix maps an output
-// index to the offsets of grad (operand 0), self, exponent and result (3). For self (exponent_grad
-// false): 0 where exponent == 0, else grad * exponent * self ** (exponent - 1); for exponent:
-// grad * (0 where self == 0 and exponent >= 0, else result * log(self)), as native.
+// One gradient of pow(self, exponent) over n elements of the broadcast shape, as native; ix maps
+// an output index to the offsets of grad (operand 0), self, exponent and `fourth` (3). For self
+// (exponent_grad false; fourth = exponent - 1): 0 where exponent == 0, else grad * exponent *
+// self ** (exponent - 1); for exponent (fourth = result): grad * (0 where self == 0 and
+// exponent >= 0, else result * log(self)).
 template <typename T>
 void pow_backward_launch(bool exponent_grad, const T* grad, const T* self, const T* exponent,
-                         const T* result, T* out, int64_t n, const StridedIndexer<4>& ix);
+                         const T* fourth, T* out, int64_t n, const StridedIndexer<4>& ix);
 
 }  // namespace torchext::cuda

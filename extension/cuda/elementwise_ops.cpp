@@ -90,12 +90,22 @@ std::tuple<at::Tensor, at::Tensor> pow_backward_cuda(const at::Tensor& grad_outp
   const auto dtype = grad_output.scalar_type();
   std::array<at::Tensor, 4> in;
   for (size_t k = 0; k < 4; ++k) {
-    in[k] = on_device_of(op, named[k].first, *named[k].second, "grad_output", grad_output).to(dtype).expand(shape);
+    in[k] = on_device_of(op, named[k].first, *named[k].second, "grad_output", grad_output);
   }
-  const auto ix = make_indexer<4>(shape, {in[0].strides(), in[1].strides(), in[2].strides(), in[3].strides()});
+  const auto result_here = in[3];
+  // exponent - 1 in the exponent's dtype, as native subtracts before promoting.
+  const auto e = in[2].contiguous();
+  auto e_minus_one = at::empty_like(e);
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, e.scalar_type(), "torchext_pow_backward", [&] {
+    scalar_op_launch(ScalarOp::Add, e.const_data_ptr<scalar_t>(), e_minus_one.mutable_data_ptr<scalar_t>(),
+                     e.numel(), -1.0, 1.0);
+  });
   at::Tensor grads[2];
   for (int k = 0; k < 2; ++k) {
     if (!output_mask[k]) continue;
+    in[3] = k == 0 ? e_minus_one : result_here;
+    for (auto& t : in) t = t.to(dtype).expand(shape);
+    const auto ix = make_indexer<4>(shape, {in[0].strides(), in[1].strides(), in[2].strides(), in[3].strides()});
     grads[k] = at::empty(shape, grad_output.options());
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, dtype, "torchext_pow_backward", [&] {
       pow_backward_launch(k == 1, in[0].const_data_ptr<scalar_t>(), in[1].const_data_ptr<scalar_t>(),

@@ -92,6 +92,8 @@ def cat(tensors, dim=0):
     if isinstance(tensors, torch.Tensor) or not isinstance(tensors, (tuple, list)):
         raise TypeError(f"torchext.cat: expected tensors to be a sequence of Tensors, but got "
                         f"{type(tensors).__name__}")
+    if not tensors:
+        raise ValueError("torchext.cat: expected a non-empty list of Tensors")
     for i, t in enumerate(tensors):
         arguments.tensor("cat", f"tensors[{i}]", t)
     return Cat.apply(arguments.integer("cat", "dim", dim), *tensors)

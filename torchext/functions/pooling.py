@@ -168,6 +168,9 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     """torch.nn.functional.avg_pool2d (stride None or empty means kernel_size)."""
     op = "avg_pool2d"
     arguments.tensor(op, "input", input)
+    if input.dim() < 3:  # native fails on the channel dim's index first: IndexError, as there
+        raise IndexError(f"torchext.avg_pool2d: expected input to be 3-D (C, H, W) or 4-D (N, C, H, W) but "
+                         f"got a {input.dim()}-D tensor of shape {list(input.shape)}")
     kernel_size = arguments.int_pair(op, "kernel_size", kernel_size)
     if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
         stride = kernel_size

@@ -58,8 +58,10 @@ class Mean(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         from .elementwise import DivScalar  # elementwise imports this module (sum_to_size)
-        grad = Expand.apply(Reshape.apply(grad, ctx.keepdim_shape), ctx.in_shape)
-        return DivScalar.apply(grad, ctx.count), None, None, None
+        # Divided before the expand: the same values as native's expand-then-divide, computed
+        # once per output instead of once per input element.
+        grad = DivScalar.apply(Reshape.apply(grad, ctx.keepdim_shape), ctx.count)
+        return Expand.apply(grad, ctx.in_shape), None, None, None
 
 
 class Expand(torch.autograd.Function):

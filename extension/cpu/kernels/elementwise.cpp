@@ -83,8 +83,8 @@ void pow_backward(bool exponent_grad, const BroadcastLayout<4>& layout, T* out,
       return g * ((x == T(0) && e >= T(0)) ? T(0) : r * std::log(x));
     });
   } else {
-    for_each_element(layout, out, in, [](T g, T x, T e, T) {
-      return e == T(0) ? T(0) : g * (e * std::pow(x, e - T(1)));
+    for_each_element(layout, out, in, [](T g, T x, T e, T e_minus_one) {
+      return e == T(0) ? T(0) : g * (e * std::pow(x, e_minus_one));
     });
   }
 }
