@@ -192,22 +192,24 @@ class PowScalar(torch.autograd.Function):
 
 
 class Div(torch.autograd.Function):
-    """self / other; gradients as native: grad / other and -grad * ((self / other) / other)."""
+    """self / other; gradients grad / other and -grad * ((self / other) / other), as native's, with
+    self / other taken from the forward and the sign flipped after the reduction (both exact)."""
 
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = (a.shape, b.shape)
-        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b)
-        return ops.div(a, b)
+        out = ops.div(a, b)
+        ctx.save_for_backward(out if ctx.needs_input_grad[1] else None, b)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
-        a, b = ctx.saved_tensors
+        out, b = ctx.saved_tensors
         a_shape, b_shape = ctx.shapes
         ga = sum_to_size(Div.apply(grad, b), a_shape) if ctx.needs_input_grad[0] else None
         gb = None
         if ctx.needs_input_grad[1]:
-            gb = sum_to_size(Mul.apply(MulScalar.apply(grad, -1), Div.apply(Div.apply(a, b), b)), b_shape)
+            gb = MulScalar.apply(sum_to_size(Mul.apply(grad, Div.apply(out, b)), b_shape), -1)
         return ga, gb
 
 
