@@ -1,10 +1,11 @@
-// Argument checks and output sizes for max_pool2d, adaptive_avg_pool2d and their backwards,
+// Argument checks and output sizes for max_pool2d, avg_pool2d, adaptive_avg_pool2d and their backwards,
 // shared by the CPU and CUDA host code (inputs (N, C, H, W) or unbatched (C, H, W)). Only checks
 // and size arithmetic; window arithmetic that could overflow int64 raises instead.
 #pragma once
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "common.h"
@@ -119,6 +120,33 @@ inline void check_max_pool2d_backward_args(const char* op, const at::Tensor& gra
   TORCH_CHECK(grad_output.sizes() == indices.sizes(), op,
               ": expected grad_output and indices of the same shape but got ", grad_output.sizes(),
               " and ", indices.sizes());
+}
+
+// ---------------------------------------------------------------------------- avg_pool2d
+
+// Validates self and the pooling parameters (as max_pool2d's, without dilation) and derives the
+// window geometry; divisor_override must not be 0.
+inline PoolGeometry avg_pool2d_args(const char* op, const at::Tensor& self, at::IntArrayRef kernel,
+                                    at::IntArrayRef stride, at::IntArrayRef padding, bool ceil_mode,
+                                    std::optional<int64_t> divisor_override) {
+  TORCH_CHECK(!divisor_override.has_value() || *divisor_override != 0, op,
+              ": expected divisor_override to be non-zero");
+  const int64_t one[2] = {1, 1};
+  return max_pool2d_args(op, self, kernel, stride, padding, one, ceil_mode);
+}
+
+// The arguments of avg_pool2d_backward: self and the parameters as the forward's, grad_output of
+// the forward's output shape.
+inline PoolGeometry avg_pool2d_backward_args(const char* op, const at::Tensor& grad_output,
+                                             const at::Tensor& self, at::IntArrayRef kernel,
+                                             at::IntArrayRef stride, at::IntArrayRef padding,
+                                             bool ceil_mode, std::optional<int64_t> divisor_override) {
+  const PoolGeometry g = avg_pool2d_args(op, self, kernel, stride, padding, ceil_mode, divisor_override);
+  check_pool_grad_output(op, grad_output, self);
+  TORCH_CHECK(grad_output.size(-2) == g.OH && grad_output.size(-1) == g.OW, op,
+              ": expected grad_output of the pooled shape ", pooled_shape(self, g.OH, g.OW), " but got ",
+              grad_output.sizes());
+  return g;
 }
 
 // ------------------------------------------------------------------- adaptive_avg_pool2d

@@ -78,6 +78,23 @@ TORCH_LIBRARY(torchext, m) {
   m.def("adaptive_avg_pool2d(Tensor self, int[2] output_size) -> Tensor");
   m.def("adaptive_avg_pool2d_backward(Tensor grad_output, Tensor self) -> Tensor");
 
+  // The structural ops of torchvision's CNNs (DenseNet, Inception, SqueezeNet, ShuffleNet, SE
+  // blocks): concatenation, average pooling (divisor_override None: the window's count), mean,
+  // true division and pow with a tensor exponent (its backward: both gradients over the broadcast
+  // shape, output_mask: self, exponent).
+  m.def("cat(Tensor[] tensors, int dim=0) -> Tensor");
+  m.def("avg_pool2d(Tensor self, int[2] kernel_size, int[2] stride, int[2] padding, bool ceil_mode, "
+        "bool count_include_pad, int? divisor_override) -> Tensor");
+  m.def("avg_pool2d_backward(Tensor grad_output, Tensor self, int[2] kernel_size, int[2] stride, "
+        "int[2] padding, bool ceil_mode, bool count_include_pad, int? divisor_override) -> Tensor");
+  m.def("mean(Tensor self, int[]? dim=None, bool keepdim=False, ScalarType? dtype=None) -> Tensor");
+  m.def("div(Tensor self, Tensor other) -> Tensor");
+  m.def("div_scalar(Tensor self, Scalar other) -> Tensor");                     // self / other
+  m.def("rdiv_scalar(Tensor self, Scalar other) -> Tensor");                    // other / self
+  m.def("pow(Tensor self, Tensor exponent) -> Tensor");
+  m.def("pow_backward(Tensor grad_output, Tensor self, Tensor exponent, Tensor result, "
+        "bool[2] output_mask) -> (Tensor, Tensor)");
+
   // Optimizer: one fused multi-tensor SGD step over every parameter of a group (as
   // torch.optim.SGD). `first_step` says the momentum buffers are fresh: buf = grad.
   m.def("sgd_step_(Tensor(a!)[] params, Tensor[] grads, Tensor(b!)[] momentum_buffers, float lr, "

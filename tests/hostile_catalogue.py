@@ -131,7 +131,6 @@ for op, ours_fn, native_fn in (("add", F.add, torch.add), ("sub", F.sub, torch.s
         simple(op, "scalar other, alpha a string", "alpha", ours_fn, native_fn, lambda: ([r(3), 2.0], {"alpha": "x"}))
 
 tensor_arg_cases("pow", F.pow, torch.pow, {"input": lambda: r(3, 4)}, {"exponent": 2})
-simple("pow", "exponent a tensor", "exponent", F.pow, torch.pow, lambda: ([r(3), r(3)], {}), unsupported=True)
 simple("pow", "exponent a string", "exponent", F.pow, torch.pow, lambda: ([r(3), "2"], {}))
 simple("pow", "exponent None", "exponent", F.pow, torch.pow, lambda: ([r(3), None], {}))
 simple("pow", "exponent complex", "exponent", F.pow, torch.pow, lambda: ([r(3), 0.5j], {}), unsupported=True)
@@ -567,6 +566,109 @@ for name, op, arg, thunk in [
     ("sgd_step_ params of mixed dtypes", "sgd_step_", "params",
      lambda: ops.sgd_step_([r(3), r(3, dtype=torch.float64)], [r(3), r(3, dtype=torch.float64)], [], 0.1, 0.0,
                            0.0, 0.0, False, False, False)),
+]:
+    add(f"ops.{name}", op, (arg,) if isinstance(arg, str) else arg, thunk)
+
+
+# ----------------------------------------------------------------------------- structural ops (issue 14)
+
+tensor_arg_cases("div", F.div, torch.div, {"input": lambda: r(3, 4), "other": lambda: r(3, 4)})
+for name, arg, build, unsupported in [
+    ("shapes do not broadcast", ("other", "self", "size", "shape"), lambda: ([r(3, 4), r(5)], {}), False),
+    ("other a string", "other", lambda: ([r(3), "2"], {}), False),
+    ("other a complex number", "other", lambda: ([r(3), 1 + 2j], {}), True),
+    ("both numbers", ("input", "other"), lambda: ([2.0, 3.0], {}), True),
+    ("divide by zero", "other", lambda: ([r(3), torch.zeros(3)], {}), False),
+    ("rounding_mode trunc", "rounding_mode", lambda: ([r(3), r(3)], {"rounding_mode": "trunc"}), True),
+    ("rounding_mode floor", "rounding_mode", lambda: ([r(3), 2.0], {"rounding_mode": "floor"}), True),
+    ("rounding_mode unknown", "rounding_mode", lambda: ([r(3), r(3)], {"rounding_mode": "round"}), False),
+]:
+    simple("div", name, arg, F.div, torch.div, build, unsupported=unsupported)
+for kind in ("int64", "bool", "complex64"):
+    simple("pow", f"exponent tensor {kind}", "exponent", F.pow, torch.pow,
+           lambda kind=kind: ([r(3, 4), retyped(r(3, 4), kind)], {}), unsupported=True)
+simple("pow", "exponent tensor on meta", ("exponent", "self", "device"), F.pow, torch.pow,
+       lambda: ([r(3, 4), r(3, 4).to("meta")], {}), unsupported=True)
+simple("pow", "exponent tensor does not broadcast", ("exponent", "self", "size"), F.pow, torch.pow,
+       lambda: ([r(3, 4), r(5)], {}))
+simple("pow", "negative base, fractional tensor exponent", "exponent", F.pow, torch.pow,
+       lambda: ([-r(3).abs() - 0.5, torch.full((3,), 0.5)], {}))
+
+tensor_arg_cases("mean", F.mean, torch.mean, {"input": lambda: r(3, 4)})
+for name, arg, build in [
+    ("dim out of range", "dim", lambda: ([r(3, 4), 2], {})),
+    ("dim repeated", "dim", lambda: ([r(3, 4), [0, -2]], {})),
+    ("dim a float", "dim", lambda: ([r(3, 4), 1.5], {})),
+    ("dtype int64", "dtype", lambda: ([r(3, 4)], {"dtype": torch.int64})),
+    ("dtype a string", "dtype", lambda: ([r(3, 4)], {"dtype": "float32"})),
+    ("keepdim a string", "keepdim", lambda: ([r(3, 4), 0], {"keepdim": "yes"})),
+    ("empty (NaN)", "input", lambda: ([r(0, 4), 0], {})),
+]:
+    simple("mean", name, arg, F.mean, torch.mean, build)
+
+tensor_arg_cases("avg_pool2d", F.avg_pool2d, NF.avg_pool2d, {"input": lambda: r(2, 3, 6, 6)}, {"kernel_size": 2})
+for name, arg, build in [
+    ("2-D input", "input", lambda: ([r(6, 6), 2], {})),
+    ("5-D input", "input", lambda: ([r(1, 2, 3, 6, 6), 2], {})),
+    ("empty spatial input", "input", lambda: ([r(2, 3, 0, 6), 1], {})),
+    ("kernel zero", "kernel_size", lambda: ([r(1, 2, 6, 6), 0], {})),
+    ("kernel negative", "kernel_size", lambda: ([r(1, 2, 6, 6), (2, -1)], {})),
+    ("kernel three values", "kernel_size", lambda: ([r(1, 2, 6, 6), (2, 2, 2)], {})),
+    ("kernel a float", "kernel_size", lambda: ([r(1, 2, 6, 6), 2.0], {})),
+    ("kernel None", "kernel_size", lambda: ([r(1, 2, 6, 6), None], {})),
+    ("kernel absurd", ("kernel_size", "output", "pad"), lambda: ([r(1, 2, 6, 6), 2**40], {})),
+    ("kernel larger than input", ("kernel_size", "output", "input"), lambda: ([r(1, 2, 3, 3), 4], {})),
+    ("stride zero", "stride", lambda: ([r(1, 2, 6, 6), 2], {"stride": 0})),
+    ("stride negative", "stride", lambda: ([r(1, 2, 6, 6), 2], {"stride": -1})),
+    ("stride a float", "stride", lambda: ([r(1, 2, 6, 6), 2], {"stride": 1.5})),
+    ("padding over half the kernel", "pad", lambda: ([r(1, 2, 6, 6), 3], {"padding": 2})),
+    ("padding negative", "pad", lambda: ([r(1, 2, 6, 6), 3], {"padding": -1})),
+    ("divisor_override zero", ("divisor_override", "divisor"), lambda: ([r(1, 2, 6, 6), 2], {"divisor_override": 0})),
+    ("divisor_override a float", "divisor_override", lambda: ([r(1, 2, 6, 6), 2], {"divisor_override": 2.5})),
+    ("count_include_pad a string", "count_include_pad", lambda: ([r(1, 2, 6, 6), 2], {"count_include_pad": "no"})),
+    ("ceil_mode a string", "ceil_mode", lambda: ([r(1, 2, 6, 6), 2], {"ceil_mode": "yes"})),
+]:
+    simple("avg_pool2d", name, arg, F.avg_pool2d, NF.avg_pool2d, build)
+for name, make, build in [
+    ("padding over half the kernel", lambda: nn.AvgPool2d(3, padding=2), lambda: [r(1, 2, 6, 6)]),
+    ("2-D input", lambda: nn.AvgPool2d(2), lambda: [r(6, 6)]),
+    ("int64 input", lambda: nn.AvgPool2d(2), lambda: [r(1, 2, 6, 6).to(torch.int64)]),
+]:
+    ours, native = module_pair(make, build)
+    add(f"nn.AvgPool2d/{name}", "avg_pool2d", ("pad", "input", "self"), ours, native, unsupported="int64" in name)
+
+for name, arg, build, unsupported, expect_type in [
+    ("empty list", "tensors", lambda: ([[]], {}), False, None),
+    ("tensors a tensor", "tensors", lambda: ([r(3, 4)], {}), False, None),
+    ("a number in the list", "tensors", lambda: ([[r(3), 2]], {}), False, None),
+    ("None in the list", "tensors", lambda: ([[r(3), None]], {}), False, "TypeError"),
+    ("int64 tensor", "tensors", lambda: ([[r(3), r(3).to(torch.int64)]], {}), True, None),
+    ("bool tensor", "tensors", lambda: ([[r(3) > 0, r(3)]], {}), True, None),
+    ("complex64 tensor", "tensors", lambda: ([[r(3), r(3).to(torch.complex64)]], {}), True, None),
+    ("a tensor on meta", ("tensors", "device"), lambda: ([[r(3), r(3).to("meta")]], {}), True, None),
+    ("0-dim tensor", ("tensors", "zero-dimensional"), lambda: ([[r(3), r()]], {}), False, None),
+    ("sizes differ", ("tensors", "size"), lambda: ([[r(2, 3), r(2, 4)]], {}), False, None),
+    ("ranks differ", ("tensors", "dimensions"), lambda: ([[r(2, 3), r(2, 3, 4)]], {}), False, None),
+    ("dim out of range", "dim", lambda: ([[r(2, 3), r(2, 3)], 2], {}), False, None),
+    ("dim absurd", "dim", lambda: ([[r(2, 3)], -2**40], {}), False, None),
+    ("dim a float", "dim", lambda: ([[r(2, 3)], 1.0], {}), False, None),
+    ("only legacy empty tensors", "tensors", lambda: ([[r(0), r(0)], 3], {}), False, None),
+]:
+    simple("cat", name, arg, F.cat, torch.cat, build, unsupported=unsupported, expect_type=expect_type)
+
+for name, op, arg, thunk in [
+    ("avg_pool2d_backward grad of the wrong shape", "avg_pool2d", "grad_output",
+     lambda: ops.avg_pool2d_backward(r(1, 1, 3, 2), r(1, 1, 4, 4), [2, 2], [2, 2], [0, 0], False, True, None)),
+    ("avg_pool2d_backward grad channels differ", "avg_pool2d", "grad_output",
+     lambda: ops.avg_pool2d_backward(r(1, 3, 2, 2), r(1, 1, 4, 4), [2, 2], [2, 2], [0, 0], False, True, None)),
+    ("avg_pool2d kernel of 1 value", "avg_pool2d", "kernel_size",
+     lambda: ops.avg_pool2d(r(1, 2, 6, 6), [2], [2, 2], [0, 0], False, True, None)),
+    ("pow_backward result of the wrong shape", "pow_backward", "result",
+     lambda: ops.pow_backward(r(3, 4), r(3, 4), r(4), r(4), [True, True])),
+    ("pow_backward exponent does not broadcast", "pow_backward", "exponent",
+     lambda: ops.pow_backward(r(3, 4), r(3, 4), r(5), r(3, 4), [True, True])),
+    ("mean dtype int64", "mean", "dtype", lambda: ops.mean(r(3), None, False, torch.int64)),
+    ("div_scalar complex", "div_scalar", "other", lambda: ops.div_scalar(r(3), 1j)),
 ]:
     add(f"ops.{name}", op, (arg,) if isinstance(arg, str) else arg, thunk)
 

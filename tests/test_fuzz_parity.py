@@ -472,6 +472,106 @@ def test_adaptive_avg_pool2d(examples, data, dtype, batch, sizes, channels, out,
                  lambda t: NF.adaptive_avg_pool2d(t, output_size), [x], terms=terms)
 
 
+# ---------------------------------------------------------------- structural ops (issue 14)
+
+@fuzzes("div")
+@fuzzed
+@fuzz()
+@given(operands=binary_operands(), number_first=st.booleans())
+def test_div(examples, operands, number_first):
+    """tensor / tensor (broadcast, promoted), tensor / number and number / tensor, zeros and
+    NaN/Inf included (0/0, x/0, inf/inf)."""
+    a, b = operands
+    if number_first and not isinstance(b, TensorSpec):
+        check_parity(lambda t: F.div(b, t), lambda t: b / t, [a])
+    else:
+        check_parity(F.div, torch.div, [a, b])
+
+
+@fuzzes("pow")
+@fuzzed
+@fuzz()
+@given(data=st.data(), dtype=dtypes, mixed=st.booleans(), positive=st.booleans())
+def test_pow_tensor_exponent(examples, data, dtype, mixed, positive):
+    """a ** b, both tensors: broadcasting, promotion, negative bases (NaN for fractional
+    exponents), zeros and NaN/Inf, with native's gradients at a == 0."""
+    sa, sb = data.draw(broadcastable_shapes())
+    low, high = (0.0, 2.0) if positive else (None, None)
+    a = data.draw(tensors(sa, dtype, low=low, high=high))
+    b = data.draw(tensors(sb, _other_dtype(dtype) if mixed else dtype,
+                          low=-2.0 if positive else None, high=2.0 if positive else None))
+    check_parity(F.pow, torch.pow, [a, b], grad_terms=8)
+
+
+@fuzzes("mean")
+@fuzzed
+@fuzz()
+@given(data=st.data(), dtype=dtypes, keepdim=st.booleans(), out_dtype=st.sampled_from([None, *DTYPES]))
+def test_mean(examples, data, dtype, keepdim, out_dtype):
+    shape = data.draw(shapes(0, 4))
+    x = data.draw(tensors(shape, dtype))
+    nd = len(shape)
+    form = data.draw(st.sampled_from(["all", "one", "list"]))
+    if form == "all" or nd == 0:
+        dim = None
+    elif form == "one":
+        dim = data.draw(st.integers(-nd, nd - 1))
+    else:
+        dim = data.draw(st.lists(st.integers(0, nd - 1), unique=True, max_size=nd))
+    reduced = range(nd) if dim is None or dim == [] else [dim] if isinstance(dim, int) else dim
+    terms = math.prod(shape[d] for d in reduced)
+    check_parity(lambda t: F.mean(t, dim, keepdim, dtype=out_dtype),
+                 lambda t: torch.mean(t, dim, keepdim, dtype=out_dtype), [x],
+                 terms=terms, dtype=out_dtype or dtype)
+
+
+@st.composite
+def avg_pool_args(draw):
+    """(input shape, kwargs) for a valid average pooling: padding at most half the kernel, an
+    output of at least one element, every option."""
+    kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    padding = tuple(draw(st.integers(0, k // 2)) for k in kernel)
+    stride = draw(st.sampled_from([None, 1, 2, 3, (1, 2), (3, 1)]))
+    sizes = [max(1, k - 2 * p) + draw(st.integers(0, 7)) for k, p in zip(kernel, padding)]
+    batch = draw(st.sampled_from([(0,), (1,), (2,), ()]))
+    kwargs = dict(kernel_size=kernel if kernel[0] != kernel[1] or draw(st.booleans()) else kernel[0],
+                  stride=stride, padding=padding, ceil_mode=draw(st.booleans()),
+                  count_include_pad=draw(st.booleans()),
+                  divisor_override=draw(st.sampled_from([None, None, 1, 3, -2])))
+    return (*batch, draw(CHANNELS), *sizes), kwargs
+
+
+@fuzzes("avg_pool2d")
+@fuzzed
+@fuzz()
+@given(data=st.data(), dtype=dtypes, args=avg_pool_args())
+def test_avg_pool2d(examples, data, dtype, args):
+    shape, kwargs = args
+    x = data.draw(tensors(shape, dtype))
+    check_parity(lambda t: F.avg_pool2d(t, **kwargs), lambda t: NF.avg_pool2d(t, **kwargs), [x],
+                 terms=16, grad_terms=16)
+
+
+@fuzzes("cat")
+@fuzzed
+@fuzz()
+@given(data=st.data(), dtype=dtypes, count=st.integers(1, 4), mixed=st.booleans(), legacy=st.booleans())
+def test_cat(examples, data, dtype, count, mixed, legacy):
+    """Any dim (negative too), sizes 0 along it, every layout, float32/float64 promotion and the
+    legacy 1-D empty tensors native skips."""
+    shape = data.draw(shapes(1, 4))
+    nd = len(shape)
+    dim = data.draw(st.integers(-nd, nd - 1))
+    specs = []
+    for i in range(count):
+        own = list(shape)
+        own[dim] = data.draw(SIDES)
+        specs.append(data.draw(tensors(own, _other_dtype(dtype) if mixed and i % 2 else dtype)))
+    if legacy:
+        specs.insert(data.draw(st.integers(0, count)), data.draw(tensors((0,), dtype)))
+    check_parity(lambda *ts: F.cat(list(ts), dim), lambda *ts: torch.cat(list(ts), dim), specs)
+
+
 # ---------------------------------------------------------------- found by fuzzing, pinned
 
 def test_relu_gradient_passes_through_nan():

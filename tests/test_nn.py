@@ -88,6 +88,14 @@ def test_max_pool2d(device, kwargs):
     check_module(nn.MaxPool2d(**kwargs), torch.randn(2, 3, 9, 10, device=device))
 
 
+@pytest.mark.parametrize("kwargs", [
+    dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1), dict(kernel_size=3, stride=2, ceil_mode=True),
+    dict(kernel_size=(2, 3), padding=1, count_include_pad=False), dict(kernel_size=2, divisor_override=3),
+])
+def test_avg_pool2d(device, kwargs):
+    check_module(nn.AvgPool2d(**kwargs), torch.randn(2, 3, 9, 10, device=device))
+
+
 @pytest.mark.parametrize("size", [(1, 1), 3, (2, None), (4, 5)])
 def test_adaptive_avg_pool2d(device, size):
     check_module(nn.AdaptiveAvgPool2d(size), torch.randn(2, 3, 7, 9, device=device))

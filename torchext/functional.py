@@ -4,15 +4,16 @@ import torch
 
 from .functions import arguments
 from .functions.activation import AddReLU, ReLU, ReLUInplace
-from .functions.elementwise import add, mul, pow, rsub, sub  # noqa: F401
+from .functions.elementwise import add, div, mul, pow, rsub, sub  # noqa: F401
 from .functions.loss import binary_cross_entropy_with_logits  # noqa: F401
 from .functions.linalg import matmul  # noqa: F401
-from .functions.reduction import sum  # noqa: F401
+from .functions.reduction import mean, sum  # noqa: F401
 from .functions.views import flatten, t, transpose  # noqa: F401
 from .functions.conv import conv2d  # noqa: F401
 from .functions.linear import linear  # noqa: F401
 from .functions.norm import batch_norm, batch_norm_relu  # noqa: F401
-from .functions.pooling import adaptive_avg_pool2d, max_pool2d  # noqa: F401
+from .functions.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: F401
+from .functions.concat import cat  # noqa: F401
 
 
 def relu(input, inplace=False):

@@ -10,7 +10,7 @@ from torch import nn
 
 from . import functional as F
 
-__all__ = ["Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d", "AdaptiveAvgPool2d", "Linear", "Flatten"]
+__all__ = ["Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Linear", "Flatten"]
 
 
 class Conv2d(nn.Conv2d):
@@ -69,6 +69,14 @@ class MaxPool2d(nn.MaxPool2d):
     def forward(self, input):
         return F.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
                             ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+
+
+class AvgPool2d(nn.AvgPool2d):
+    _torchext_native = nn.AvgPool2d
+
+    def forward(self, input):
+        return F.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override)
 
 
 class AdaptiveAvgPool2d(nn.AdaptiveAvgPool2d):

@@ -1,10 +1,11 @@
-// add, sub, mul (tensor-tensor, broadcasting, float32/float64 promotion) and their scalar forms,
-// with pow by a scalar exponent (CPU).
+// add, sub, mul, div, pow (tensor-tensor, broadcasting, float32/float64 promotion) and their
+// scalar forms, with pow's backward (CPU).
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <torch/library.h>
 
 #include <cmath>
+#include <tuple>
 
 #include "../broadcast.h"
 #include "../common.h"
@@ -20,11 +21,12 @@ struct BinaryOperands {
   at::Tensor self, other, out;
 };
 
-BinaryOperands prepare_binary(const char* op, const at::Tensor& self, const at::Tensor& other) {
+BinaryOperands prepare_binary(const char* op, const at::Tensor& self, const at::Tensor& other,
+                              const char* other_name = "other") {
   check_float(op, "self", self);
-  check_float(op, "other", other);
-  check_compatible_devices(op, "self", self, "other", other);
-  auto shape = broadcast_shape(op, {{"self", &self}, {"other", &other}});
+  check_float(op, other_name, other);
+  check_compatible_devices(op, "self", self, other_name, other);
+  auto shape = broadcast_shape(op, {{"self", &self}, {other_name, &other}});
   const auto dtype = at::result_type(self, other);
   const auto& device = (self.dim() == 0 && self.device().is_cpu()) ? other.device() : self.device();
   auto a = self.to(dtype);
@@ -59,6 +61,59 @@ at::Tensor mul_cpu(const at::Tensor& self, const at::Tensor& other) {
                                            scalar_t(1));
   });
   return o.out;
+}
+
+at::Tensor div_cpu(const at::Tensor& self, const at::Tensor& other) {
+  auto o = prepare_binary("torchext.div", self, other);
+  AT_DISPATCH_FLOATING_TYPES(o.out.scalar_type(), "torchext_div", [&] {
+    elementwise<BinaryKernel, scalar_t, 2>(o.out, {o.self, o.other}, BinaryOp::kDiv, scalar_t(1));
+  });
+  return o.out;
+}
+
+at::Tensor pow_cpu(const at::Tensor& self, const at::Tensor& exponent) {
+  auto o = prepare_binary("torchext.pow", self, exponent, "exponent");
+  AT_DISPATCH_FLOATING_TYPES(o.out.scalar_type(), "torchext_pow", [&] {
+    elementwise<BinaryKernel, scalar_t, 2>(o.out, {o.self, o.other}, BinaryOp::kPow, scalar_t(1));
+  });
+  return o.out;
+}
+
+// Both gradients over grad_output's (the broadcast) shape; the caller reduces them to the
+// operands' shapes.
+std::tuple<at::Tensor, at::Tensor> pow_backward_cpu(const at::Tensor& grad_output, const at::Tensor& self,
+                                                    const at::Tensor& exponent, const at::Tensor& result,
+                                                    std::array<bool, 2> output_mask) {
+  const char* op = "torchext.pow_backward";
+  const std::array<std::pair<const char*, const at::Tensor*>, 4> named{
+      {{"grad_output", &grad_output}, {"self", &self}, {"exponent", &exponent}, {"result", &result}}};
+  for (const auto& [name, t] : named) {
+    check_float(op, name, *t);
+    check_compatible_devices(op, "grad_output", grad_output, name, *t);
+    check_broadcastable_to(op, name, *t, grad_output.sizes(), "grad_output");
+  }
+  TORCH_CHECK(result.sizes() == grad_output.sizes(), op, ": expected result of grad_output's shape ",
+              grad_output.sizes(), " but got ", result.sizes());
+  const auto dtype = grad_output.scalar_type();
+  at::Tensor grads[2];
+  for (int k = 0; k < 2; ++k) {
+    if (!output_mask[k]) continue;
+    // The 4th operand: exponent - 1 for self's gradient (in the exponent's dtype, as native
+    // subtracts before promoting), the result for the exponent's.
+    at::Tensor fourth = result;
+    if (k == 0) {
+      fourth = at::empty(exponent.sizes(), exponent.options());
+      AT_DISPATCH_FLOATING_TYPES(exponent.scalar_type(), "torchext_pow_backward", [&] {
+        elementwise<ScalarKernel, scalar_t, 1>(fourth, {exponent}, ScalarOp::kAdd, scalar_t(-1), scalar_t(1));
+      });
+    }
+    const std::array<at::Tensor, 4> in{grad_output, self.to(dtype), exponent.to(dtype), fourth.to(dtype)};
+    grads[k] = at::empty(grad_output.sizes(), grad_output.options());
+    AT_DISPATCH_FLOATING_TYPES(dtype, "torchext_pow_backward", [&] {
+      elementwise<PowBackwardKernel, scalar_t, 4>(grads[k], in, k == 1);
+    });
+  }
+  return {grads[0], grads[1]};
 }
 
 // Tensor-scalar ops: a Python number never promotes a float tensor, so the output (contiguous)
@@ -105,6 +160,28 @@ at::Tensor mul_scalar_cpu(const at::Tensor& self, const at::Scalar& other) {
   return out;
 }
 
+at::Tensor div_scalar_cpu(const at::Tensor& self, const at::Scalar& other) {
+  const char* op = "torchext.div_scalar";
+  check_real_scalar(op, "other", other);
+  auto out = prepare_unary(op, self);
+  AT_DISPATCH_FLOATING_TYPES(self.scalar_type(), "torchext_div_scalar", [&] {
+    using T = scalar_t;
+    elementwise<ScalarKernel, T, 1>(out, {self}, ScalarOp::kDiv, other.to<T>(), T(1));
+  });
+  return out;
+}
+
+at::Tensor rdiv_scalar_cpu(const at::Tensor& self, const at::Scalar& other) {
+  const char* op = "torchext.rdiv_scalar";
+  check_real_scalar(op, "other", other);
+  auto out = prepare_unary(op, self);
+  AT_DISPATCH_FLOATING_TYPES(self.scalar_type(), "torchext_rdiv_scalar", [&] {
+    using T = scalar_t;
+    elementwise<ScalarKernel, T, 1>(out, {self}, ScalarOp::kRdiv, other.to<T>(), T(1));
+  });
+  return out;
+}
+
 // As torch.pow (kernels/elementwise.cpp has the special exponents).
 at::Tensor pow_scalar_cpu(const at::Tensor& self, const at::Scalar& exponent) {
   const char* op = "torchext.pow_scalar";
@@ -127,6 +204,11 @@ TORCH_LIBRARY_IMPL(torchext, CPU, m) {
   m.impl("rsub_scalar", &rsub_scalar_cpu);
   m.impl("mul_scalar", &mul_scalar_cpu);
   m.impl("pow_scalar", &pow_scalar_cpu);
+  m.impl("div", &div_cpu);
+  m.impl("div_scalar", &div_scalar_cpu);
+  m.impl("rdiv_scalar", &rdiv_scalar_cpu);
+  m.impl("pow", &pow_cpu);
+  m.impl("pow_backward", &pow_backward_cpu);
 }
 
 }  // namespace torchext::cpu

@@ -8,7 +8,8 @@
 
 namespace torchext::cpu {
 
-enum class BinaryOp { kAdd, kSub, kMul };  // a + alpha * b, a - alpha * b, a * b (alpha unused)
+// a + alpha * b, a - alpha * b, a * b, a / b, a ** b (alpha unused by the last three)
+enum class BinaryOp { kAdd, kSub, kMul, kDiv, kPow };
 
 template <typename T>
 struct BinaryKernel {
@@ -16,7 +17,8 @@ struct BinaryKernel {
                   const std::array<const T*, 2>& in);
 };
 
-enum class ScalarOp { kAdd, kRsub, kMul };  // x + c, c - alpha * x, x * c (alpha unused)
+// x + c, c - alpha * x, x * c, x / c, c / x (alpha unused but by kRsub)
+enum class ScalarOp { kAdd, kRsub, kMul, kDiv, kRdiv };
 
 template <typename T>
 struct ScalarKernel {
@@ -31,8 +33,19 @@ struct PowScalarKernel {
                   const std::array<const T*, 1>& in);
 };
 
+// The gradients of pow(self, exponent) over the broadcast shape, as native. For self, in[] =
+// {grad, self, exponent, exponent - 1}: 0 where exponent == 0, else grad * (exponent * self **
+// (exponent - 1)); for exponent, in[] = {grad, self, exponent, result}: grad * (0 where self == 0
+// and exponent >= 0, else result * log(self)).
+template <typename T>
+struct PowBackwardKernel {
+  using Fn = void(bool exponent_grad, const BroadcastLayout<4>& layout, T* out,
+                  const std::array<const T*, 4>& in);
+};
+
 }  // namespace torchext::cpu
 
 TORCHEXT_DECLARE_DISPATCH_FLOATING(torchext::cpu::BinaryKernel);
 TORCHEXT_DECLARE_DISPATCH_FLOATING(torchext::cpu::ScalarKernel);
 TORCHEXT_DECLARE_DISPATCH_FLOATING(torchext::cpu::PowScalarKernel);
+TORCHEXT_DECLARE_DISPATCH_FLOATING(torchext::cpu::PowBackwardKernel);

@@ -1,4 +1,5 @@
-// The pooling kernels (kernels/max_pool2d.cpp, kernels/adaptive_avg_pool2d.cpp), dispatched to
+// The pooling kernels (kernels/max_pool2d.cpp, kernels/avg_pool2d.cpp,
+// kernels/adaptive_avg_pool2d.cpp), dispatched to
 // the capability in use (dispatch.h). Contiguous planes, one after another.
 #pragma once
 #include <cstdint>
@@ -22,6 +23,21 @@ struct MaxPool2dBackwardKernel {
                   T* grad_input);
 };
 
+// The average of each window per plane: its sum over the input divided by divisor (when not 0),
+// else by the window's area clamped to the padded input (count_include_pad) or to the input.
+template <typename T>
+struct AvgPool2dKernel {
+  using Fn = void(const PoolGeometry& g, bool count_include_pad, int64_t divisor, int64_t planes,
+                  const T* in, T* out);
+};
+
+// grad_input = the transpose of that average: each window's grad / divisor added over it.
+template <typename T>
+struct AvgPool2dBackwardKernel {
+  using Fn = void(const PoolGeometry& g, bool count_include_pad, int64_t divisor, int64_t planes,
+                  const T* grad, T* grad_input);
+};
+
 template <typename T>
 struct AdaptiveAvgPool2dKernel {
   using Fn = void(int64_t planes, int64_t h, int64_t w, int64_t oh, int64_t ow, const T* in, T* out);
@@ -37,5 +53,7 @@ struct AdaptiveAvgPool2dBackwardKernel {
 
 TORCHEXT_DECLARE_DISPATCH_FLOATING(torchext::cpu::MaxPool2dKernel);
 TORCHEXT_DECLARE_DISPATCH_FLOATING(torchext::cpu::MaxPool2dBackwardKernel);
+TORCHEXT_DECLARE_DISPATCH_FLOATING(torchext::cpu::AvgPool2dKernel);
+TORCHEXT_DECLARE_DISPATCH_FLOATING(torchext::cpu::AvgPool2dBackwardKernel);
 TORCHEXT_DECLARE_DISPATCH_FLOATING(torchext::cpu::AdaptiveAvgPool2dKernel);
 TORCHEXT_DECLARE_DISPATCH_FLOATING(torchext::cpu::AdaptiveAvgPool2dBackwardKernel);

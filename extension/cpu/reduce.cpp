@@ -1,4 +1,5 @@
-// The sum reduction (CPU): all elements or any set of dims, keepdim, and an accumulation dtype.
+// The sum and mean reductions (CPU): all elements or any set of dims, keepdim, and an
+// accumulation dtype. The mean is the sum divided by the count, as native.
 //
 // The input dims are put in memory order and merged where possible; then the innermost dim decides
 // the loop. Innermost reduced: each output sums runs along it (contiguous runs get the
@@ -16,6 +17,8 @@
 
 #include "../common.h"
 #include "../reduce_args.h"
+#include "elementwise_dispatch.h"
+#include "elementwise_operands.h"
 #include "reduce_dispatch.h"
 
 namespace torchext::cpu {
@@ -66,9 +69,9 @@ void sum_kernel(const at::Tensor& x, const std::vector<bool>& reduced, bool keep
                              static_cast<int64_t>(dims.size()));
 }
 
-at::Tensor sum_cpu(const at::Tensor& self, at::OptionalIntArrayRef dim, bool keepdim,
-                   std::optional<at::ScalarType> dtype) {
-  const char* op = "torchext.sum";
+// The sum of self over `dim` in out_dtype (op names the caller in errors).
+at::Tensor reduce_sum(const char* op, const at::Tensor& self, at::OptionalIntArrayRef dim, bool keepdim,
+                      std::optional<at::ScalarType> dtype) {
   check_float(op, "self", self);
   const auto out_dtype = dtype.value_or(self.scalar_type());
   TORCH_CHECK(is_supported_cpu_dtype(out_dtype), op, ": expected dtype to be float32 or float64 but got ",
@@ -92,10 +95,29 @@ at::Tensor sum_cpu(const at::Tensor& self, at::OptionalIntArrayRef dim, bool kee
   return out;
 }
 
+at::Tensor sum_cpu(const at::Tensor& self, at::OptionalIntArrayRef dim, bool keepdim,
+                   std::optional<at::ScalarType> dtype) {
+  return reduce_sum("torchext.sum", self, dim, keepdim, dtype);
+}
+
+// sum / count (true division: an empty mean is 0 / 0 = NaN, as native).
+at::Tensor mean_cpu(const at::Tensor& self, at::OptionalIntArrayRef dim, bool keepdim,
+                    std::optional<at::ScalarType> dtype) {
+  const auto sum = reduce_sum("torchext.mean", self, dim, keepdim, dtype);
+  const int64_t count = sum.numel() == 0 ? 0 : self.numel() / sum.numel();
+  auto out = at::empty(sum.sizes(), sum.options());
+  AT_DISPATCH_FLOATING_TYPES(sum.scalar_type(), "torchext_mean", [&] {
+    elementwise<ScalarKernel, scalar_t, 1>(out, {sum}, ScalarOp::kDiv, static_cast<scalar_t>(count),
+                                           scalar_t(1));
+  });
+  return out;
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(torchext, CPU, m) {
   m.impl("sum", &sum_cpu);
+  m.impl("mean", &mean_cpu);
 }
 
 }  // namespace torchext::cpu

@@ -1,4 +1,5 @@
-// add/sub/mul with broadcasting and the tensor-scalar ops add/rsub/mul/pow (CUDA kernels).
+// add/sub/mul/div/pow with broadcasting, the tensor-scalar ops add/rsub/mul/pow/div/rdiv and
+// pow's backward (CUDA kernels).
 // Arithmetic is done in the accumulate type (float for half/bfloat16), as torch's own kernels.
 #include "cuda_utils.cuh"
 #include "elementwise.h"
@@ -18,6 +19,20 @@ template <typename T>
 struct MulFn {
   __device__ T operator()(T a, T b) const {
     return static_cast<T>(static_cast<acc_t<T>>(a) * static_cast<acc_t<T>>(b));
+  }
+};
+
+template <typename T>
+struct DivFn {
+  __device__ T operator()(T a, T b) const {
+    return static_cast<T>(static_cast<acc_t<T>>(a) / static_cast<acc_t<T>>(b));
+  }
+};
+
+template <typename T>
+struct PowFn {
+  __device__ T operator()(T a, T b) const {
+    return static_cast<T>(pow(static_cast<acc_t<T>>(a), static_cast<acc_t<T>>(b)));
   }
 };
 
@@ -62,6 +77,18 @@ struct RSubScalarFn {  // s - alpha * x
   __device__ T operator()(T x) const {
     return static_cast<T>(fused_mul_add(-alpha, static_cast<acc_t<T>>(x), s));
   }
+};
+
+template <typename T>
+struct DivScalarFn {  // x / s
+  acc_t<T> s;
+  __device__ T operator()(T x) const { return static_cast<T>(static_cast<acc_t<T>>(x) / s); }
+};
+
+template <typename T>
+struct RDivScalarFn {  // s / x
+  acc_t<T> s;
+  __device__ T operator()(T x) const { return static_cast<T>(s / static_cast<acc_t<T>>(x)); }
 };
 
 template <typename T>
@@ -120,16 +147,48 @@ void launch_unary(const T* in, T* out, int64_t n, F f) {
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
+template <typename T>
+__global__ void pow_backward_kernel(bool exponent_grad, const T* __restrict__ grad,
+                                    const T* __restrict__ self, const T* __restrict__ exponent,
+                                    const T* __restrict__ fourth, T* __restrict__ out, int64_t n,
+                                    StridedIndexer<4> ix) {
+  using A = acc_t<T>;
+  for (int64_t i = thread_index(); i < n; i += thread_count()) {
+    int64_t off[4];
+    ix.offsets(i, off);
+    const A g = static_cast<A>(grad[off[0]]), x = static_cast<A>(self[off[1]]);
+    const A e = static_cast<A>(exponent[off[2]]);
+    A v;
+    if (exponent_grad) {
+      v = g * ((x == A(0) && e >= A(0)) ? A(0) : static_cast<A>(fourth[off[3]]) * log(x));
+    } else {
+      v = e == A(0) ? A(0) : g * (e * pow(x, static_cast<A>(fourth[off[3]])));
+    }
+    out[i] = static_cast<T>(v);
+  }
+}
+
 }  // namespace
+
+template <typename T>
+void pow_backward_launch(bool exponent_grad, const T* grad, const T* self, const T* exponent,
+                         const T* fourth, T* out, int64_t n, const StridedIndexer<4>& ix) {
+  if (n == 0) return;
+  pow_backward_kernel<<<grid_for(n), kBlock, 0, current_stream()>>>(exponent_grad, grad, self, exponent,
+                                                                    fourth, out, n, ix);
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+}
 
 template <typename T>
 void binary_launch(BinaryOp op, const T* a, const T* b, T* out, int64_t n,
                    const StridedIndexer<2>& ix, double alpha) {
   if (n == 0) return;
-  if (op == BinaryOp::Add)
-    launch_binary(a, b, out, n, ix, AddFn<T>{static_cast<acc_t<T>>(alpha)});
-  else
-    launch_binary(a, b, out, n, ix, MulFn<T>{});
+  switch (op) {
+    case BinaryOp::Add: return launch_binary(a, b, out, n, ix, AddFn<T>{static_cast<acc_t<T>>(alpha)});
+    case BinaryOp::Mul: return launch_binary(a, b, out, n, ix, MulFn<T>{});
+    case BinaryOp::Div: return launch_binary(a, b, out, n, ix, DivFn<T>{});
+    case BinaryOp::Pow: return launch_binary(a, b, out, n, ix, PowFn<T>{});
+  }
 }
 
 template <typename T>
@@ -141,6 +200,8 @@ void scalar_op_launch(ScalarOp op, const T* in, T* out, int64_t n, double other,
     case ScalarOp::Add: return launch_unary(in, out, n, AddScalarFn<T>{static_cast<A>(alpha), s});
     case ScalarOp::RSub: return launch_unary(in, out, n, RSubScalarFn<T>{static_cast<A>(alpha), s});
     case ScalarOp::Mul: return launch_unary(in, out, n, MulScalarFn<T>{s});
+    case ScalarOp::Div: return launch_unary(in, out, n, DivScalarFn<T>{s});
+    case ScalarOp::RDiv: return launch_unary(in, out, n, RDivScalarFn<T>{s});
     case ScalarOp::Pow: {
       // torch converts the exponent to the tensor's dtype before using it.
       const A e = static_cast<A>(static_cast<T>(other));
@@ -152,7 +213,9 @@ void scalar_op_launch(ScalarOp op, const T* in, T* out, int64_t n, double other,
 #define INSTANTIATE(T)                                                                           \
   template void binary_launch<T>(BinaryOp, const T*, const T*, T*, int64_t,                      \
                                  const StridedIndexer<2>&, double);                              \
-  template void scalar_op_launch<T>(ScalarOp, const T*, T*, int64_t, double, double);
+  template void scalar_op_launch<T>(ScalarOp, const T*, T*, int64_t, double, double);            \
+  template void pow_backward_launch<T>(bool, const T*, const T*, const T*, const T*, T*, int64_t,  \
+                                       const StridedIndexer<4>&);
 TORCHEXT_FOR_CUDA_FLOATING_TYPES(INSTANTIATE)
 #undef INSTANTIATE
 

@@ -25,6 +25,19 @@ template <typename T, typename A>
 void max_pool2d_backward_launch(const T* grad_out, const int64_t* indices, int64_t planes,
                                 int64_t HW, int64_t OHW, A* grad_in);
 
+// out = the sum of each window over the input divided by divisor (when not 0), else by the
+// window's area clamped to the padded input (count_include_pad) or to the input; 0 for a window
+// with no input element.
+template <typename T>
+void avg_pool2d_launch(const T* in, int64_t planes, const PoolGeometry& g, bool count_include_pad,
+                       int64_t divisor, T* out);
+
+// grad_in[h, w] = the sum over the windows holding (h, w) of grad_out / the window's divisor (a
+// gather: one thread per input element, no atomics, deterministic).
+template <typename T>
+void avg_pool2d_backward_launch(const T* grad_out, int64_t planes, const PoolGeometry& g,
+                                bool count_include_pad, int64_t divisor, T* grad_in);
+
 // Output cell i along a dim of input length L and output length O averages the input range
 // [floor(i*L/O), ceil((i+1)*L/O)).
 template <typename T>

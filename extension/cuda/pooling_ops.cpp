@@ -1,9 +1,10 @@
-// max_pool2d with indices, adaptive_avg_pool2d and their backwards (CUDA host side), for
+// max_pool2d with indices, avg_pool2d, adaptive_avg_pool2d and their backwards (CUDA host side), for
 // (N, C, H, W) or unbatched (C, H, W) inputs.
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <torch/library.h>
 
+#include <optional>
 #include <tuple>
 
 #include "../pooling_args.h"
@@ -52,6 +53,38 @@ at::Tensor max_pool2d_backward_cuda(const at::Tensor& grad_output, const at::Ten
   return grad_input;
 }
 
+at::Tensor avg_pool2d_cuda(const at::Tensor& self, at::IntArrayRef kernel_size, at::IntArrayRef stride,
+                           at::IntArrayRef padding, bool ceil_mode, bool count_include_pad,
+                           std::optional<int64_t> divisor_override) {
+  const char* op = "torchext.avg_pool2d";
+  const PoolGeometry g = avg_pool2d_args(op, self, kernel_size, stride, padding, ceil_mode, divisor_override);
+  c10::cuda::CUDAGuard guard(self.device());
+  const auto x = self.contiguous();
+  auto out = at::empty(pooled_shape(self, g.OH, g.OW), x.options());
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "torchext_avg_pool2d", [&] {
+    avg_pool2d_launch(x.const_data_ptr<scalar_t>(), planes_of(x), g, count_include_pad,
+                      divisor_override.value_or(0), out.mutable_data_ptr<scalar_t>());
+  });
+  return out;
+}
+
+at::Tensor avg_pool2d_backward_cuda(const at::Tensor& grad_output, const at::Tensor& self,
+                                    at::IntArrayRef kernel_size, at::IntArrayRef stride,
+                                    at::IntArrayRef padding, bool ceil_mode, bool count_include_pad,
+                                    std::optional<int64_t> divisor_override) {
+  const char* op = "torchext.avg_pool2d_backward";
+  const PoolGeometry g = avg_pool2d_backward_args(op, grad_output, self, kernel_size, stride, padding,
+                                                  ceil_mode, divisor_override);
+  c10::cuda::CUDAGuard guard(self.device());
+  const auto go = grad_output.contiguous();
+  auto grad_input = at::empty(self.sizes(), go.options());
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, go.scalar_type(), "torchext_avg_pool2d_backward", [&] {
+    avg_pool2d_backward_launch(go.const_data_ptr<scalar_t>(), planes_of(self), g, count_include_pad,
+                               divisor_override.value_or(0), grad_input.mutable_data_ptr<scalar_t>());
+  });
+  return grad_input;
+}
+
 at::Tensor adaptive_avg_pool2d_cuda(const at::Tensor& self, at::IntArrayRef output_size) {
   const char* op = "torchext.adaptive_avg_pool2d";
   const auto shape = adaptive_avg_pool2d_args(op, self, output_size);
@@ -87,6 +120,8 @@ at::Tensor adaptive_avg_pool2d_backward_cuda(const at::Tensor& grad_output, cons
 TORCH_LIBRARY_IMPL(torchext, CUDA, m) {
   m.impl("max_pool2d", &max_pool2d_cuda);
   m.impl("max_pool2d_backward", &max_pool2d_backward_cuda);
+  m.impl("avg_pool2d", &avg_pool2d_cuda);
+  m.impl("avg_pool2d_backward", &avg_pool2d_backward_cuda);
   m.impl("adaptive_avg_pool2d", &adaptive_avg_pool2d_cuda);
   m.impl("adaptive_avg_pool2d_backward", &adaptive_avg_pool2d_backward_cuda);
 }

@@ -1,7 +1,12 @@
-// sum over any dimensions with an optional output dtype (CUDA host side).
+// sum and mean over any dimensions with an optional output dtype (CUDA host side).
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <torch/library.h>
+
+#include <algorithm>
+#include <optional>
+#include <utility>
+#include <vector>
 
 #include "../reduce_args.h"
 #include "host_utils.h"
@@ -40,9 +45,10 @@ at::Tensor reduce_sum(const at::Tensor& x, at::IntArrayRef dims, bool keepdim, d
 
 namespace {
 
-at::Tensor sum_cuda(const at::Tensor& self, at::OptionalIntArrayRef dim, bool keepdim,
-                    std::optional<at::ScalarType> dtype) {
-  const char* op = "torchext.sum";
+// The input cast to dtype and the dims it reduces (all of them for an empty list).
+std::pair<at::Tensor, std::vector<int64_t>> reduction_operand(const char* op, const at::Tensor& self,
+                                                              at::OptionalIntArrayRef dim,
+                                                              std::optional<at::ScalarType> dtype) {
   check_float(op, "self", self);
   if (dtype.has_value()) {
     TORCH_CHECK(is_supported_cuda_dtype(*dtype), op,
@@ -53,14 +59,32 @@ at::Tensor sum_cuda(const at::Tensor& self, at::OptionalIntArrayRef dim, bool ke
   for (int64_t d = 0; d < self.dim(); ++d) {
     if (reduced[d]) dims.push_back(d);
   }
-  const auto x = dtype.has_value() ? self.to(*dtype) : self;
+  return {dtype.has_value() ? self.to(*dtype) : self, dims};
+}
+
+at::Tensor sum_cuda(const at::Tensor& self, at::OptionalIntArrayRef dim, bool keepdim,
+                    std::optional<at::ScalarType> dtype) {
+  const auto [x, dims] = reduction_operand("torchext.sum", self, dim, dtype);
   return reduce_sum(x, dims, keepdim);
+}
+
+// The sum scaled by 1 / count in the accumulate type, as native's CUDA mean (an empty mean is
+// 0 * inf = NaN).
+at::Tensor mean_cuda(const at::Tensor& self, at::OptionalIntArrayRef dim, bool keepdim,
+                     std::optional<at::ScalarType> dtype) {
+  const auto [x, dims] = reduction_operand("torchext.mean", self, dim, dtype);
+  int64_t count = 1;
+  for (int64_t d = 0; d < x.dim(); ++d) {
+    if (dims.empty() || std::find(dims.begin(), dims.end(), d) != dims.end()) count *= x.size(d);
+  }
+  return reduce_sum(x, dims, keepdim, 1.0 / static_cast<double>(count));
 }
 
 }  // namespace
 
 TORCH_LIBRARY_IMPL(torchext, CUDA, m) {
   m.impl("sum", &sum_cuda);
+  m.impl("mean", &mean_cuda);
 }
 
 }  // namespace torchext::cuda

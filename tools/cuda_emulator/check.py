@@ -233,6 +233,44 @@ def check_full_precision(E):
             if out.numel():
                 (gref,) = torch.autograd.grad(out, [x2], go)
                 close(f"adaptive bwd {xs} {o}", E.adaptive_avg_pool2d_backward(go, xx), gref, **T)
+        # structural ops (issue 14)
+        xs = [torch.randn(2, c, 5, 6, dtype=dt) for c in (3, 1, 4)]
+        close("cat dim 1", E.cat(xs, 1), torch.cat(xs, 1), exact=True)
+        cl = [x.contiguous(memory_format=torch.channels_last) for x in xs]
+        close("cat channels_last", E.cat(cl, -3), torch.cat(cl, -3), exact=True)
+        mixed = [xs[0].transpose(2, 3), torch.empty(0, dtype=dt), torch.randn(1, 3, 6, 10, dtype=dt)[..., ::2]]
+        close("cat mixed", E.cat(mixed, 0), torch.cat(mixed, 0), exact=True)
+        for xs_, k, s, p, ceil, inc, div in [((2, 3, 9, 9), (3, 3), (1, 1), (1, 1), False, True, None),
+                                            ((1, 2, 10, 7), (2, 3), (2, 2), (1, 1), True, False, None),
+                                            ((3, 8, 8), (2, 2), (2, 2), (0, 0), False, True, 3),
+                                            ((1, 1, 5, 6), (3, 2), (2, 3), (1, 1), True, True, None)]:
+            xx = torch.randn(xs_, dtype=dt)
+            args = (k, s, p, ceil, inc, div)
+            close(f"avgpool {xs_}", E.avg_pool2d(xx, *args), NF.avg_pool2d(xx, *args), **T)
+            x2 = xx.clone().requires_grad_()
+            out = NF.avg_pool2d(x2, *args)
+            go = torch.randn_like(out)
+            (gref,) = torch.autograd.grad(out, [x2], go)
+            close(f"avgpool bwd {xs_}", E.avg_pool2d_backward(go, xx, *args), gref, **T)
+        x = torch.randn(4, 5, 6, 7, dtype=dt)
+        for dims, keep in [([2, 3], False), ([0], True), (None, False), ([], False)]:
+            close(f"mean {dims} {keep}", E.mean(x, dims, keep), torch.mean(x, dims, keepdim=keep) if dims is not None
+                  else torch.mean(x), **T)
+        close("mean empty", E.mean(torch.randn(3, 0, dtype=dt), [1]), torch.randn(3, 0, dtype=dt).mean(1), exact=True)
+        a, b = torch.randn(5, 1, 4, dtype=dt), torch.randn(3, 1, dtype=dt)
+        close("div", E.div(a, b), a / b, **T)
+        close("div_scalar", E.div_scalar(a, 3), a / 3, **T)
+        close("rdiv_scalar", E.rdiv_scalar(a, 3), 3 / a, **T)
+        base = a.abs() + 0.1
+        close("pow tensor", E.pow(base, b), torch.pow(base, b), **T)
+        z = torch.tensor([0.0, 0.0, -2.0, 2.0], dtype=dt, requires_grad=True)
+        e = torch.tensor([0.0, 2.0, 0.5, -1.0], dtype=dt, requires_grad=True)
+        y = torch.pow(z, e)
+        go = torch.randn_like(y)
+        gz, ge = torch.autograd.grad(y, [z, e], go)
+        gs = E.pow_backward(go, z.detach(), e.detach(), y.detach(), [True, True])
+        close("pow_backward self", gs[0], gz, **T)
+        close("pow_backward exponent", gs[1], ge, **T)
         # SGD, bit for bit against torch.optim.SGD(foreach=False)
         for kw in [dict(momentum=0.9), dict(momentum=0.9, nesterov=True, weight_decay=1e-2),
                    dict(momentum=0.5, dampening=0.3, weight_decay=0.1, maximize=True), dict(), dict(weight_decay=0.2)]:
@@ -309,6 +347,18 @@ def check_half_precision(E):
         x2 = f(xp).requires_grad_(); (g,) = torch.autograd.grad(NF.max_pool2d(x2, 3, 2, 1), [x2], go)
         close_half("maxpool bwd", E.max_pool2d_backward(go.to(dt), xp, idx), g, dt)
         close_half("adaptive", E.adaptive_avg_pool2d(xp, [2, 3]), NF.adaptive_avg_pool2d(f(xp), (2, 3)), dt)
+        xs = [torch.randn(2, c, 5, 6, dtype=dt) for c in (3, 1)]
+        close("cat half", E.cat(xs, 1), torch.cat(xs, 1), exact=True)
+        close_half("avgpool", E.avg_pool2d(xp, [3, 3], [1, 1], [1, 1], False, True, None),
+                   NF.avg_pool2d(f(xp), 3, 1, 1), dt)
+        go = torch.randn(2, 3, 9, 9, dtype=dt)
+        x2 = f(xp).requires_grad_(); (g,) = torch.autograd.grad(NF.avg_pool2d(x2, 3, 1, 1), [x2], f(go))
+        close_half("avgpool bwd", E.avg_pool2d_backward(go, xp, [3, 3], [1, 1], [1, 1], False, True, None), g, dt)
+        xm = torch.randn(40, 50, dtype=dt)
+        close_half("mean", E.mean(xm, [1]), f(xm).mean(1), dt)
+        a, b = torch.randn(5, 1, 4, dtype=dt), torch.rand(3, 1, dtype=dt) + 0.5
+        close_half("div", E.div(a, b), f(a) / f(b), dt, 4)
+        close_half("pow tensor", E.pow(a.abs() + 0.1, b), (f(a).abs() + 0.1) ** f(b), dt, 4)
         ps = [torch.randn(10, dtype=dt)]; bufs = [torch.empty_like(ps[0])]; g = [torch.randn(10, dtype=dt)]
         p0 = f(ps[0]).clone()
         E.sgd_step_(ps, g, bufs, 0.1, 0.9, 0, 0, False, False, True)

@@ -74,6 +74,17 @@ def tour(E, device):
         E.max_pool2d_backward(torch.randn_like(y), xp, idx)
         y = E.adaptive_avg_pool2d(xp, [2, 3])
         E.adaptive_avg_pool2d_backward(torch.randn_like(y), xp)
+        # structural ops (issue 14)
+        E.cat([xp, xp.contiguous(memory_format=torch.channels_last)[:, :2]], 1)  # mixed layouts
+        E.cat([xp.contiguous(memory_format=torch.channels_last)] * 2, 1)        # channels_last
+        y = E.avg_pool2d(xp, [3, 3], [1, 1], [1, 1], True, False, None)
+        E.avg_pool2d_backward(torch.randn_like(y), xp, [3, 3], [1, 1], [1, 1], True, False, None)
+        E.mean(m, [1])
+        E.div(a, b)
+        E.div_scalar(a, 3)
+        E.rdiv_scalar(a, 3)
+        y = E.pow(a.abs(), b)
+        E.pow_backward(torch.randn_like(y), a.abs(), b, y, [True, True])
         ps = [torch.randn(s, dtype=dt, **kw) for s in [(3, 4), (20000,), (5,)]]
         gs = [torch.randn_like(p) for p in ps]
         bufs = [torch.empty_like(p) for p in ps]

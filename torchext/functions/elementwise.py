@@ -1,12 +1,15 @@
-"""add, sub, mul (tensor-tensor with broadcasting; tensor-scalar) and pow by a scalar exponent.
-Every backward is built from these Functions and sum_to_size, so all are differentiable to any
-order."""
+"""add, sub, mul, div (tensor-tensor with broadcasting; tensor-scalar) and pow (by a scalar or a
+tensor exponent). Every backward but pow's by a tensor exponent is built from these Functions and
+sum_to_size, so those are differentiable to any order; pow_backward (both gradients of a ** b, with
+native's rules at a == 0 and negative a) is not differentiable again."""
 import numbers
 
 import torch
 
 from .._library import ops
 from .arguments import same_device
+from .backward_call import backward_call
+from .backward_only import not_differentiable_again
 from .reduction import sum_to_size
 
 
@@ -51,6 +54,33 @@ def _mul_scalar_fake(self, other):
 @torch.library.register_fake("torchext::pow_scalar")
 def _pow_scalar_fake(self, exponent):
     return self.new_empty(self.shape)
+
+
+@torch.library.register_fake("torchext::div")
+def _div_fake(self, other):
+    return _binary_fake("div", self, other)
+
+
+@torch.library.register_fake("torchext::div_scalar")
+def _div_scalar_fake(self, other):
+    return self.new_empty(self.shape)
+
+
+@torch.library.register_fake("torchext::rdiv_scalar")
+def _rdiv_scalar_fake(self, other):
+    return self.new_empty(self.shape)
+
+
+@torch.library.register_fake("torchext::pow")
+def _pow_fake(self, exponent):
+    return _binary_fake("pow", self, exponent)
+
+
+@torch.library.register_fake("torchext::pow_backward")
+def _pow_backward_fake(grad_output, self, exponent, result, output_mask):
+    same_device("pow_backward", [("grad_output", grad_output), ("self", self), ("exponent", exponent),
+                                 ("result", result)], cpu_scalars=True)
+    return tuple(grad_output.new_empty(grad_output.shape) if m else None for m in output_mask)
 
 
 def _scaled(grad, factor):
@@ -161,6 +191,81 @@ class PowScalar(torch.autograd.Function):
         return Mul.apply(grad, MulScalar.apply(PowScalar.apply(x, e - 1), e)), None
 
 
+class Div(torch.autograd.Function):
+    """self / other; gradients grad / other and -grad * ((self / other) / other), as native's, with
+    self / other taken from the forward and the sign flipped after the reduction (both exact)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = (a.shape, b.shape)
+        out = ops.div(a, b)
+        ctx.save_for_backward(out if ctx.needs_input_grad[1] else None, b)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        out, b = ctx.saved_tensors
+        a_shape, b_shape = ctx.shapes
+        ga = sum_to_size(Div.apply(grad, b), a_shape) if ctx.needs_input_grad[0] else None
+        gb = None
+        if ctx.needs_input_grad[1]:
+            gb = MulScalar.apply(sum_to_size(Mul.apply(grad, Div.apply(out, b)), b_shape), -1)
+        return ga, gb
+
+
+class DivScalar(torch.autograd.Function):
+    """self / other, other a number (a true division, as native)."""
+
+    @staticmethod
+    def forward(ctx, x, other):
+        ctx.other = other
+        return ops.div_scalar(x, other)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return DivScalar.apply(grad, ctx.other), None
+
+
+class RDivScalar(torch.autograd.Function):
+    """other / self, other a number; d/dself = -other / self**2 = -result / self."""
+
+    @staticmethod
+    def forward(ctx, x, other):
+        out = ops.rdiv_scalar(x, other)
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, out = ctx.saved_tensors
+        return Mul.apply(grad, MulScalar.apply(Div.apply(out, x), -1)), None
+
+
+# Both gradients of a ** b in one pass; the derivative of log and of the masks at a == 0 are not
+# ours, so it is not differentiable again.
+PowBackward = not_differentiable_again("pow", ops.pow_backward.default)
+
+
+class Pow(torch.autograd.Function):
+    """self ** exponent, both tensors (broadcasting, float32/float64 promotion)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        out = ops.pow(a, b)
+        ctx.shapes = (a.shape, b.shape)
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b, out = ctx.saved_tensors
+        a_shape, b_shape = ctx.shapes
+        mask = list(ctx.needs_input_grad[:2])
+        ga, gb = backward_call(PowBackward, ops.pow_backward.default)(grad, a, b, out, mask)
+        return (sum_to_size(ga, a_shape) if mask[0] else None,
+                sum_to_size(gb, b_shape) if mask[1] else None)
+
+
 def _number(op, name, value):
     """A real Python number as the dispatcher's Scalar (bool, int or float)."""
     if isinstance(value, (bool, int, float)):
@@ -251,9 +356,29 @@ def mul(input, other):
 
 
 def pow(input, exponent):
-    """torch.pow with a tensor base and a real-number exponent (a tensor exponent is not
+    """torch.pow with a tensor base and a real-number or tensor exponent (a number base is not
     supported and raises TypeError)."""
-    if not isinstance(input, torch.Tensor) or isinstance(exponent, torch.Tensor):
-        raise TypeError("torchext.pow: only a Tensor base with a real-number exponent is supported, "
+    if not isinstance(input, torch.Tensor):
+        raise TypeError("torchext.pow: only a Tensor base is supported, "
                         f"but got input {type(input).__name__} and exponent {type(exponent).__name__}")
+    if isinstance(exponent, torch.Tensor):
+        return Pow.apply(input, exponent)
     return PowScalar.apply(input, _number("pow", "exponent", exponent))
+
+
+def div(input, other, *, rounding_mode=None):
+    """torch.div (true division); either operand may be a number. rounding_mode 'trunc' and
+    'floor' are not supported and raise NotImplementedError."""
+    if rounding_mode is not None:
+        if rounding_mode not in ("trunc", "floor"):
+            raise RuntimeError("torchext.div: expected rounding_mode to be one of None, 'trunc', or 'floor' "
+                             f"but found '{rounding_mode}'")
+        raise NotImplementedError(f"torchext.div: rounding_mode='{rounding_mode}' is not supported "
+                                  "(only true division, rounding_mode=None)")
+    if isinstance(input, torch.Tensor):
+        if isinstance(other, torch.Tensor):
+            return Div.apply(input, other)
+        return DivScalar.apply(input, _number("div", "other", other))
+    if isinstance(other, torch.Tensor):  # number / tensor
+        return RDivScalar.apply(other, _number("div", "input", input))
+    raise _no_tensor("div", input, other)

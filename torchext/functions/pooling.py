@@ -1,5 +1,5 @@
-"""2-D max pooling and adaptive average pooling: fake kernels, autograd Functions and the
-torch.nn.functional signatures."""
+"""2-D max pooling, average pooling and adaptive average pooling: fake kernels, autograd Functions
+and the torch.nn.functional signatures."""
 import torch
 
 from .._library import ops
@@ -33,6 +33,22 @@ def _max_pool2d_backward_fake(grad_output, self, indices):
     arguments.same_device("max_pool2d_backward", [("grad_output", grad_output), ("self", self), ("indices", indices)])
     torch._check(grad_output.shape == indices.shape,
                  lambda: "torchext.max_pool2d_backward: grad_output and indices shapes differ")
+    return self.new_empty(self.shape)
+
+
+@torch.library.register_fake("torchext::avg_pool2d")
+def _avg_pool2d_fake(self, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
+    torch._check(self.dim() in (3, 4), lambda: "torchext.avg_pool2d: expected self to be 3-D or 4-D")
+    torch._check(all(s > 0 for s in stride), lambda: "torchext.avg_pool2d: expected stride to be positive")
+    sizes = [_pooled_size(self.shape[-2 + d], kernel_size[d], stride[d], padding[d], 1, ceil_mode)
+             for d in range(2)]
+    return self.new_empty((*self.shape[:-2], *sizes))
+
+
+@torch.library.register_fake("torchext::avg_pool2d_backward")
+def _avg_pool2d_backward_fake(grad_output, self, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                              divisor_override):
+    arguments.same_device("avg_pool2d_backward", [("grad_output", grad_output), ("self", self)])
     return self.new_empty(self.shape)
 
 
@@ -70,6 +86,38 @@ class MaxPool2d(torch.autograd.Function):
         input, indices = ctx.saved_tensors
         backward = backward_call(MaxPool2dBackward, ops.max_pool2d_backward.default)
         return backward(grad, input, indices), None, None, None, None, None
+
+
+class AvgPool2dBackward(torch.autograd.Function):
+    """grad -> A^T grad, where A is the (linear) pooling; its own backward is A, the forward op.
+    self only gives the input's shape, so it gets no gradient."""
+
+    @staticmethod
+    def forward(ctx, grad, input, *params):
+        ctx.params = params
+        return ops.avg_pool2d_backward.default(grad, input, *params)
+
+    @staticmethod
+    def backward(ctx, grad_grad):
+        return AvgPool2d.apply(grad_grad, *ctx.params), None, *(None,) * len(ctx.params)
+
+
+class AvgPool2d(torch.autograd.Function):
+    """params: kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override."""
+
+    @staticmethod
+    def forward(ctx, input, *params):
+        ctx.params = params
+        ctx.save_for_backward(input)
+        return ops.avg_pool2d.default(input, *params)
+
+    @staticmethod
+    def backward(ctx, grad):
+        if not ctx.needs_input_grad[0]:
+            return (None,) * (1 + len(ctx.params))
+        (input,) = ctx.saved_tensors
+        backward = backward_call(AvgPool2dBackward, ops.avg_pool2d_backward.default)
+        return backward(grad, input, *ctx.params), *(None,) * len(ctx.params)
 
 
 class AdaptiveAvgPool2dBackward(torch.autograd.Function):
@@ -113,6 +161,24 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                                    arguments.int_pair(op, "dilation", dilation),
                                    arguments.boolean(op, "ceil_mode", ceil_mode))
     return (out, indices) if return_indices else out
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """torch.nn.functional.avg_pool2d (stride None or empty means kernel_size)."""
+    op = "avg_pool2d"
+    arguments.tensor(op, "input", input)
+    if input.dim() < 3:  # native fails on the channel dim's index first: IndexError, as there
+        raise IndexError(f"torchext.avg_pool2d: expected input to be 3-D (C, H, W) or 4-D (N, C, H, W) but "
+                         f"got a {input.dim()}-D tensor of shape {list(input.shape)}")
+    kernel_size = arguments.int_pair(op, "kernel_size", kernel_size)
+    if stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0):
+        stride = kernel_size
+    if divisor_override is not None:
+        arguments.integer(op, "divisor_override", divisor_override)
+    return AvgPool2d.apply(input, kernel_size, arguments.int_pair(op, "stride", stride),
+                           arguments.int_pair(op, "padding", padding), arguments.boolean(op, "ceil_mode", ceil_mode),
+                           arguments.boolean(op, "count_include_pad", count_include_pad), divisor_override)
 
 
 def adaptive_avg_pool2d(input, output_size):

@@ -1,6 +1,9 @@
-"""sum, with expand as its adjoint: the backward of sum expands the gradient back, the backward of
-expand sums it, so both are differentiable to any order. sum_to_size reduces a broadcast gradient
-to an input's shape (for every broadcasting op's backward)."""
+"""sum and mean, with expand as their adjoint: the backward of sum (mean) expands the gradient back
+(and divides it by the count), the backward of expand sums it, so all are differentiable to any
+order. sum_to_size reduces a broadcast gradient to an input's shape (for every broadcasting op's
+backward)."""
+import math
+
 import torch
 
 from .._library import ops
@@ -36,6 +39,30 @@ class Sum(torch.autograd.Function):
         return Expand.apply(grad, ctx.in_shape), None, None, None
 
 
+@torch.library.register_fake("torchext::mean")
+def _mean_fake(self, dim=None, keepdim=False, dtype=None):
+    return _sum_fake(self, dim, keepdim, dtype)
+
+
+class Mean(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, dim, keepdim, dtype):
+        out = ops.mean(x, dim, keepdim, dtype)
+        reduced = _reduced_dims(x.dim(), dim)
+        ctx.in_shape = x.shape
+        ctx.keepdim_shape = [1 if d in reduced else s for d, s in enumerate(x.shape)]
+        ctx.count = math.prod(x.shape[d] for d in reduced)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        from .elementwise import DivScalar  # elementwise imports this module (sum_to_size)
+        # Divided before the expand: the same values as native's expand-then-divide, computed
+        # once per output instead of once per input element.
+        grad = DivScalar.apply(grad.reshape(ctx.keepdim_shape), ctx.count)
+        return Expand.apply(grad, ctx.in_shape), None, None, None
+
+
 class Expand(torch.autograd.Function):
     """Broadcast view to a larger shape; its gradient sums over the broadcast dims."""
 
@@ -63,14 +90,24 @@ def sum_to_size(grad, shape):
     return grad.reshape(shape) if tuple(grad.shape) != shape else grad
 
 
+def _reduction_args(op, input, dim, keepdim, dtype):
+    arguments.tensor(op, "input", input)
+    if isinstance(dim, (tuple, list)):
+        dim = [arguments.integer(op, "dim", d) for d in dim]
+    elif dim is not None:
+        dim = [arguments.integer(op, "dim", dim)]
+    arguments.boolean(op, "keepdim", keepdim)
+    if dtype is not None and not isinstance(dtype, torch.dtype):
+        raise TypeError(f"torchext.{op}: expected dtype to be a torch.dtype, but got {type(dtype).__name__}")
+    return dim
+
+
 def sum(input, dim=None, keepdim=False, *, dtype=None):
     """torch.sum: over every element (dim None or empty) or over the dims in `dim`."""
-    arguments.tensor("sum", "input", input)
-    if isinstance(dim, (tuple, list)):
-        dim = [arguments.integer("sum", "dim", d) for d in dim]
-    elif dim is not None:
-        dim = [arguments.integer("sum", "dim", dim)]
-    arguments.boolean("sum", "keepdim", keepdim)
-    if dtype is not None and not isinstance(dtype, torch.dtype):
-        raise TypeError(f"torchext.sum: expected dtype to be a torch.dtype, but got {type(dtype).__name__}")
-    return Sum.apply(input, dim, keepdim, dtype)
+    return Sum.apply(input, _reduction_args("sum", input, dim, keepdim, dtype), keepdim, dtype)
+
+
+def mean(input, dim=None, keepdim=False, *, dtype=None):
+    """torch.mean: the sum over every element (dim None or empty) or over the dims in `dim`,
+    divided by their count (an empty mean is NaN)."""
+    return Mean.apply(input, _reduction_args("mean", input, dim, keepdim, dtype), keepdim, dtype)

@@ -2,6 +2,8 @@
 of torchext.enable(). An adapter returning NotImplemented leaves the call to native."""
 import numbers
 
+import torch
+
 from .. import functional as F
 
 
@@ -18,12 +20,23 @@ def in_place(fn):
     return run
 
 
-def scalar_exponent(fn):
-    """pow with a Python-number exponent only; a tensor exponent is not ours."""
+def tensor_base(fn):
+    """pow with a tensor base and a Python-number or tensor exponent; a number base or a bool
+    exponent is not ours."""
     def run(self, exponent, *args, **kwargs):
-        if not isinstance(exponent, numbers.Number) or isinstance(exponent, bool):
+        if (not isinstance(self, torch.Tensor) or isinstance(exponent, bool)
+                or not isinstance(exponent, (numbers.Number, torch.Tensor))):
             return NotImplemented
         return fn(self, exponent, *args, **kwargs)
+    return run
+
+
+def true_division(fn):
+    """div without a rounding mode only: 'trunc' and 'floor' are not ours."""
+    def run(*args, rounding_mode=None, **kwargs):
+        if rounding_mode is not None:
+            return NotImplemented
+        return fn(*args, **kwargs)
     return run
 
 

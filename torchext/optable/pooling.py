@@ -1,4 +1,4 @@
-"""Table entries: max_pool2d and adaptive_avg_pool2d."""
+"""Table entries: max_pool2d, avg_pool2d and adaptive_avg_pool2d."""
 import torch.nn.functional as NF
 
 from .. import functional as F
@@ -14,6 +14,21 @@ def _max_pool(make):
         Sample((make(2, 3, 6, 5, layout="channels_last"), (2, 3)), {"return_indices": True},
                "channels_last, indices"),
         Sample((make(3, 7, 6, layout="strided"), 2), {"stride": (1, 2)}, "unbatched, strided"),
+        Sample((make(0, 2, 4, 4), 2), name="empty batch"),
+    ]
+
+
+def _avg_pool(make):
+    # terms: the kernel's area (or the divisor's share of it).
+    return [
+        Sample((make(2, 3, 7, 6), 3, 2, 1), name="3, 2, 1", terms=9),
+        Sample((make(1, 2, 7, 8), 2, 2, 1), {"ceil_mode": True, "count_include_pad": False},
+               "ceil_mode, exclude padding", terms=4),
+        Sample((make(2, 3, 6, 5, layout="channels_last"), (2, 3)), {"divisor_override": 5},
+               "channels_last, divisor_override", terms=6),
+        Sample((make(3, 7, 6, layout="strided"), 3), {"stride": (1, 2), "padding": (1, 0)},
+               "unbatched, strided", terms=9),
+        Sample((make(1, 2, 5, 5, layout="transposed"), 3, 1, 1), {"ceil_mode": True}, "transposed, 3x3/1", terms=9),
         Sample((make(0, 2, 4, 4), 2), name="empty batch"),
     ]
 
@@ -37,6 +52,9 @@ ENTRIES = [
                    Route(adapters.max_pool2d_with_indices, (NF.max_pool2d_with_indices,))),
            modules=(tnn.MaxPool2d,), gradgrad=False,
            determinism=lambda make: [Sample((make(4, 32, 24, 24), 3, 2, 1))]),
+    OpInfo("avg_pool2d", F.avg_pool2d, NF.avg_pool2d, _avg_pool, torch_ops=("avg_pool2d", "avg_pool2d_backward"),
+           routes=(Route(F.avg_pool2d, (NF.avg_pool2d,)),), modules=(tnn.AvgPool2d,),
+           determinism=lambda make: [Sample((make(4, 32, 24, 24), 3, 1, 1)), Sample((make(4, 32, 24, 24), 2))]),
     OpInfo("adaptive_avg_pool2d", F.adaptive_avg_pool2d, NF.adaptive_avg_pool2d, _adaptive,
            torch_ops=("adaptive_avg_pool2d", "adaptive_avg_pool2d_backward"),
            routes=(Route(F.adaptive_avg_pool2d, (NF.adaptive_avg_pool2d,)),), modules=(tnn.AdaptiveAvgPool2d,),
