@@ -13,6 +13,8 @@ from .functions.conv import conv2d  # noqa: F401
 from .functions.linear import linear  # noqa: F401
 from .functions.norm import batch_norm, batch_norm_relu  # noqa: F401
 from .functions.pooling import adaptive_avg_pool2d, max_pool2d  # noqa: F401
+from .functions.layer_norm import layer_norm  # noqa: F401
+from .functions.dropout import dropout, stochastic_depth  # noqa: F401
 
 
 def relu(input, inplace=False):
