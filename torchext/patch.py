@@ -5,7 +5,8 @@
     torchext.unpatch(model)                                # native classes back, exactly
 
 patch walks every submodule and switches the class of each one it supports to its torchext
-mirror (torchext.nn.Conv2d, BatchNorm2d, ReLU, MaxPool2d, AdaptiveAvgPool2d, Linear, Flatten;
+mirror (torchext.nn.Conv2d, BatchNorm2d, ReLU, MaxPool2d, AdaptiveAvgPool2d, Linear, Flatten,
+BatchNorm1d, LayerNorm, Dropout, StochasticDepth;
 torchvision's ResNet, BasicBlock and Bottleneck via torchext.resnet). Only the class changes:
 the Parameter and buffer objects, state_dict keys, hooks, training flag, device and dtype are
 the module's own, so an optimizer built before patching keeps working, and .to(), train(),

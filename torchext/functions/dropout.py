@@ -2,6 +2,7 @@
 our kernels from the device's default generator, whose state goes in and comes back advanced as
 native's draw would leave it; on the CPU the same seed gives native's mask bit for bit."""
 import torch
+from torch._prims_common import is_non_overlapping_and_dense_or_false
 
 from .._library import ops
 from .backward_call import backward_call
@@ -23,7 +24,12 @@ def _stochastic_depth_fake(input, p, row, rng_state):
     torch._check(not row or input.dim() >= 1,
                  lambda: "torchext.stochastic_depth: expected input with at least 1 dim in row mode")
     noise = [input.shape[0] if row else 1] + [1] * (input.dim() - 1)
-    return (torch.empty_like(input), input.new_empty(noise, dtype=torch.uint8),
+    # Row mode reads each sample as one run: a layout without the batch dim outermost is copied
+    # contiguous first (dropout_args.h's batch_outermost), and the output follows the copy.
+    batch_outermost = is_non_overlapping_and_dense_or_false(input) and (
+        input.dim() == 0 or input.shape[0] <= 1 or input.stride(0) * input.shape[0] == input.numel())
+    out = torch.empty_like(input) if not row or batch_outermost else input.new_empty(input.shape)
+    return (out, input.new_empty(noise, dtype=torch.uint8),
             rng_state.new_empty(rng_state.shape))
 
 

@@ -71,14 +71,14 @@ class LayerNorm(torch.autograd.Function):
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
-    """torch.nn.functional.layer_norm: normalizes over the trailing dims `normalized_shape` (an
-    int or a sequence of ints)."""
+    """torch.nn.functional.layer_norm: normalizes over the trailing dims `normalized_shape` (a
+    sequence of ints, as native's; nn.LayerNorm turns an int into one)."""
     arguments.tensor("layer_norm", "input", input)
     arguments.tensor("layer_norm", "weight", weight, optional=True)
     arguments.tensor("layer_norm", "bias", bias, optional=True)
-    if isinstance(normalized_shape, (tuple, list, torch.Size)):
-        shape = [arguments.integer("layer_norm", "normalized_shape", s) for s in normalized_shape]
-    else:
-        shape = [arguments.integer("layer_norm", "normalized_shape", normalized_shape)]
+    if not isinstance(normalized_shape, (tuple, list, torch.Size)):
+        raise TypeError(f"torchext.layer_norm: expected normalized_shape to be a tuple of ints, but got "
+                        f"{type(normalized_shape).__name__}")
+    shape = [arguments.integer("layer_norm", "normalized_shape", s) for s in normalized_shape]
     arguments.real("layer_norm", "eps", eps)
     return LayerNorm.apply(input, shape, weight, bias, eps)

@@ -84,7 +84,7 @@ def _layer_norm_samples(make):
                "two dims, weight only", terms=12, grad_terms=12),
         Sample((make(2, 5, 4, 3, layout="channels_last"), (3,)), {}, "channels_last (NHWC view), no affine",
                terms=3, grad_terms=40),
-        Sample((make(4, 6, layout="transposed"), 6, None, make(6)), {}, "transposed, bias only", terms=6,
+        Sample((make(4, 6, layout="transposed"), [6], None, make(6)), {}, "transposed, bias only", terms=6,
                grad_terms=6),
         Sample((make(7,), [7], make(7), make(7)), {}, "1-D, one row", terms=7, grad_terms=7),
         Sample((make(0, 4), [4], make(4), make(4)), {}, "empty"),
