@@ -52,18 +52,24 @@ at::Tensor write_state(const at::Tensor& bytes, const Mt19937State& s) {
   return out;
 }
 
-// out = x * noise over `groups` runs of `inner` values, noise drawn from rng_state.
-Tensors3 draw_and_scale(const char* op, const at::Tensor& x, double p, int64_t groups, int64_t inner,
-                        at::Tensor mask, const at::Tensor& rng_state) {
+// out = x * noise over `groups` runs of `inner` values (out may be x), the mask drawn from
+// rng_state; returns the advanced state. Without `draw` (dropout's p = 1, which native computes
+// as x * 0) nothing is kept and the generator does not move.
+at::Tensor draw_and_scale(const char* op, const at::Tensor& x, double p, int64_t groups, int64_t inner,
+                          at::Tensor& mask, at::Tensor& out, const at::Tensor& rng_state, bool draw = true) {
   Mt19937State s = read_state(op, rng_state);
   const double keep_prob = 1.0 - p;
-  DispatchStub<DropoutDrawKernel>::get()(s, keep_prob, groups, mask.mutable_data_ptr<uint8_t>());
-  auto out = at::empty_like(x);
+  uint8_t* keep = mask.mutable_data_ptr<uint8_t>();
+  if (draw) {
+    DispatchStub<DropoutDrawKernel>::get()(s, keep_prob, groups, keep);
+  } else {
+    std::memset(keep, 0, static_cast<size_t>(groups));
+  }
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "torchext_dropout", [&] {
-    cpu_kernel<MaskedScaleKernel, scalar_t>()(x.const_data_ptr<scalar_t>(), mask.const_data_ptr<uint8_t>(),
-                                              groups, inner, keep_prob, out.mutable_data_ptr<scalar_t>());
+    cpu_kernel<MaskedScaleKernel, scalar_t>()(x.const_data_ptr<scalar_t>(), keep, groups, inner, keep_prob,
+                                              out.mutable_data_ptr<scalar_t>());
   });
-  return {out, mask, write_state(rng_state, s)};
+  return write_state(rng_state, s);
 }
 
 Tensors3 dropout_cpu(const at::Tensor& input, double p, const at::Tensor& rng_state) {
@@ -72,7 +78,22 @@ Tensors3 dropout_cpu(const at::Tensor& input, double p, const at::Tensor& rng_st
   check_dropout_p(op, p);
   const at::Tensor x = dense_like_native(input);
   auto mask = at::empty_like(x, x.options().dtype(at::kByte));
-  return draw_and_scale(op, x, p, x.numel(), 1, mask, rng_state);
+  auto out = at::empty_like(x);
+  auto state = draw_and_scale(op, x, p, x.numel(), 1, mask, out, rng_state, p < 1.0);
+  return {out, mask, state};
+}
+
+// In place: a dense self is scaled where it lies; another is computed densely and copied back
+// (as relu_).
+std::tuple<at::Tensor, at::Tensor> dropout__cpu(at::Tensor& self, double p, const at::Tensor& rng_state) {
+  const char* op = "torchext.dropout_";
+  check_float(op, "self", self);
+  check_dropout_p(op, p);
+  at::Tensor x = dense_like_native(self);
+  auto mask = at::empty_like(x, x.options().dtype(at::kByte));
+  auto state = draw_and_scale(op, x, p, x.numel(), 1, mask, x, rng_state, p < 1.0);
+  if (!x.is_same(self)) self.copy_(x);
+  return {mask, state};
 }
 
 Tensors3 stochastic_depth_cpu(const at::Tensor& input, double p, bool row, const at::Tensor& rng_state) {
@@ -83,8 +104,10 @@ Tensors3 stochastic_depth_cpu(const at::Tensor& input, double p, bool row, const
               ": expected input with at least 1 dim (the batch) in row mode but got a 0-D tensor");
   const at::Tensor x = row ? batch_outermost(input) : dense_like_native(input);
   auto mask = at::empty(stochastic_depth_noise_shape(x, row), x.options().dtype(at::kByte));
+  auto out = at::empty_like(x);
   const int64_t groups = mask.numel();
-  return draw_and_scale(op, x, p, groups, groups ? x.numel() / groups : 0, mask, rng_state);
+  auto state = draw_and_scale(op, x, p, groups, groups ? x.numel() / groups : 0, mask, out, rng_state);
+  return {out, mask, state};
 }
 
 at::Tensor dropout_backward_cpu(const at::Tensor& grad_output, const at::Tensor& mask, double p) {
@@ -115,6 +138,7 @@ at::Tensor dropout_backward_cpu(const at::Tensor& grad_output, const at::Tensor&
 
 TORCH_LIBRARY_IMPL(torchext, CPU, m) {
   m.impl("dropout", &dropout_cpu);
+  m.impl("dropout_", &dropout__cpu);
   m.impl("stochastic_depth", &stochastic_depth_cpu);
   m.impl("dropout_backward", &dropout_backward_cpu);
 }

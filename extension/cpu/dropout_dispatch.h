@@ -21,7 +21,7 @@ struct DropoutDrawKernel {
 };
 
 // out[g * inner + i] = x[g * inner + i] * (keep[g] ? 1 / keep_prob : 0), with 1 / keep_prob
-// rounded to T first (native's noise.div_(keep_prob)).
+// rounded to T first (native's noise.div_(keep_prob)); out may be x.
 template <typename T>
 struct MaskedScaleKernel {
   using Fn = void(const T* x, const uint8_t* keep, int64_t groups, int64_t inner, double keep_prob,

@@ -15,17 +15,17 @@ __device__ __forceinline__ uint64_t mix64(uint64_t z) {
 }
 
 // A uniform in [0, 1) from 53 bits, compared as an integer scaled by 2^53 (exact).
-__global__ void dropout_draw_kernel(uint64_t seed, uint64_t offset, double threshold, int64_t groups,
-                                    uint8_t* __restrict__ keep) {
+__global__ void dropout_draw_kernel(uint64_t seed, uint64_t offset, double threshold, bool draw,
+                                    int64_t groups, uint8_t* __restrict__ keep) {
   for (int64_t g = thread_index(); g < groups; g += thread_count()) {
     const uint64_t bits = mix64(seed ^ mix64(offset + static_cast<uint64_t>(g))) >> 11;
-    keep[g] = static_cast<double>(bits) < threshold;
+    keep[g] = draw && static_cast<double>(bits) < threshold;
   }
 }
 
 template <typename T>
-__global__ void masked_scale_kernel(const T* __restrict__ x, const uint8_t* __restrict__ keep,
-                                    int64_t n, int64_t inner, acc_t<T> scale, T* __restrict__ out) {
+__global__ void masked_scale_kernel(const T* x, const uint8_t* __restrict__ keep, int64_t n,
+                                    int64_t inner, acc_t<T> scale, T* out) {
   using A = acc_t<T>;
   for (int64_t i = thread_index(); i < n; i += thread_count())
     out[i] = static_cast<T>(static_cast<A>(x[i]) * (keep[i / inner] ? scale : A(0)));
@@ -33,10 +33,11 @@ __global__ void masked_scale_kernel(const T* __restrict__ x, const uint8_t* __re
 
 }  // namespace
 
-void dropout_draw_launch(uint64_t seed, uint64_t offset, double keep_prob, int64_t groups, uint8_t* keep) {
+void dropout_draw_launch(uint64_t seed, uint64_t offset, double keep_prob, bool draw, int64_t groups,
+                         uint8_t* keep) {
   if (groups == 0) return;
   dropout_draw_kernel<<<grid_for(groups), kBlock, 0, current_stream()>>>(
-      seed, offset, keep_prob * 9007199254740992.0, groups, keep);
+      seed, offset, keep_prob * 9007199254740992.0, draw, groups, keep);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 

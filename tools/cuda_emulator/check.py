@@ -238,6 +238,9 @@ def check_full_precision(E):
             close(f"dropout offset p={p}", state.view(torch.int64), torch.tensor([12345, 8 + xd.numel()]), exact=True)
             again, mask2, _ = E.dropout(xd, p, seed_offset)
             close(f"dropout repeatable p={p}", mask2, mask, exact=True)
+            inplace = xd.clone()
+            mask3, _ = E.dropout_(inplace, p, seed_offset)
+            close(f"dropout_ p={p}", inplace, y, exact=True); close(f"dropout_ mask p={p}", mask3, mask, exact=True)
             go = torch.randn_like(xd)
             close(f"dropout bwd p={p}", E.dropout_backward(go, mask, p), go * mask.to(dt) / (1 - p), **tol(dt))
             y, mask, _ = E.stochastic_depth(xd, p, True, seed_offset)
@@ -245,6 +248,9 @@ def check_full_precision(E):
             close(f"sd bwd p={p}", E.dropout_backward(go, mask, p), go * mask.to(dt) / (1 - p), **tol(dt))
         y, mask, _ = E.stochastic_depth(xd, 1.0, False, seed_offset)
         close("sd p=1", y, xd * 0, exact=True)
+        y, mask, state = E.dropout(xd, 1.0, seed_offset)
+        close("dropout p=1 draws nothing", state, seed_offset, exact=True)
+        close("dropout p=1", y, xd * 0, exact=True)
         # pooling
         for xs, k, s, p, d, ceil in [((2, 3, 9, 9), (3, 3), (2, 2), (1, 1), (1, 1), False),
                                      ((1, 2, 10, 7), (2, 3), (1, 2), (1, 1), (2, 1), True),

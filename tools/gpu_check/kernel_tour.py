@@ -77,6 +77,8 @@ def tour(E, device):
         xd = torch.randn(5, 3, 4, 4, dtype=dt, **kw).contiguous(memory_format=torch.channels_last)
         y, mask, _ = E.dropout(xd, 0.3, state)
         E.dropout_backward(torch.randn_like(y), mask, 0.3)
+        E.dropout_(xd.clone(), 0.3, state)
+        E.dropout_(xd.clone()[::2], 0.3, state)  # not dense: computed densely, copied back
         y, mask, _ = E.stochastic_depth(xd, 0.3, True, state)
         E.dropout_backward(torch.randn_like(y), mask, 0.3)
         xp = torch.randn(2, 3, 9, 9, dtype=dt, **kw)

@@ -19,6 +19,11 @@ def _dropout_fake(input, p, rng_state):
             rng_state.new_empty(rng_state.shape))
 
 
+@torch.library.register_fake("torchext::dropout_")
+def _dropout__fake(self, p, rng_state):
+    return torch.empty_like(self, dtype=torch.uint8), rng_state.new_empty(rng_state.shape)
+
+
 @torch.library.register_fake("torchext::stochastic_depth")
 def _stochastic_depth_fake(input, p, row, rng_state):
     torch._check(not row or input.dim() >= 1,
@@ -78,14 +83,32 @@ class Dropout(torch.autograd.Function):
         return dropout_backward(grad, mask, ctx.p), None, None, None
 
 
-def _draw(op, input, p, row):
-    """Runs Dropout with the default generator of input's device, and advances that generator."""
+class DropoutInplace(torch.autograd.Function):
+    """dropout written into input. Returns (input, the generator's advanced state)."""
+
+    @staticmethod
+    def forward(ctx, input, p, rng_state):
+        mask, state = ops.dropout_.default(input, p, rng_state)
+        ctx.mark_dirty(input)
+        ctx.save_for_backward(mask)
+        ctx.p = p
+        return input, state
+
+    @staticmethod
+    def backward(ctx, grad, _):
+        (mask,) = ctx.saved_tensors
+        return dropout_backward(grad, mask, ctx.p), None, None
+
+
+def _draw(op, function, input, *args):
+    """function.apply(input, *args, state of the default generator of input's device), then that
+    generator advanced to the state it returns."""
     device = input.device
     if device.type == "cpu":
-        out, state = Dropout.apply(input, p, row, torch.get_rng_state())
+        out, state = function.apply(input, *args, torch.get_rng_state())
         torch.set_rng_state(state)
     elif device.type == "cuda":
-        out, state = Dropout.apply(input, p, row, torch.cuda.get_rng_state(device))
+        out, state = function.apply(input, *args, torch.cuda.get_rng_state(device))
         torch.cuda.set_rng_state(state, device)
     else:
         raise RuntimeError(f"torchext.{op}: expected input on the CPU or a CUDA device but got {device}")
@@ -100,17 +123,20 @@ def _probability(op, p, what):
 
 def dropout(input, p=0.5, training=True, inplace=False):
     """torch.nn.functional.dropout. p = 0, evaluation and empty inputs return input itself, as
-    native; p = 1 multiplies by zero without drawing. inplace writes the result into input."""
+    native; p = 1 multiplies by zero without drawing. inplace writes the result into input (not
+    a leaf that requires grad, as native)."""
     arguments.tensor("dropout", "input", input)
     _probability("dropout", p, "dropout")
     arguments.boolean("dropout", "training", training)
     arguments.boolean("dropout", "inplace", inplace)
     if not training or p == 0 or input.numel() == 0:
         return input
-    from .elementwise import mul
-    out = mul(input, 0.0) if p == 1 else _draw("dropout", input, p, None)
-    # inplace: the result goes into input's storage (autograd records a copy into input).
-    return input.copy_(out) if inplace else out
+    if not inplace:
+        return _draw("dropout", Dropout, input, p, None)
+    if input.is_leaf and input.requires_grad and torch.is_grad_enabled():
+        raise RuntimeError("torchext.dropout: a leaf Variable that requires grad (input) is being used in an "
+                           "in-place operation.")
+    return _draw("dropout", DropoutInplace, input, p)
 
 
 def stochastic_depth(input, p, mode, training=True):
@@ -123,4 +149,4 @@ def stochastic_depth(input, p, mode, training=True):
     arguments.boolean("stochastic_depth", "training", training)
     if not training or p == 0.0:
         return input
-    return _draw("stochastic_depth", input, p, mode == "row")
+    return _draw("stochastic_depth", Dropout, input, p, mode == "row")

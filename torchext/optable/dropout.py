@@ -11,11 +11,12 @@ from .opinfo import OpInfo, Route, Sample
 
 def _seeded(fn):
     """fn after torch.manual_seed(0), the generators restored afterwards: ours and native draw the
-    same mask, and gradcheck's repeated calls see one mask."""
-    def call(*args, **kwargs):
+    same mask, and gradcheck's repeated calls see one mask. In place, fn runs on a non-leaf copy
+    (a leaf that requires grad is refused)."""
+    def call(input, *args, **kwargs):
         with torch.random.fork_rng():
             torch.manual_seed(0)
-            return fn(*args, **kwargs)
+            return fn(input * 1 if kwargs.get("inplace") else input, *args, **kwargs)
     return call
 
 
@@ -42,6 +43,7 @@ def _dropout_samples(make):
         Sample((make(4, 3), 0.0), name="p=0"),
         Sample((make(4, 3), 0.5), {"training": False}, "eval"),
         Sample((make(0, 3), 0.5), name="empty"),
+        Sample((make(5, 4, layout="transposed"), 0.4), {"inplace": True}, "in place, on a copy"),
     ]
 
 
@@ -58,7 +60,7 @@ def _stochastic_depth_samples(make):
 
 ENTRIES = [
     OpInfo("dropout", F.dropout, _on_cuda_with_our_noise(NF.dropout, F.dropout), _dropout_samples,
-           torch_ops=("dropout", "dropout_backward", "mul_scalar"), routes=(Route(F.dropout, (NF.dropout,)),),
+           torch_ops=("dropout", "dropout_backward", "dropout_"), routes=(Route(F.dropout, (NF.dropout,)),),
            modules=(tnn.Dropout,), call=_seeded,
            determinism=lambda make: [Sample((make(300, 257), 0.5))]),
     OpInfo("stochastic_depth", F.stochastic_depth,

@@ -55,12 +55,10 @@ template <typename T>
 void masked_scale(const T* x, const uint8_t* keep, int64_t groups, int64_t inner, double keep_prob,
                   T* out) {
   const T scale = keep_prob > 0 ? T(1) / T(keep_prob) : T(0);
+  // out may be x (in-place dropout): no restrict on them; each element is read, then written.
   if (inner == 1) {
     parallel_chunks(groups, [&](int64_t b, int64_t e) {
-      const T* __restrict__ in = x;
-      const uint8_t* __restrict__ k = keep;
-      T* __restrict__ o = out;
-      for (int64_t i = b; i < e; ++i) o[i] = in[i] * (k[i] ? scale : T(0));
+      for (int64_t i = b; i < e; ++i) out[i] = x[i] * (keep[i] ? scale : T(0));
     });
     return;
   }
@@ -68,9 +66,7 @@ void masked_scale(const T* x, const uint8_t* keep, int64_t groups, int64_t inner
     while (b < e) {
       const int64_t g = b / inner, end = std::min(e, (g + 1) * inner);
       const T noise = keep[g] ? scale : T(0);
-      const T* __restrict__ in = x;
-      T* __restrict__ o = out;
-      for (int64_t i = b; i < end; ++i) o[i] = in[i] * noise;
+      for (int64_t i = b; i < end; ++i) out[i] = x[i] * noise;
       b = end;
     }
   });
