@@ -9,10 +9,6 @@ from .backward_call import backward_call
 from . import arguments
 
 
-def _state_bytes(input):
-    return 5056 if input.device.type == "cpu" else 16
-
-
 @torch.library.register_fake("torchext::dropout")
 def _dropout_fake(input, p, rng_state):
     return (torch.empty_like(input), torch.empty_like(input, dtype=torch.uint8),
@@ -28,7 +24,9 @@ def _dropout__fake(self, p, rng_state):
 def _stochastic_depth_fake(input, p, row, rng_state):
     torch._check(not row or input.dim() >= 1,
                  lambda: "torchext.stochastic_depth: expected input with at least 1 dim in row mode")
-    noise = [input.shape[0] if row else 1] + [1] * (input.dim() - 1)
+    noise = [1] * input.dim()
+    if row:
+        noise[0] = input.shape[0]
     # Row mode reads each sample as one run: a layout without the batch dim outermost is copied
     # contiguous first (dropout_args.h's batch_outermost), and the output follows the copy.
     batch_outermost = is_non_overlapping_and_dense_or_false(input) and (
