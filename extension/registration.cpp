@@ -71,6 +71,21 @@ TORCH_LIBRARY(torchext, m) {
         "Tensor? running_mean, Tensor? running_var, Tensor save_mean, Tensor save_invstd, "
         "bool training, float eps, bool[4] output_mask) -> (Tensor, Tensor, Tensor, Tensor)");
 
+  // Layer normalisation over the trailing normalized_shape dims; mean and rstd (shaped as
+  // native's: the leading dims, then 1s) feed the backward. Dropout draws its mask from the
+  // generator state rng_state (a CPU uint8 tensor as torch.get_rng_state() or
+  // torch.cuda.get_rng_state() gives) and returns the advanced state; stochastic_depth drops whole
+  // samples (row) or the whole batch. The mask (uint8) feeds dropout_backward. Dropout's p = 1
+  // keeps nothing without drawing, as native.
+  m.def("layer_norm(Tensor input, int[] normalized_shape, Tensor? weight, Tensor? bias, float eps) "
+        "-> (Tensor, Tensor, Tensor)");
+  m.def("layer_norm_backward(Tensor grad_output, Tensor input, int[] normalized_shape, Tensor mean, "
+        "Tensor rstd, Tensor? weight, bool[3] output_mask) -> (Tensor, Tensor, Tensor)");
+  m.def("dropout(Tensor input, float p, Tensor rng_state) -> (Tensor, Tensor, Tensor)");
+  m.def("dropout_(Tensor(a!) self, float p, Tensor rng_state) -> (Tensor, Tensor)");  // mask, state
+  m.def("stochastic_depth(Tensor input, float p, bool row, Tensor rng_state) -> (Tensor, Tensor, Tensor)");
+  m.def("dropout_backward(Tensor grad_output, Tensor mask, float p) -> Tensor");
+
   // Pooling.
   m.def("max_pool2d(Tensor self, int[2] kernel_size, int[2] stride, int[2] padding, "
         "int[2] dilation, bool ceil_mode) -> (Tensor, Tensor)");

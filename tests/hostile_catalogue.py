@@ -20,6 +20,7 @@ import sys
 import torch
 import torch.nn.functional as NF
 from torch import nn
+import torchvision
 
 import torchext
 from torchext import functional as F
@@ -344,6 +345,49 @@ simple("batch_norm_relu", "residual float64", "residual", F.batch_norm_relu, _na
        lambda: ([r(4, 3, 5), None, None], {"training": True, "residual": r(4, 3, 5, dtype=torch.float64)}),
        unsupported=True)
 
+# ----------------------------------------------------------------------------- layer_norm, dropout
+
+
+def _ln(fn):
+    return lambda x, w=None, b=None, **kw: fn(x, [4], w, b, **kw)
+
+
+tensor_arg_cases("layer_norm", _ln(F.layer_norm), _ln(NF.layer_norm),
+                 {"input": lambda: r(2, 3, 4), "weight": lambda: r(4), "bias": lambda: r(4)},
+                 optional=("weight", "bias"))
+for name, arg, build in [
+    ("trailing dims differ", ("normalized_shape", "input"), lambda: ([r(2, 3, 4), [3]], {})),
+    ("normalized_shape longer than input", ("normalized_shape", "input"), lambda: ([r(4), [2, 4]], {})),
+    ("normalized_shape empty", "normalized_shape", lambda: ([r(2, 4), []], {})),
+    ("normalized_shape a string", "normalized_shape", lambda: ([r(2, 4), "4"], {})),
+    ("weight of the wrong shape", "weight", lambda: ([r(2, 4), [4], r(3)], {})),
+    ("bias 2-D", "bias", lambda: ([r(2, 4), [4], r(4), r(1, 4)], {})),
+    ("weight float64", "weight", lambda: ([r(2, 4), [4], r(4, dtype=torch.float64)], {})),
+    ("eps a string", "eps", lambda: ([r(2, 4), [4]], {"eps": "x"})),
+]:
+    simple("layer_norm", name, arg, F.layer_norm, NF.layer_norm, build,
+           unsupported=name == "weight float64")
+
+tensor_arg_cases("dropout", F.dropout, NF.dropout, {"input": lambda: r(3, 4)}, {"p": 0.5})
+tensor_arg_cases("stochastic_depth", F.stochastic_depth, torchvision.ops.stochastic_depth,
+                 {"input": lambda: r(3, 4)}, {"p": 0.5, "mode": "row"})
+for name, arg, build in [
+    ("p above 1", ("p", "probability"), lambda: ([r(3), 1.5], {})),
+    ("p negative", ("p", "probability"), lambda: ([r(3), -0.1], {})),
+    ("p a string", "p", lambda: ([r(3), "0.5"], {})),
+    ("training a string", "training", lambda: ([r(3), 0.5], {"training": "yes"})),
+    ("meta input", ("input", "device"), lambda: ([r(3).to("meta"), 0.5], {})),
+]:
+    simple("dropout", name, arg, F.dropout, NF.dropout, build, unsupported=name == "meta input",
+           expect_type="TypeError" if name == "training a string" else None)
+for name, arg, build in [
+    ("p above 1", ("p", "probability"), lambda: ([r(3, 2), 1.5, "row"], {})),
+    ("mode unknown", "mode", lambda: ([r(3, 2), 0.5, "col"], {})),
+    ("0-D input, row mode", ("input", "dim"), lambda: ([r(), 0.5, "row"], {})),
+]:
+    simple("stochastic_depth", name, arg, F.stochastic_depth, torchvision.ops.stochastic_depth, build,
+           expect_type="RuntimeError" if name.startswith("0-D") else None)
+
 # ----------------------------------------------------------------------------- pooling
 
 tensor_arg_cases("max_pool2d", F.max_pool2d, NF.max_pool2d, {"input": lambda: r(2, 3, 6, 6)}, {"kernel_size": 2})
@@ -445,6 +489,15 @@ for op, make, cases in [
         ("meta input", ("input", "running_mean", "weight", "device"), lambda: [r(2, 3, 5, 5).to("meta")]),
         ("one value per channel", ("value per channel", "input"), lambda: [r(1, 3, 1, 1)]),
     ]),
+    ("batch_norm", lambda: nn.BatchNorm1d(3), [
+        ("4-D input", ("input", "2D", "3D"), lambda: [r(2, 3, 4, 4)]),
+        ("channels differ", ("input", "running_mean", "weight", "channels"), lambda: [r(2, 4, 5)]),
+    ]),
+    ("layer_norm", lambda: nn.LayerNorm(4), [("trailing dims differ", ("normalized_shape", "input"), lambda: [r(2, 5)]),
+                                             ("int64 input", "input", lambda: [r(2, 4).to(torch.int64)])]),
+    ("dropout", lambda: nn.Dropout(0.3), [("int64 input", "input", lambda: [r(2, 4).to(torch.int64)])]),
+    ("stochastic_depth", lambda: torchvision.ops.StochasticDepth(0.3, "row"),
+     [("int64 input", "input", lambda: [r(2, 4).to(torch.int64)])]),
     ("relu", lambda: nn.ReLU(), [("None input", "input", lambda: [None]),
                                  ("bool input", "input", lambda: [r(3) > 0])]),
     ("relu_", lambda: nn.ReLU(inplace=True), [("leaf that requires grad", ("leaf", "in-place", "inplace"),
@@ -553,6 +606,20 @@ for name, op, arg, thunk in [
     ("batch_norm_relu_backward output of the wrong shape", "batch_norm_relu", "output",
      lambda: ops.batch_norm_relu_backward(r(2, 3, 4, 4), r(2, 3, 4, 5), r(2, 3, 4, 4), None, None, None, r(3), r(3),
                                           True, 1e-5, [True, True, True, True])),
+    ("layer_norm_backward rstd of the wrong size", "layer_norm", "rstd",
+     lambda: ops.layer_norm_backward(r(2, 4), r(2, 4), [4], r(2, 1), r(3, 1), None, [True, True, True])),
+    ("layer_norm_backward grad of the wrong shape", "layer_norm", "grad_output",
+     lambda: ops.layer_norm_backward(r(2, 5), r(2, 4), [4], r(2, 1), r(2, 1), None, [True, True, True])),
+    ("dropout rng_state of the wrong size", "dropout", "rng_state",
+     lambda: ops.dropout(r(3, 4), 0.5, torch.zeros(100, dtype=torch.uint8))),
+    ("dropout rng_state float", "dropout", "rng_state",
+     lambda: ops.dropout(r(3, 4), 0.5, torch.zeros(5056))),
+    ("dropout rng_state not MT19937", "dropout", "rng_state",
+     lambda: ops.dropout(r(3, 4), 0.5, torch.zeros(5056, dtype=torch.uint8))),
+    ("dropout_backward mask of the wrong shape", "dropout", "mask",
+     lambda: ops.dropout_backward(r(3, 4), torch.ones(3, 5, dtype=torch.uint8), 0.5)),
+    ("dropout_backward mask float", "dropout", "mask",
+     lambda: ops.dropout_backward(r(3, 4), torch.ones(3, 4), 0.5)),
     ("sgd_step_ fewer grads than params", "sgd_step_", "grads",
      lambda: ops.sgd_step_([r(3), r(2)], [r(3)], [], 0.1, 0.0, 0.0, 0.0, False, False, False)),
     ("sgd_step_ grad of the wrong shape", "sgd_step_", "grads",

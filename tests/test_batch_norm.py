@@ -1,6 +1,7 @@
 import pytest
 import torch
 import torch.nn.functional as NF
+from torch import nn
 from torch.autograd import gradcheck
 
 import torchext
@@ -257,3 +258,27 @@ def test_opcheck_backward(device, training, mask):
     dy = torch.randn_like(x)
     torch.library.opcheck(torch.ops.torchext.batch_norm_backward.default,
                           (dy, x, w, rm, rv, save_mean, save_invstd, training, 1e-5, mask))
+
+
+@pytest.mark.parametrize("shape", [(64, 512), (16, 8, 30), (5, 3)])
+def test_batchnorm1d_mirror(shape):
+    """torchext.nn.BatchNorm1d on (N, C) and (N, C, L): output, running stats and gradients as
+    nn.BatchNorm1d, in training and eval."""
+    ours, native = nn.BatchNorm1d(shape[1]), nn.BatchNorm1d(shape[1])
+    with torch.no_grad():
+        native.weight.normal_(), native.bias.normal_()
+    ours.load_state_dict(native.state_dict())
+    torchext.patch(ours)
+    assert type(ours) is torchext.nn.BatchNorm1d
+    x = torch.randn(shape) * 2 + 1
+    for train in (True, False):
+        ours.train(train), native.train(train)
+        a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
+        ya, yb = ours(a), native(b)
+        assert_close(ya, yb)
+        ga = torch.autograd.grad(ya.square().sum(), [a, ours.weight])
+        gb = torch.autograd.grad(yb.square().sum(), [b, native.weight])
+        for u, v in zip(ga, gb):
+            assert_close(u, v, scale=10)
+        assert_close(ours.running_mean, native.running_mean)
+        assert_close(ours.running_var, native.running_var)

@@ -13,6 +13,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as NF
+import torchvision
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -411,6 +412,62 @@ def test_batch_norm_relu(examples, data, dtype, args, affine, residual):
 
     check_parity(ours, native, [x, *stats, *params] + ([r] if residual else []), terms=count,
                  grad_terms=_batch_norm_grad_terms(x, stats, params, count, training, 1e-5))
+
+
+# ---------------------------------------------------------------- layer_norm, dropout, stochastic_depth
+
+@fuzzes("layer_norm")
+@fuzzed
+@fuzz()
+@given(data=st.data(), dtype=dtypes, shape=shapes(1, 4, POSITIVE_SIDES | st.sampled_from([0, 16, 96])),
+       affine=st.sampled_from(["none", "weight", "both"]), eps=st.sampled_from([1e-5, 1e-3]))
+def test_layer_norm(examples, data, dtype, shape, affine, eps):
+    """Output and the input/weight/bias gradients, normalized over 1 or more trailing dims."""
+    k = data.draw(st.integers(1, min(2, len(shape))))
+    normalized = shape[len(shape) - k:]
+    x = data.draw(tensors(shape, dtype))
+    params = [data.draw(tensors(normalized, dtype, specials=False, low=lo, high=hi))
+              if n < {"none": 0, "weight": 1, "both": 2}[affine] else None
+              for n, (lo, hi) in enumerate(((0.5, 1.5), (-1.0, 1.0)))]
+    row = max(1, math.prod(normalized))
+    rows = max(1, math.prod(shape) // row)
+    # The input gradient subtracts terms that nearly cancel, scaled by rstd (as batch_norm's).
+    built = x.build().detach().double().reshape(-1, row) if math.prod(shape) else None
+    rstd = (built.var(1, unbiased=False) + eps).rsqrt() if built is not None else None
+    scale = rstd[rstd.isfinite()].max().item() if rstd is not None and rstd.isfinite().any() else 1.0
+    check_parity(lambda x, w, b: F.layer_norm(x, normalized, w, b, eps),
+                 lambda x, w, b: NF.layer_norm(x, normalized, w, b, eps), [x, *params],
+                 terms=row, grad_terms=max(row, rows) * max(1.0, scale))
+
+
+def _seeded(fn, seed):
+    def call(*args):
+        torch.manual_seed(seed)
+        return fn(*args)
+    return call
+
+
+@fuzzes("dropout")
+@fuzzed
+@fuzz()
+@given(data=st.data(), dtype=dtypes, shape=shapes(0, 4), p=st.sampled_from([0.0, 0.1, 0.5, 0.77, 1.0]),
+       training=st.booleans(), seed=seeds())
+def test_dropout(examples, data, dtype, shape, p, training, seed):
+    """The same seed: native's output and gradient (the mask is native's draw, bit for bit)."""
+    x = data.draw(tensors(shape, dtype))
+    check_parity(_seeded(lambda x: F.dropout(x, p, training), seed),
+                 _seeded(lambda x: NF.dropout(x, p, training), seed), [x])
+
+
+@fuzzes("stochastic_depth")
+@fuzzed
+@fuzz()
+@given(data=st.data(), dtype=dtypes, shape=shapes(1, 4), p=st.sampled_from([0.0, 0.2, 0.5, 1.0]),
+       mode=st.sampled_from(["row", "batch"]), training=st.booleans(), seed=seeds())
+def test_stochastic_depth(examples, data, dtype, shape, p, mode, training, seed):
+    x = data.draw(tensors(shape, dtype))
+    check_parity(_seeded(lambda x: F.stochastic_depth(x, p, mode, training), seed),
+                 _seeded(lambda x: torchvision.ops.stochastic_depth(x, p, mode, training), seed), [x])
 
 
 def _window_on_padding(size, kernel, stride, pad, dilation, ceil_mode):

@@ -7,10 +7,12 @@ mirror by switching the instance's class (its Parameter and buffer objects stay 
 torchext.unpatch switches it back (`_torchext_native` names the class to restore).
 """
 from torch import nn
+from torchvision import ops as tv_ops
 
 from . import functional as F
 
-__all__ = ["Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Linear", "Flatten"]
+__all__ = ["Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Linear", "Flatten",
+           "BatchNorm1d", "LayerNorm", "Dropout", "StochasticDepth"]
 
 
 class Conv2d(nn.Conv2d):
@@ -54,6 +56,35 @@ class BatchNorm2d(nn.BatchNorm2d):
                 self.running_var if pass_stats else None, self.weight, self.bias, use_batch_stats,
                 factor, self.eps)
         return F.batch_norm_relu(*args, residual=residual) if relu else F.batch_norm(*args)
+
+
+class BatchNorm1d(nn.BatchNorm1d):
+    """BatchNorm2d's forward on (N, C) or (N, C, L) input (nn.BatchNorm1d's _check_input_dim)."""
+
+    _torchext_native = nn.BatchNorm1d
+    forward = BatchNorm2d.forward
+    _torchext_forward = BatchNorm2d._torchext_forward
+
+
+class LayerNorm(nn.LayerNorm):
+    _torchext_native = nn.LayerNorm
+
+    def forward(self, input):
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+
+class Dropout(nn.Dropout):
+    _torchext_native = nn.Dropout
+
+    def forward(self, input):
+        return F.dropout(input, self.p, self.training, self.inplace)
+
+
+class StochasticDepth(tv_ops.StochasticDepth):
+    _torchext_native = tv_ops.StochasticDepth
+
+    def forward(self, input):
+        return F.stochastic_depth(input, self.p, self.mode, self.training)
 
 
 class ReLU(nn.ReLU):

@@ -209,6 +209,48 @@ def check_full_precision(E):
                     close(f"bn_relu bwd {nm} {xs} cl={cl} train={training}", e[k], grads[j], **r)
                 if res:
                     close(f"bn_relu bwd residual {xs} train={training}", e[1], grads[3], **r)
+        # layer_norm
+        for xs, k, affine in [((6, 7, 96), 1, True), ((3, 700), 1, False), ((2, 3, 4, 5), 2, True), ((0, 4), 1, True),
+                              ((300, 3), 1, True), ((4, 0), 1, False)]:
+            shape = list(xs[len(xs) - k:])
+            xx = torch.randn(xs, dtype=dt) * 2 + 3
+            w, bb = (torch.randn(shape, dtype=dt), torch.randn(shape, dtype=dt)) if affine else (None, None)
+            r = dict(rtol=1e-9, atol=1e-9) if dt == torch.float64 else dict(rtol=1e-4, atol=1e-4)
+            y, mean, rstd = E.layer_norm(xx, shape, w, bb, 1e-5)
+            ry, rmean, rrstd = torch.native_layer_norm(xx, shape, w, bb, 1e-5)
+            close(f"ln {xs}", y, ry, **r); close(f"ln mean {xs}", mean, rmean, **r); close(f"ln rstd {xs}", rstd, rrstd, **r)
+            x2 = xx.clone().requires_grad_()
+            w2, b2 = (w.clone().requires_grad_(), bb.clone().requires_grad_()) if affine else (None, None)
+            out = NF.layer_norm(x2, shape, w2, b2, 1e-5); go = torch.randn_like(out)
+            need = [x2] + ([w2, b2] if affine else [])
+            grads = torch.autograd.grad(out, need, go) if out.numel() else [torch.zeros_like(t) for t in need]
+            e = E.layer_norm_backward(go, xx, shape, mean, rstd, w, [True, affine, affine])
+            for k2, nm in enumerate("xwb"[:len(need)]):
+                close(f"ln bwd {nm} {xs}", e[k2], grads[k2], **r)
+        # dropout, stochastic_depth: the draw is ours (not native's Philox): the mask's rate and
+        # that the output, the mask and the backward agree with native's multiply
+        seed_offset = torch.tensor([12345, 8], dtype=torch.int64).view(torch.uint8)
+        xd = torch.randn(64, 3, 16, 16, dtype=dt).contiguous(memory_format=torch.channels_last)
+        for p in (0.1, 0.5, 0.9):
+            y, mask, state = E.dropout(xd, p, seed_offset)
+            close(f"dropout rate p={p}", torch.tensor(1 - mask.double().mean().item()), torch.tensor(p), rtol=0, atol=0.01)
+            close(f"dropout out p={p}", y, xd * mask.to(dt) / (1 - p), **tol(dt))
+            close(f"dropout offset p={p}", state.view(torch.int64), torch.tensor([12345, 8 + xd.numel()]), exact=True)
+            again, mask2, _ = E.dropout(xd, p, seed_offset)
+            close(f"dropout repeatable p={p}", mask2, mask, exact=True)
+            inplace = xd.clone()
+            mask3, _ = E.dropout_(inplace, p, seed_offset)
+            close(f"dropout_ p={p}", inplace, y, exact=True); close(f"dropout_ mask p={p}", mask3, mask, exact=True)
+            go = torch.randn_like(xd)
+            close(f"dropout bwd p={p}", E.dropout_backward(go, mask, p), go * mask.to(dt) / (1 - p), **tol(dt))
+            y, mask, _ = E.stochastic_depth(xd, p, True, seed_offset)
+            close(f"sd row p={p}", y, xd * mask.to(dt) / (1 - p), **tol(dt))
+            close(f"sd bwd p={p}", E.dropout_backward(go, mask, p), go * mask.to(dt) / (1 - p), **tol(dt))
+        y, mask, _ = E.stochastic_depth(xd, 1.0, False, seed_offset)
+        close("sd p=1", y, xd * 0, exact=True)
+        y, mask, state = E.dropout(xd, 1.0, seed_offset)
+        close("dropout p=1 draws nothing", state, seed_offset, exact=True)
+        close("dropout p=1", y, xd * 0, exact=True)
         # pooling
         for xs, k, s, p, d, ceil in [((2, 3, 9, 9), (3, 3), (2, 2), (1, 1), (1, 1), False),
                                      ((1, 2, 10, 7), (2, 3), (1, 2), (1, 1), (2, 1), True),
@@ -359,6 +401,18 @@ def check_half_precision(E):
         a, b = torch.randn(5, 1, 4, dtype=dt), torch.rand(3, 1, dtype=dt) + 0.5
         close_half("div", E.div(a, b), f(a) / f(b), dt, 4)
         close_half("pow tensor", E.pow(a.abs() + 0.1, b), (f(a).abs() + 0.1) ** f(b), dt, 4)
+        xn, wn, bn_ = torch.randn(6, 7, 96, dtype=dt) + 1, torch.randn(96, dtype=dt), torch.randn(96, dtype=dt)
+        y, mean, rstd = E.layer_norm(xn, [96], wn, bn_, 1e-5)
+        close_half("ln", y, NF.layer_norm(f(xn), [96], f(wn), f(bn_)), dt, 5)
+        close("ln stats float32", torch.tensor(mean.dtype == rstd.dtype == torch.float32), torch.tensor(True), exact=True)
+        x2, w2 = f(xn).requires_grad_(), f(wn).requires_grad_()
+        out = NF.layer_norm(x2, [96], w2, f(bn_)); go = torch.randn_like(out)
+        gx, gw = torch.autograd.grad(out, [x2, w2], go)
+        e = E.layer_norm_backward(go.to(dt), xn, [96], mean, rstd, wn, [True, True, False])
+        close_half("ln bwd x", e[0], gx, dt, 5); close_half("ln bwd w", e[1], gw, dt, 20)
+        xd = torch.randn(40, 50, dtype=dt)
+        y, mask, _ = E.dropout(xd, 0.25, torch.tensor([7, 0], dtype=torch.int64).view(torch.uint8))
+        close_half("dropout", y, f(xd) * mask.float() / 0.75, dt)
         ps = [torch.randn(10, dtype=dt)]; bufs = [torch.empty_like(ps[0])]; g = [torch.randn(10, dtype=dt)]
         p0 = f(ps[0]).clone()
         E.sgd_step_(ps, g, bufs, 0.1, 0.9, 0, 0, False, False, True)
@@ -376,6 +430,10 @@ def check_large_grids(E):
     close("matmul 70000 batches", E.matmul(a, b), a @ b, rtol=1e-5, atol=1e-5)
     x = torch.randn(70000, 5)
     close("sum 70000 rows", E.sum(x, [1]), x.sum(1), rtol=1e-5, atol=1e-5)
+    # layer_norm: more rows than one grid of row blocks covers (a second pass over the rows)
+    w = torch.randn(5)
+    y, mean, rstd = E.layer_norm(x, [5], w, None, 1e-5)
+    close("layer_norm 70000 rows", y, NF.layer_norm(x, [5], w), rtol=1e-5, atol=1e-5)
 
 
 def main():

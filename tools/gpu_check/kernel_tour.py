@@ -69,6 +69,18 @@ def tour(E, device):
             E.batch_norm_relu_backward(torch.randn_like(y), y, xb, w32, rm, rv, sm, si, True, 1e-5,
                                        [True, True, True, True])
             E.batch_norm_relu(xb, None, w32, b32, rm, rv, False, 0.1, 1e-5)
+        for xn, shape in ((torch.randn(6, 7, 96, dtype=dt, **kw), [96]), (torch.randn(3, 700, dtype=dt, **kw), [700])):
+            y, mean, rstd = E.layer_norm(xn, shape, torch.randn(shape, dtype=dt, **kw), None, 1e-5)
+            E.layer_norm_backward(torch.randn_like(y), xn, shape, mean, rstd, torch.randn(shape, dtype=dt, **kw),
+                                  [True, True, True])
+        state = torch.cuda.get_rng_state() if device == "cuda" else torch.get_rng_state()
+        xd = torch.randn(5, 3, 4, 4, dtype=dt, **kw).contiguous(memory_format=torch.channels_last)
+        y, mask, _ = E.dropout(xd, 0.3, state)
+        E.dropout_backward(torch.randn_like(y), mask, 0.3)
+        E.dropout_(xd.clone(), 0.3, state)
+        E.dropout_(xd.clone()[::2], 0.3, state)  # not dense: computed densely, copied back
+        y, mask, _ = E.stochastic_depth(xd, 0.3, True, state)
+        E.dropout_backward(torch.randn_like(y), mask, 0.3)
         xp = torch.randn(2, 3, 9, 9, dtype=dt, **kw)
         y, idx = E.max_pool2d(xp, [3, 3], [2, 2], [1, 1], [1, 1], False)
         E.max_pool2d_backward(torch.randn_like(y), xp, idx)

@@ -1,4 +1,4 @@
-"""Table entries: batch_norm."""
+"""Table entries: batch_norm, batch_norm_relu and layer_norm."""
 import torch.nn.functional as NF
 
 from .. import functional as F
@@ -29,7 +29,7 @@ def _samples(make):
 
 ENTRIES = [
     OpInfo("batch_norm", F.batch_norm, NF.batch_norm, _samples, torch_ops=("batch_norm", "batch_norm_backward"),
-           routes=(Route(F.batch_norm, (NF.batch_norm,)),), modules=(tnn.BatchNorm2d,), gradgrad=False,
+           routes=(Route(F.batch_norm, (NF.batch_norm,)),), modules=(tnn.BatchNorm2d, tnn.BatchNorm1d), gradgrad=False,
            determinism=lambda make: [
                Sample((make(4, 32, 24, 24), make(32, low=0.0, high=0.0, grad=False),
                        make(32, low=1.0, high=1.0, grad=False), make(32), make(32)), {"training": True}, "training"),
@@ -73,3 +73,26 @@ ENTRIES.append(
                Sample((make(4, 32, 24, 24), make(32, low=0.0, high=0.0, grad=False),
                        make(32, low=1.0, high=1.0, grad=False), make(32), make(32)),
                       {"training": True, "residual": make(4, 32, 24, 24)}, "training, residual")]))
+
+
+def _layer_norm_samples(make):
+    # terms: the row length (the statistics' sums); grad_terms: the longer of the row length (input
+    # gradient) and the rows (weight and bias gradients).
+    return [
+        Sample((make(3, 4, 5), [5], make(5), make(5)), {}, "last dim, affine", terms=5, grad_terms=12),
+        Sample((make(2, 3, 4, layout="strided"), [3, 4], make(3, 4), None), {"eps": 1e-3},
+               "two dims, weight only", terms=12, grad_terms=12),
+        Sample((make(2, 5, 4, 3, layout="channels_last"), (3,)), {}, "channels_last (NHWC view), no affine",
+               terms=3, grad_terms=40),
+        Sample((make(4, 6, layout="transposed"), [6], None, make(6)), {}, "transposed, bias only", terms=6,
+               grad_terms=6),
+        Sample((make(7,), [7], make(7), make(7)), {}, "1-D, one row", terms=7, grad_terms=7),
+        Sample((make(0, 4), [4], make(4), make(4)), {}, "empty"),
+    ]
+
+
+ENTRIES.append(
+    OpInfo("layer_norm", F.layer_norm, NF.layer_norm, _layer_norm_samples,
+           torch_ops=("layer_norm", "layer_norm_backward"), routes=(Route(F.layer_norm, (NF.layer_norm,)),),
+           modules=(tnn.LayerNorm,), gradgrad=False,
+           determinism=lambda make: [Sample((make(64, 33, 96), [96], make(96), make(96)), name="ConvNeXt-like rows")]))
