@@ -196,28 +196,32 @@ void input_grad_plane(const T* grads, const T* w, const ConvGeometry& g, const D
 
 // Adds each tap's sum over one plane of grad_out_m * its shifted input to sums[m * taps + tap]:
 // whole vectors of each row in lanes (summed per row, then over rows, to keep the sums short),
-// the row's last values one by one (a vector past the row's end could meet an inf or NaN in
-// input columns no output reads).
+// the row's last values in a vector whose lanes past the row's end are dropped (they may meet an
+// inf or NaN in input columns no output reads).
 template <typename T>
 void weight_grad_plane(const T* padded, const T* grads, const ConvGeometry& g, const DepthwiseLayout& l,
                        int64_t mult, T* sums) {
   constexpr int64_t VL = kVL<T>;
+  using Mask = decltype(Vec<T>{} < Vec<T>{});
   const int64_t whole = g.out_w / VL * VL;
+  Vec<T> lane{};
+  for (int64_t i = 0; i < VL; ++i) lane[i] = T(i);
+  const Mask tail_mask = lane < Vec<T>{} + T(g.out_w - whole);
   for (int64_t m = 0; m < mult; ++m) {
     for (int64_t ki = 0; ki < g.kernel_h; ++ki) {
       for (int64_t kj = 0; kj < g.kernel_w; ++kj) {
         Vec<T> lanes = {};
-        T tail = 0;
         for (int64_t oh = 0; oh < g.out_h; ++oh) {
           const T* xs = input_tap(padded, g, l, oh, ki, kj);
           const T* gs = grads + (m * g.out_h + oh) * l.grad_len + l.grad_left;
           Vec<T> row[2] = {};  // two chains: the adds overlap
           for (int64_t o = 0; o < whole; o += VL) row[(o / VL) & 1] += load(gs + o) * load(xs + o);
+          if (whole < g.out_w) row[1] += tail_mask ? load(gs + whole) * load(xs + whole) : Vec<T>{};
           lanes += row[0] + row[1];
-          for (int64_t o = whole; o < g.out_w; ++o) tail += gs[o] * xs[o];
         }
-        for (int64_t i = 0; i < VL; ++i) tail += lanes[i];
-        sums[m * g.kernel_area() + ki * g.kernel_w + kj] += tail;
+        T sum = 0;
+        for (int64_t i = 0; i < VL; ++i) sum += lanes[i];
+        sums[m * g.kernel_area() + ki * g.kernel_w + kj] += sum;
       }
     }
   }
