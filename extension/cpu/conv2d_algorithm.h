@@ -95,9 +95,11 @@ inline bool depthwise_applies(const Conv2dArgs& s) {
   const ConvGeometry& g = s.geo;
   if (s.groups != g.channels) return false;
   const DepthwiseLayout l(g);
-  const int64_t planes = g.in_area() + s.out_per_group() * g.out_area();
-  return l.input_elements(g) + l.grad_elements(g, s.out_per_group()) <=
-         kDepthwiseScratchFactor * planes + (int64_t(1) << 16);
+  // In double: with absurd dilation and padding (a small output) the products overflow int64.
+  const double scratch = double(l.rows) * double(g.stride_w) * double(l.len) +
+                         double(s.out_per_group()) * double(g.out_h) * double(l.grad_len);
+  const double planes = double(g.in_area()) + double(s.out_per_group()) * double(g.out_area());
+  return scratch <= kDepthwiseScratchFactor * planes + double(1 << 16);
 }
 
 // Whether this convolution runs on the depthwise kernels: in kAuto wherever they apply with
