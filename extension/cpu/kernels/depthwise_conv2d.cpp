@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "../depthwise_dispatch.h"
@@ -135,19 +136,27 @@ void pad_grad(const T* __restrict__ go, const ConvGeometry& g, const DepthwiseLa
   }
 }
 
-// Where tap (ki, kj) of output row oh starts in the padded input.
-template <typename T>
-inline const T* input_tap(const T* padded, const ConvGeometry& g, const DepthwiseLayout& l, int64_t oh,
-                          int64_t ki, int64_t kj) {
-  const int64_t r = oh * g.stride_h + ki * g.dilation_h, c = kj * g.dilation_w;
-  return padded + (r * g.stride_w + c % g.stride_w) * l.len + c / g.stride_w;
-}
+// Where each tap (ki, kj) of output row 0 starts in the padded input; row oh's start `pitch`
+// values further per row (computed once: the divisions are too slow for every row).
+struct InputTaps {
+  std::vector<int64_t> offset;
+  int64_t pitch;
+  InputTaps(const ConvGeometry& g, const DepthwiseLayout& l) : offset(g.kernel_area()), pitch(g.stride_h * g.stride_w * l.len) {
+    for (int64_t ki = 0; ki < g.kernel_h; ++ki) {
+      for (int64_t kj = 0; kj < g.kernel_w; ++kj) {
+        const int64_t r = ki * g.dilation_h, c = kj * g.dilation_w;
+        offset[ki * g.kernel_w + kj] = (r * g.stride_w + c % g.stride_w) * l.len + c / g.stride_w;
+      }
+    }
+  }
+};
 
 template <typename T>
 void depthwise_forward(const Conv2dArgs& s, const T* x, const T* w, const T* bias, T* out) {
   const ConvGeometry& g = s.geo;
   const DepthwiseLayout l(g);
   const int64_t C = g.channels, mult = s.out_per_group(), taps = g.kernel_area();
+  const InputTaps input_taps(g, l);
   at::parallel_for(0, s.batch * C, 1, [&](int64_t lo, int64_t hi) {
     T* padded = thread_workspace<PaddedInput, T>(l.input_elements(g));
     std::vector<const T*> src(taps);
@@ -159,9 +168,8 @@ void depthwise_forward(const Conv2dArgs& s, const T* x, const T* w, const T* bia
         T* o = out + (n * s.out_channels + co) * g.out_area();
         const T b = bias ? bias[co] : T(0);
         for (int64_t oh = 0; oh < g.out_h; ++oh) {
-          for (int64_t ki = 0; ki < g.kernel_h; ++ki) {
-            for (int64_t kj = 0; kj < g.kernel_w; ++kj) src[ki * g.kernel_w + kj] = input_tap(padded, g, l, oh, ki, kj);
-          }
+          const T* row = padded + oh * input_taps.pitch;
+          for (int64_t t = 0; t < taps; ++t) src[t] = row + input_taps.offset[t];
           taps_row(src.data(), w + co * taps, taps, g.out_w, b, o + oh * g.out_w, 1);
         }
       }
@@ -169,22 +177,45 @@ void depthwise_forward(const Conv2dArgs& s, const T* x, const T* w, const T* bia
   });
 }
 
+// Which taps reach each input row and column phase (computed once: the divisions are too slow
+// for every row): row[ih * kh + ki] is the grad_output row that kernel row ki takes to input row
+// ih (-1: none), columns[p] the (kj, shift) whose outputs reach column phase p, the phase's value
+// t coming from grad_output column t + shift.
+struct GradTaps {
+  std::vector<int64_t> row;
+  std::vector<std::vector<std::pair<int64_t, int64_t>>> columns;
+  explicit GradTaps(const ConvGeometry& g) : row(g.height * g.kernel_h, -1), columns(std::min(g.stride_w, g.width)) {
+    for (int64_t ih = 0; ih < g.height; ++ih) {
+      for (int64_t ki = 0; ki < g.kernel_h; ++ki) {
+        const int64_t hs = ih + g.pad_top - ki * g.dilation_h;
+        if (hs >= 0 && hs % g.stride_h == 0 && hs / g.stride_h < g.out_h) row[ih * g.kernel_h + ki] = hs / g.stride_h;
+      }
+    }
+    const int64_t sw = g.stride_w;
+    for (int64_t p = 0; p < int64_t(columns.size()); ++p) {
+      for (int64_t kj = 0; kj < g.kernel_w; ++kj) {
+        const int64_t ws = p + g.pad_left - kj * g.dilation_w;  // output column * sw at t = 0
+        if ((ws % sw + sw) % sw == 0) columns[p].emplace_back(kj, ws / sw);
+      }
+    }
+  }
+};
+
 // Input gradient of one plane from its `mult` padded grad_output planes: row by row, phase by phase.
 template <typename T>
 void input_grad_plane(const T* grads, const T* w, const ConvGeometry& g, const DepthwiseLayout& l,
-                      int64_t mult, std::vector<const T*>& src, std::vector<T>& weight, T* gi) {
+                      const GradTaps& grad_taps, int64_t mult, std::vector<const T*>& src, std::vector<T>& weight,
+                      T* gi) {
   const int64_t taps = g.kernel_area(), sw = g.stride_w;
   for (int64_t ih = 0; ih < g.height; ++ih) {
-    for (int64_t p = 0; p < std::min(sw, g.width); ++p) {
+    for (int64_t p = 0; p < int64_t(grad_taps.columns.size()); ++p) {
       int64_t count = 0;
       for (int64_t ki = 0; ki < g.kernel_h; ++ki) {
-        const int64_t hs = ih + g.pad_top - ki * g.dilation_h;
-        if (hs < 0 || hs % g.stride_h != 0 || hs / g.stride_h >= g.out_h) continue;
-        for (int64_t kj = 0; kj < g.kernel_w; ++kj) {
-          const int64_t ws = p + g.pad_left - kj * g.dilation_w;  // output column * sw at t = 0
-          if ((ws % sw + sw) % sw != 0) continue;
+        const int64_t oh = grad_taps.row[ih * g.kernel_h + ki];
+        if (oh < 0) continue;
+        for (const auto& [kj, shift] : grad_taps.columns[p]) {
           for (int64_t m = 0; m < mult; ++m) {
-            src[count] = grads + (m * g.out_h + hs / g.stride_h) * l.grad_len + l.grad_left + ws / sw;
+            src[count] = grads + (m * g.out_h + oh) * l.grad_len + l.grad_left + shift;
             weight[count++] = w[m * taps + ki * g.kernel_w + kj];
           }
         }
@@ -200,7 +231,7 @@ void input_grad_plane(const T* grads, const T* w, const ConvGeometry& g, const D
 // inf or NaN in input columns no output reads).
 template <typename T>
 void weight_grad_plane(const T* padded, const T* grads, const ConvGeometry& g, const DepthwiseLayout& l,
-                       int64_t mult, T* sums) {
+                       const InputTaps& input_taps, int64_t mult, T* sums) {
   constexpr int64_t VL = kVL<T>;
   using Mask = decltype(Vec<T>{} < Vec<T>{});
   const int64_t whole = g.out_w / VL * VL;
@@ -208,21 +239,24 @@ void weight_grad_plane(const T* padded, const T* grads, const ConvGeometry& g, c
   for (int64_t i = 0; i < VL; ++i) lane[i] = T(i);
   const Mask tail_mask = lane < Vec<T>{} + T(g.out_w - whole);
   for (int64_t m = 0; m < mult; ++m) {
-    for (int64_t ki = 0; ki < g.kernel_h; ++ki) {
-      for (int64_t kj = 0; kj < g.kernel_w; ++kj) {
-        Vec<T> lanes = {};
-        for (int64_t oh = 0; oh < g.out_h; ++oh) {
-          const T* xs = input_tap(padded, g, l, oh, ki, kj);
-          const T* gs = grads + (m * g.out_h + oh) * l.grad_len + l.grad_left;
-          Vec<T> row[2] = {};  // two chains: the adds overlap
-          for (int64_t o = 0; o < whole; o += VL) row[(o / VL) & 1] += load(gs + o) * load(xs + o);
-          if (whole < g.out_w) row[1] += tail_mask ? load(gs + whole) * load(xs + whole) : Vec<T>{};
-          lanes += row[0] + row[1];
+    for (int64_t tap = 0; tap < g.kernel_area(); ++tap) {
+      Vec<T> lanes = {};
+      for (int64_t oh = 0; oh < g.out_h; ++oh) {
+        const T* xs = padded + oh * input_taps.pitch + input_taps.offset[tap];
+        const T* gs = grads + (m * g.out_h + oh) * l.grad_len + l.grad_left;
+        Vec<T> r0 = {}, r1 = {};  // two chains: the adds overlap
+        int64_t o = 0;
+        for (; o + 2 * VL <= whole; o += 2 * VL) {
+          r0 += load(gs + o) * load(xs + o);
+          r1 += load(gs + o + VL) * load(xs + o + VL);
         }
-        T sum = 0;
-        for (int64_t i = 0; i < VL; ++i) sum += lanes[i];
-        sums[m * g.kernel_area() + ki * g.kernel_w + kj] += sum;
+        if (o < whole) r0 += load(gs + o) * load(xs + o);
+        if (whole < g.out_w) r1 += tail_mask ? load(gs + whole) * load(xs + whole) : Vec<T>{};
+        lanes += r0 + r1;
       }
+      T sum = 0;
+      for (int64_t i = 0; i < VL; ++i) sum += lanes[i];
+      sums[m * g.kernel_area() + tap] += sum;
     }
   }
 }
@@ -232,6 +266,8 @@ void depthwise_backward(const Conv2dArgs& s, const T* gout, const T* x, const T*
   const ConvGeometry& g = s.geo;
   const DepthwiseLayout l(g);
   const int64_t C = g.channels, mult = s.out_per_group(), taps = g.kernel_area();
+  const InputTaps input_taps(g, l);
+  const GradTaps grad_taps(g);
   at::parallel_for(0, C, 1, [&](int64_t lo, int64_t hi) {
     T* padded = grad_w ? thread_workspace<PaddedInput, T>(l.input_elements(g)) : nullptr;
     T* grads = thread_workspace<PaddedGrad, T>(l.grad_elements(g, mult));
@@ -244,10 +280,10 @@ void depthwise_backward(const Conv2dArgs& s, const T* gout, const T* x, const T*
           pad_grad(gout + (n * s.out_channels + c * mult + m) * g.out_area(), g, l, grads + m * g.out_h * l.grad_len);
         }
         const int64_t plane = n * C + c;
-        if (grad_in) input_grad_plane(grads, w + c * mult * taps, g, l, mult, src, weight, grad_in + plane * g.in_area());
+        if (grad_in) input_grad_plane(grads, w + c * mult * taps, g, l, grad_taps, mult, src, weight, grad_in + plane * g.in_area());
         if (grad_w) {
           pad_input(x + plane * g.in_area(), g, l, padded);
-          weight_grad_plane(padded, grads, g, l, mult, sums.data());
+          weight_grad_plane(padded, grads, g, l, input_taps, mult, sums.data());
         }
       }
       if (grad_w) std::copy(sums.begin(), sums.end(), grad_w + c * mult * taps);
