@@ -240,6 +240,8 @@ for name, arg, build in [
     ("weight channels differ", "weight", lambda: ([r(2, 4, 6, 6), r(6, 3, 3, 3)], {})),
     ("groups do not divide channels", "groups", lambda: ([r(2, 4, 6, 6), r(6, 2, 3, 3)], {"groups": 3})),
     ("groups do not divide out channels", "groups", lambda: ([r(2, 4, 6, 6), r(5, 2, 3, 3)], {"groups": 2})),
+    ("depthwise weight of 2 channels per group", "weight", lambda: ([r(2, 4, 6, 6), r(4, 2, 3, 3)], {"groups": 4})),
+    ("depthwise out channels not a multiple", "groups", lambda: ([r(2, 4, 6, 6), r(6, 1, 3, 3)], {"groups": 4})),
     ("groups zero", "groups", lambda: ([r(2, 4, 6, 6), r(6, 4, 3, 3)], {"groups": 0})),
     ("groups negative", "groups", lambda: ([r(2, 4, 6, 6), r(6, 4, 3, 3)], {"groups": -2})),
     ("groups a float", "groups", lambda: ([r(2, 4, 6, 6), r(6, 4, 3, 3)], {"groups": 1.0})),

@@ -374,3 +374,78 @@ def test_opcheck_conv2d_backward(device, x_shape, w_shape, stride, padding, dila
     g = torch.randn_like(out)
     torch.library.opcheck(torch.ops.torchext.conv2d_backward.default,
                           (g, x, w, stride, padding, dilation, groups, mask))
+
+
+# Depthwise convolutions (groups == input channels) run on the direct depthwise kernels: the
+# MobileNet v2 / EfficientNet / ConvNeXt layers at batch 2 (3x3 stride 1 and 2, 5x5, 7x7 padding
+# 3), held to 2x native float32's error from the float64 result.
+DEPTHWISE_MODEL_CONVS = [
+    ((32, 112, 112), (32, 1, 3, 3), {"padding": 1, "groups": 32}, False),
+    ((96, 112, 112), (96, 1, 3, 3), {"stride": 2, "padding": 1, "groups": 96}, False),
+    ((144, 56, 56), (144, 1, 3, 3), {"padding": 1, "groups": 144}, False),
+    ((192, 28, 28), (192, 1, 3, 3), {"stride": 2, "padding": 1, "groups": 192}, False),
+    ((960, 7, 7), (960, 1, 3, 3), {"padding": 1, "groups": 960}, False),
+    ((144, 56, 56), (144, 1, 5, 5), {"stride": 2, "padding": 2, "groups": 144}, False),
+    ((480, 14, 14), (480, 1, 5, 5), {"padding": 2, "groups": 480}, False),
+    ((96, 56, 56), (96, 1, 7, 7), {"padding": 3, "groups": 96}, True),
+    ((768, 7, 7), (768, 1, 7, 7), {"padding": 3, "groups": 768}, True),
+]
+
+
+@pytest.mark.parametrize("x_shape,w_shape,kwargs,bias", DEPTHWISE_MODEL_CONVS)
+def test_depthwise_model_parity(device, x_shape, w_shape, kwargs, bias):
+    x, w, b = conv_inputs(device, (2, *x_shape), w_shape, bias, dtype=torch.float32)
+    assert_float32_parity(x, w, b, kwargs, factor=2)
+
+
+# Both routes of a depthwise convolution (the depthwise kernels, forced also for one channel and
+# groups 1, and im2col + GEMM under "direct") in float64, over odd sizes, strides, asymmetric
+# padding, dilation and channel multipliers 1-3.
+DEPTHWISE_ROUTE_CASES = [
+    ((2, 5, 9, 11), (5, 1, 3, 3), {"padding": 1, "groups": 5}),
+    ((3, 4, 13, 10), (8, 1, 3, 3), {"stride": 2, "padding": 1, "groups": 4}),
+    ((1, 3, 17, 40), (9, 1, 5, 5), {"stride": (1, 3), "padding": (2, 0), "groups": 3}),
+    ((2, 2, 12, 9), (2, 1, 7, 7), {"padding": 3, "groups": 2}),
+    ((1, 4, 20, 70), (4, 1, 3, 2), {"stride": (2, 1), "padding": (1, 2), "dilation": (3, 2), "groups": 4}),
+    ((2, 1, 8, 7), (3, 1, 3, 3), {"padding": "same"}),
+    ((1, 6, 5, 33), (6, 1, 1, 4), {"padding": (0, 3), "stride": 3, "groups": 6}),
+]
+
+
+@pytest.mark.parametrize("algorithm", ["depthwise", "direct"])
+@pytest.mark.parametrize("x_shape,w_shape,kwargs", DEPTHWISE_ROUTE_CASES)
+def test_depthwise_routes_float64(device, x_shape, w_shape, kwargs, algorithm):
+    x, w, b = conv_inputs(device, x_shape, w_shape, True)
+    with torchext.backends.cpu.flags(conv_algorithm=algorithm):
+        compare_with_native(lambda *a: F.conv2d(*a, **kwargs), lambda *a: NF.conv2d(*a, **kwargs), [x, w, b])
+
+
+@pytest.mark.parametrize("x_shape,w_shape,kwargs", DEPTHWISE_ROUTE_CASES[:5])
+def test_depthwise_gradcheck(device, x_shape, w_shape, kwargs):
+    x, w, b = conv_inputs(device, x_shape, w_shape, True)
+    assert gradcheck(lambda x, w, b: F.conv2d(x, w, b, **kwargs), (x, w, b), fast_mode=True)
+
+
+def test_depthwise_weight_grad_ignores_unread_columns(device):
+    # 8 columns, 3-wide kernel, stride 2, no padding: column 7 is read by no output, so an inf
+    # there must not reach the weight gradient (the kernels' vectors run past a row's last output).
+    x = torch.randn(2, 3, 6, 8, device=device)
+    x[:, :, :, 7] = float("inf")
+    x.requires_grad_()
+    w = torch.randn(3, 1, 3, 3, device=device, requires_grad=True)
+    compare_with_native(lambda *a: F.conv2d(*a, stride=2, groups=3), lambda *a: NF.conv2d(*a, stride=2, groups=3),
+                        [x, w])
+
+
+def test_depthwise_huge_dilation(device):
+    # The depthwise kernels' padded planes would be ~2e9 values here: im2col takes it instead.
+    x, w, b = conv_inputs(device, (1, 2, 3, 3), (2, 1, 2, 2), True, dtype=torch.float32)
+    kwargs = {"padding": 50000, "dilation": 100000, "groups": 2}
+    compare_with_native(lambda *a: F.conv2d(*a, **kwargs), lambda *a: NF.conv2d(*a, **kwargs), [x, w, b])
+
+
+def test_depthwise_algorithm_setting():
+    assert torchext.backends.cpu.conv_algorithm == "auto"
+    with torchext.backends.cpu.flags(conv_algorithm="depthwise"):
+        assert torchext.backends.cpu.conv_algorithm == "depthwise"
+    assert torchext.backends.cpu.conv_algorithm == "auto"

@@ -262,9 +262,13 @@ def test_binary_cross_entropy_with_logits(examples, data, dtype, reduction):
 def conv_args(draw):
     """(input shape, weight shape, kwargs) for a valid convolution. No zero input channels: native
     then returns zero output channels (ours gives the bias, see test_conv2d.py)."""
-    groups = draw(st.sampled_from([1, 1, 2, 3]))
-    c_in = draw(st.sampled_from([1, 2, 3, 5, 16])) if groups == 1 else groups * draw(st.sampled_from([1, 2, 5]))
-    c_out = groups * draw(st.sampled_from([1, 2, 3, 8, 33 if groups == 1 else 4]))
+    groups = draw(st.sampled_from([1, 1, 2, 3, "depthwise"]))
+    if groups == "depthwise":  # groups == channels (the depthwise kernels), multiplier 1-3
+        groups = c_in = draw(st.sampled_from([1, 2, 4, 7, 16]))
+        c_out = c_in * draw(st.sampled_from([1, 1, 2, 3]))
+    else:
+        c_in = draw(st.sampled_from([1, 2, 3, 5, 16])) if groups == 1 else groups * draw(st.sampled_from([1, 2, 5]))
+        c_out = groups * draw(st.sampled_from([1, 2, 3, 8, 33 if groups == 1 else 4]))
     kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
     dilation = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     padding_form = draw(st.sampled_from(["int", "pair", "same", "valid"]))

@@ -1,6 +1,6 @@
-// Which convolutions run as Winograd F(2x2,3x3) or F(4x4,3x3), and the user's switches for it
-// (torchext.backends.cpu: allow_winograd, conv_algorithm). Generic code: one copy of the settings
-// for every capability's kernels.
+// Which convolutions run as Winograd F(2x2,3x3) or F(4x4,3x3) or as the direct depthwise kernels,
+// and the user's switches for it (torchext.backends.cpu: allow_winograd, conv_algorithm). Generic
+// code: one copy of the settings for every capability's kernels.
 #pragma once
 #include <algorithm>
 #include <atomic>
@@ -8,12 +8,13 @@
 
 #include "../geometry.h"
 #include "conv2d_dispatch.h"
+#include "depthwise_dispatch.h"
 
 namespace torchext::cpu {
 
 // conv_algorithm: kAuto picks per shape by the cost rule below; the others force one algorithm
 // wherever it applies (tests and benchmarks compare them).
-enum class ConvAlgorithm : int { kAuto = 0, kDirect = 1, kWinograd2 = 2, kWinograd4 = 3 };
+enum class ConvAlgorithm : int { kAuto = 0, kDirect = 1, kWinograd2 = 2, kWinograd4 = 3, kDepthwise = 4 };
 
 struct ConvSettings {
   // Winograd rounds more than direct convolution: F(2x2,3x3) up to about 3x native float32's
@@ -84,6 +85,33 @@ inline int winograd_tile(const Conv2dArgs& s, bool input_grad) {
 // gradient work on the output's plane, the input gradient on the input's.
 inline ConvTiles conv_tiles(const Conv2dArgs& s) {
   return {winograd_tile(s, false), winograd_tile(s, true), winograd_tile(s, false)};
+}
+
+// The depthwise kernels (groups == channels) pad each plane into scratch (DepthwiseLayout); they
+// stay off where that would dwarf the planes themselves (dilation or padding far beyond the
+// image: im2col's columns stay small there).
+constexpr int64_t kDepthwiseScratchFactor = 16;
+inline bool depthwise_applies(const Conv2dArgs& s) {
+  const ConvGeometry& g = s.geo;
+  if (s.groups != g.channels) return false;
+  const DepthwiseLayout l(g);
+  // In double: with absurd dilation and padding (a small output) the products overflow int64.
+  const double scratch = double(l.rows) * double(g.stride_w) * double(l.len) +
+                         double(s.out_per_group()) * double(g.out_h) * double(l.grad_len);
+  const double planes = double(g.in_area()) + double(s.out_per_group()) * double(g.out_area());
+  return scratch <= kDepthwiseScratchFactor * planes + double(1 << 16);
+}
+
+// Whether this convolution runs on the depthwise kernels: in kAuto wherever they apply with
+// several groups (one channel, groups == 1, stays an ordinary convolution), forced by kDepthwise
+// wherever they apply, never under the other settings (kDirect: im2col / implicit GEMM).
+inline bool use_depthwise(const Conv2dArgs& s) {
+  if (!depthwise_applies(s)) return false;
+  switch (static_cast<ConvAlgorithm>(conv_settings().algorithm.load())) {
+    case ConvAlgorithm::kAuto: return s.groups > 1;
+    case ConvAlgorithm::kDepthwise: return true;
+    default: return false;
+  }
 }
 
 }  // namespace torchext::cpu

@@ -1,5 +1,6 @@
 // conv2d and its backward on CPU: argument checks, output allocation and the dtype switch; the
-// kernels (kernels/conv2d.cpp) run through conv2d_dispatch.h.
+// kernels (kernels/conv2d.cpp, and kernels/depthwise_conv2d.cpp where use_depthwise picks them)
+// run through conv2d_dispatch.h and depthwise_dispatch.h.
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <torch/library.h>
@@ -38,10 +39,16 @@ at::Tensor conv2d_cpu(const at::Tensor& input, const at::Tensor& weight,
   }
   auto x = input.contiguous();
   auto w = weight.contiguous();
+  const bool depthwise = use_depthwise(s);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "torchext_conv2d", [&] {
+    const scalar_t* b = bias.defined() ? bias.const_data_ptr<scalar_t>() : nullptr;
+    if (depthwise) {
+      cpu_kernel<DepthwiseForwardKernel, scalar_t>()(s, x.const_data_ptr<scalar_t>(), w.const_data_ptr<scalar_t>(),
+                                                     b, out.mutable_data_ptr<scalar_t>());
+      return;
+    }
     cpu_kernel<Conv2dForwardKernel, scalar_t>()(
-        s, conv_tiles(s), x.const_data_ptr<scalar_t>(), w.const_data_ptr<scalar_t>(),
-        bias.defined() ? bias.const_data_ptr<scalar_t>() : nullptr,
+        s, conv_tiles(s), x.const_data_ptr<scalar_t>(), w.const_data_ptr<scalar_t>(), b,
         out.mutable_data_ptr<scalar_t>());
   });
   return out;
@@ -80,11 +87,16 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> conv2d_backward_cpu(
     // The input is read only for the weight gradient.
     auto x = grad_weight.defined() ? input.contiguous() : at::Tensor();
     auto w = weight.contiguous();
+    const scalar_t* x_data = x.defined() ? x.const_data_ptr<scalar_t>() : nullptr;
+    scalar_t* gi = grad_input.defined() ? grad_input.mutable_data_ptr<scalar_t>() : nullptr;
+    scalar_t* gw = grad_weight.defined() ? grad_weight.mutable_data_ptr<scalar_t>() : nullptr;
+    if (use_depthwise(s)) {
+      cpu_kernel<DepthwiseBackwardKernel, scalar_t>()(s, go.const_data_ptr<scalar_t>(), x_data,
+                                                      w.const_data_ptr<scalar_t>(), gi, gw);
+      return;
+    }
     cpu_kernel<Conv2dBackwardKernel, scalar_t>()(
-        s, conv_tiles(s), go.const_data_ptr<scalar_t>(), x.defined() ? x.const_data_ptr<scalar_t>() : nullptr,
-        w.const_data_ptr<scalar_t>(),
-        grad_input.defined() ? grad_input.mutable_data_ptr<scalar_t>() : nullptr,
-        grad_weight.defined() ? grad_weight.mutable_data_ptr<scalar_t>() : nullptr);
+        s, conv_tiles(s), go.const_data_ptr<scalar_t>(), x_data, w.const_data_ptr<scalar_t>(), gi, gw);
   });
   return {grad_input, grad_weight, grad_bias};
 }

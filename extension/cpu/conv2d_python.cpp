@@ -17,7 +17,7 @@ PyObject* conv_settings_get(PyObject*, PyObject*) {
 PyObject* conv_settings_set(PyObject*, PyObject* args) {
   int allow = 0, algorithm = 0;
   if (!PyArg_ParseTuple(args, "pi", &allow, &algorithm)) return nullptr;
-  if (algorithm < 0 || algorithm > static_cast<int>(ConvAlgorithm::kWinograd4)) {
+  if (algorithm < 0 || algorithm > static_cast<int>(ConvAlgorithm::kDepthwise)) {
     PyErr_Format(PyExc_ValueError, "torchext: unknown convolution algorithm %d", algorithm);
     return nullptr;
   }

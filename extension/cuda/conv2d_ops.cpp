@@ -6,6 +6,7 @@
 //            grad_in   = col2im(W_g^T @ grad_out[n]_g)
 //            grad_bias = sum of grad_out over images and pixels
 // A 1x1 stride-1 unpadded convolution reads the input image as its columns matrix (no im2col).
+// A depthwise one (groups == channels > 1) runs on the direct kernels of depthwise_conv2d.cu.
 // For half/bfloat16 the weight gradient accumulates across chunks, and the input gradient's
 // columns hold their sums, in float.
 #include <ATen/ATen.h>
@@ -19,6 +20,7 @@
 
 #include "../conv2d_args.h"
 #include "conv2d.h"
+#include "depthwise_conv2d.h"
 #include "gemm.h"
 #include "host_utils.h"
 #include "reduce_ops.h"
@@ -32,6 +34,7 @@ constexpr int64_t kColumnsBudget = int64_t{1} << 24;
 
 // The validated sizes (conv2d_args.h) plus this backend's chunking of the batch.
 struct ConvShape : Conv2dArgs {
+  bool depthwise() const { return groups == geo.channels && groups > 1; }
   int64_t chunk() const {
     const int64_t per_image = std::max<int64_t>(1, geo.channels * geo.kernel_area() * geo.out_area());
     return std::clamp<int64_t>(kColumnsBudget / per_image, 1, std::max<int64_t>(batch, 1));
@@ -112,9 +115,14 @@ at::Tensor conv2d_cuda(const at::Tensor& input, const at::Tensor& weight,
   const auto x = input.contiguous();
   const auto w = weight.contiguous();
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "torchext_conv2d", [&] {
-    conv2d_forward<scalar_t>(s, x.const_data_ptr<scalar_t>(), w.const_data_ptr<scalar_t>(),
-                             bias.defined() ? bias.const_data_ptr<scalar_t>() : nullptr,
-                             out.mutable_data_ptr<scalar_t>(), x.options());
+    const scalar_t* b = bias.defined() ? bias.const_data_ptr<scalar_t>() : nullptr;
+    if (s.depthwise()) {
+      depthwise_forward_launch<scalar_t>(s, x.const_data_ptr<scalar_t>(), w.const_data_ptr<scalar_t>(), b,
+                                         out.mutable_data_ptr<scalar_t>());
+    } else {
+      conv2d_forward<scalar_t>(s, x.const_data_ptr<scalar_t>(), w.const_data_ptr<scalar_t>(), b,
+                               out.mutable_data_ptr<scalar_t>(), x.options());
+    }
   });
   return out;
 }
@@ -216,9 +224,13 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> conv2d_backward_cuda(
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, go.scalar_type(), "torchext_conv2d_backward", [&] {
     if (output_mask[0]) {
       grad_input = at::empty(input.sizes(), input.options());
-      if (grad_input.numel() > 0)
+      if (grad_input.numel() > 0 && s.depthwise()) {
+        depthwise_input_grad_launch<scalar_t>(s, go.const_data_ptr<scalar_t>(), w.const_data_ptr<scalar_t>(),
+                                              grad_input.mutable_data_ptr<scalar_t>());
+      } else if (grad_input.numel() > 0) {
         conv2d_input_grad<scalar_t>(s, go.const_data_ptr<scalar_t>(), w.const_data_ptr<scalar_t>(),
                                     grad_input.mutable_data_ptr<scalar_t>(), go.options());
+      }
     }
     if (output_mask[1]) {
       grad_weight = at::empty(weight.sizes(), weight.options());
@@ -226,7 +238,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> conv2d_backward_cuda(
         grad_weight.zero_();  // a sum over no images
       } else if (grad_weight.numel() > 0) {
         const auto x = input.contiguous();
-        conv2d_weight_grad<scalar_t>(s, go, x.const_data_ptr<scalar_t>(), grad_weight);
+        if (s.depthwise()) {
+          depthwise_weight_grad_launch<scalar_t>(s, go.const_data_ptr<scalar_t>(), x.const_data_ptr<scalar_t>(),
+                                                 grad_weight.mutable_data_ptr<scalar_t>());
+        } else {
+          conv2d_weight_grad<scalar_t>(s, go, x.const_data_ptr<scalar_t>(), grad_weight);
+        }
       }
     }
   });

@@ -141,7 +141,13 @@ def check_full_precision(E):
                  ((1, 3, 16, 16), (8, 3, 7, 7), (2, 2), (3, 3, 3, 3), (1, 1), 1, False),
                  ((2, 2, 5, 5), (3, 2, 2, 2), (1, 1), (0, 1, 0, 1), (1, 1), 1, True),
                  ((0, 3, 5, 5), (4, 3, 3, 3), (1, 1), (0, 0, 0, 0), (1, 1), 1, True),
-                 ((4, 16, 32, 32), (8, 16, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1, True)]
+                 ((4, 16, 32, 32), (8, 16, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1, True),
+                 # depthwise (groups == channels: depthwise_conv2d.cu): strides, multiplier 2,
+                 # 5x5 and 7x7 (ConvNeXt's padding 3), dilation, asymmetric padding
+                 ((2, 5, 9, 8), (10, 1, 3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 5, False),
+                 ((2, 4, 11, 10), (4, 1, 5, 5), (2, 1), (2, 2, 2, 2), (1, 1), 4, True),
+                 ((1, 3, 12, 13), (3, 1, 7, 7), (1, 1), (3, 3, 3, 3), (1, 1), 3, True),
+                 ((2, 3, 10, 9), (6, 1, 3, 2), (1, 3), (0, 2, 1, 0), (2, 2), 3, False)]
         for xs, ws, st, pad, dil, grp, bias in cases:
             xx = torch.randn(xs, dtype=dt); W = torch.randn(ws, dtype=dt); bb = torch.randn(ws[0], dtype=dt) if bias else None
             xpad = NF.pad(xx, (pad[2], pad[3], pad[0], pad[1]))
@@ -363,6 +369,14 @@ def check_half_precision(E):
         gx, gw = torch.autograd.grad(out, [x2, W2], go)
         e = E.conv2d_backward(go.to(dt), xx, W, [2, 2], [1, 1, 1, 1], [1, 1], 1, [True, True, False])
         close_half("conv bwd x", e[0], gx, dt, 5); close_half("conv bwd w", e[1], gw, dt, 20)
+        xd, Wd, bd = torch.randn(2, 6, 9, 9, dtype=dt), torch.randn(12, 1, 3, 3, dtype=dt), torch.randn(12, dtype=dt)
+        close_half("conv depthwise", E.conv2d(xd, Wd, bd, [2, 2], [1, 1, 1, 1], [1, 1], 6),
+                   NF.conv2d(f(xd), f(Wd), f(bd), 2, 1, 1, 6), dt, 5)
+        x2, W2 = f(xd).requires_grad_(), f(Wd).requires_grad_()
+        out = NF.conv2d(x2, W2, None, 2, 1, 1, 6); go = torch.randn_like(out)
+        gx, gw = torch.autograd.grad(out, [x2, W2], go)
+        e = E.conv2d_backward(go.to(dt), xd, Wd, [2, 2], [1, 1, 1, 1], [1, 1], 6, [True, True, False])
+        close_half("conv depthwise bwd x", e[0], gx, dt, 5); close_half("conv depthwise bwd w", e[1], gw, dt, 20)
         xl, Wl = torch.randn(9, 20, dtype=dt), torch.randn(7, 20, dtype=dt)
         close_half("linear", E.linear(xl, Wl, None), f(xl) @ f(Wl).t(), dt, 5)
         xb = torch.randn(4, 3, 5, 5, dtype=dt) + 2

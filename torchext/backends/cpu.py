@@ -25,7 +25,10 @@ rounds less than its forward) and 0.4-2.3x in the weight gradient; F(4x4,3x3) 1.
 0.6-6.3x. Off, the automatic choice keeps to direct convolution (tested at most 2x native's error).
 
 conv_algorithm: "auto" (default; chosen per shape by cost), or "direct", "winograd_2x2",
-"winograd_4x4" to force one wherever it applies (3x3, stride 1, dilation 1, groups 1).
+"winograd_4x4" to force one wherever it applies (3x3, stride 1, dilation 1, groups 1), or
+"depthwise" to force the direct depthwise kernels wherever they apply (groups == input channels,
+any kernel, stride, padding, dilation and channel multiplier; "auto" takes them whenever groups
+> 1). "direct" runs depthwise convolutions through im2col + GEMM like the others.
 """
 import sys
 import types
@@ -33,7 +36,7 @@ from contextlib import contextmanager
 
 from .. import _C
 
-_ALGORITHMS = ("auto", "direct", "winograd_2x2", "winograd_4x4")
+_ALGORITHMS = ("auto", "direct", "winograd_2x2", "winograd_4x4", "depthwise")
 
 
 def capability():
