@@ -20,7 +20,7 @@ from torchext import functional as F
 from torchext.optable import BY_NAME
 from fuzz_strategies import (CHANNELS, DTYPES, EXAMPLES_PER_OP, POSITIVE_SIDES, SIDES, TensorSpec,
                              broadcastable_shapes, broadcastable_to, check_parity,
-                             fuzz, seeds, shapes, tensors)
+                             fuzz, seeds, shapes, tensors, tolerance)
 
 N = EXAMPLES_PER_OP
 FUZZED = {}  # op table name -> the fuzz test that covers it
@@ -227,6 +227,61 @@ def test_add_relu(examples, data, dtype):
     shape = data.draw(shapes())
     a, b = data.draw(tensors(shape, dtype)), data.draw(tensors(shape, dtype))
     check_parity(F.add_relu, lambda x, y: torch.relu(x + y), [a, b])
+
+
+POINTWISE = {
+    "sigmoid": (F.sigmoid, torch.sigmoid),
+    "silu": (F.silu, NF.silu),
+    "hardtanh": (lambda t: F.hardtanh(t, -0.5, 2.0), lambda t: NF.hardtanh(t, -0.5, 2.0)),
+    "relu6": (F.relu6, NF.relu6),
+    "hardswish": (F.hardswish, NF.hardswish),
+    "hardsigmoid": (F.hardsigmoid, NF.hardsigmoid),
+    "gelu": (F.gelu, NF.gelu),
+    "gelu tanh": (lambda t: F.gelu(t, approximate="tanh"), lambda t: NF.gelu(t, approximate="tanh")),
+}
+
+
+@fuzzes("sigmoid", "silu", "hardtanh", "relu6", "hardswish", "hardsigmoid", "gelu")
+@fuzzed
+@pytest.mark.parametrize("name", list(POINTWISE))
+@fuzz()
+@given(data=st.data(), dtype=dtypes, scale=st.sampled_from([1.0, 4.0, 40.0]))
+def test_pointwise(examples, name, data, dtype, scale):
+    """scale spreads the values over every kink (+-3, 0 and 6) and into the saturated tails."""
+    ours, native = POINTWISE[name]
+    x = data.draw(tensors(data.draw(shapes()), dtype))
+    check_parity(lambda t: ours(t * scale), lambda t: native(t * scale), [x])
+
+
+POINTWISE_INPLACE = {
+    "sigmoid_": (F.sigmoid_, torch.sigmoid_),
+    "hardtanh_": (lambda t: F.hardtanh_(t, -0.5, 2.0), lambda t: NF.hardtanh_(t, -0.5, 2.0)),
+    "silu inplace": (lambda t: F.silu(t, inplace=True), lambda t: NF.silu(t, inplace=True)),
+    "relu6 inplace": (lambda t: F.relu6(t, inplace=True), lambda t: NF.relu6(t, inplace=True)),
+    "hardswish inplace": (lambda t: F.hardswish(t, inplace=True), lambda t: NF.hardswish(t, inplace=True)),
+    "hardsigmoid inplace": (lambda t: F.hardsigmoid(t, inplace=True), lambda t: NF.hardsigmoid(t, inplace=True)),
+}
+
+
+@fuzzes("sigmoid_", "hardtanh_")
+@fuzzed
+@pytest.mark.parametrize("name", list(POINTWISE_INPLACE))
+@fuzz()
+@given(data=st.data(), dtype=dtypes)
+def test_pointwise_inplace(examples, name, data, dtype):
+    """In place on a view (strided, transposed, channels_last): the view's elements change as
+    native's, and nothing outside the view is written. Then through autograd on a non-leaf."""
+    ours, native = POINTWISE_INPLACE[name]
+    spec = data.draw(tensors(data.draw(shapes()), dtype, grad=False))
+    a, b = spec.build().mul_(4), spec.build().mul_(4)
+    assert ours(a) is a
+    native(b)
+    rtol, atol = tolerance(dtype, 1)
+    torch.testing.assert_close(a, b, rtol=rtol, atol=atol, equal_nan=True)
+    if b._base is not None:
+        torch.testing.assert_close(a._base, b._base, rtol=rtol, atol=atol, equal_nan=True)
+    leaf = TensorSpec(spec.shape, dtype, spec.layout, spec.seed, spec.specials, grad=True)
+    check_parity(lambda t: ours(t * 4), lambda t: native(t * 4), [leaf])
 
 
 # ---------------------------------------------------------------- loss
