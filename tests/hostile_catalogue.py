@@ -477,7 +477,7 @@ for op, make, cases in [
     ("sigmoid", lambda: nn.Sigmoid(), [("int64 input", "input", lambda: [r(3).to(torch.int64)])]),
     ("silu", lambda: nn.SiLU(inplace=True), [("leaf that requires grad", ("leaf", "in-place", "inplace"),
                                               lambda: [r(3).requires_grad_()])]),
-    ("hardtanh", lambda: nn.Hardtanh(1.0, -1.0), [("min_val above max_val", ("min_val", "max_val"), lambda: [r(3)])]),
+    ("hardtanh", lambda: nn.Hardtanh(-2.0, 2.0), [("int64 input", "input", lambda: [r(3).to(torch.int64)])]),
     ("relu6", lambda: nn.ReLU6(inplace=True), [("leaf that requires grad", ("leaf", "in-place", "inplace"),
                                                 lambda: [r(3).requires_grad_()])]),
     ("hardswish", lambda: nn.Hardswish(), [("bool input", "input", lambda: [r(3) > 0])]),

@@ -76,22 +76,20 @@ def _hardtanh_bounds(op, min_val, max_val):
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
-    """torch.nn.functional.hardtanh (in place, the backward reads the output, as native's)."""
+    """torch.nn.functional.hardtanh."""
     bounds = _hardtanh_bounds("hardtanh", min_val, max_val)
-    spec = _pointwise.HARDTANH_INPLACE if inplace is True else _pointwise.HARDTANH
-    return _activation("hardtanh", spec, input, inplace, *bounds)
+    return _activation("hardtanh", _pointwise.HARDTANH, input, inplace, *bounds)
 
 
 def hardtanh_(input, min_val=-1.0, max_val=1.0):
     """torch.nn.functional.hardtanh_."""
     bounds = _hardtanh_bounds("hardtanh_", min_val, max_val)
-    return _activation("hardtanh_", _pointwise.HARDTANH_INPLACE, input, True, *bounds)
+    return _activation("hardtanh_", _pointwise.HARDTANH, input, True, *bounds)
 
 
 def relu6(input, inplace=False):
     """torch.nn.functional.relu6: hardtanh(input, 0, 6)."""
-    spec = _pointwise.HARDTANH_INPLACE if inplace is True else _pointwise.HARDTANH
-    return _activation("relu6", spec, input, inplace, 0.0, 6.0)
+    return _activation("relu6", _pointwise.HARDTANH, input, inplace, 0.0, 6.0)
 
 
 def hardswish(input, inplace=False):

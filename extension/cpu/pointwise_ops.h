@@ -46,10 +46,11 @@ template <template <typename> class Kind, size_t N, typename MakeOp>
 at::Tensor pointwise(const std::array<at::Tensor, N>& in, const MakeOp& make_op) {
   auto call = pointwise_call<N>(in);
   AT_DISPATCH_FLOATING_TYPES(in[0].scalar_type(), "torchext_pointwise", [&] {
-    const auto op = make_op(scalar_t{});
+    using Op = decltype(make_op(scalar_t{}));
+    const Op op = make_op(scalar_t{});
     std::array<const scalar_t*, N> ptrs;
     for (size_t k = 0; k < N; ++k) ptrs[k] = in[k].template const_data_ptr<scalar_t>();
-    DispatchStub<Kind<decltype(op)>>::get()(op, call.layout,
+    DispatchStub<Kind<Op>>::get()(op, call.layout,
                                             call.out.template mutable_data_ptr<scalar_t>(), ptrs);
   });
   return call.out;
@@ -64,9 +65,10 @@ void pointwise_inplace(at::Tensor& self, const MakeOp& make_op) {
     return;
   }
   AT_DISPATCH_FLOATING_TYPES(self.scalar_type(), "torchext_pointwise", [&] {
-    const auto op = make_op(scalar_t{});
+    using Op = decltype(make_op(scalar_t{}));
+    const Op op = make_op(scalar_t{});
     scalar_t* data = self.mutable_data_ptr<scalar_t>();
-    DispatchStub<PointwiseForward<decltype(op)>>::get()(op, flat_layout<1>(self.numel()), data,
+    DispatchStub<PointwiseForward<Op>>::get()(op, flat_layout<1>(self.numel()), data,
                                                         {data});
   });
 }
@@ -86,8 +88,9 @@ at::Tensor pointwise_inplace_keep(at::Tensor& self, bool keep_input, const MakeO
   }
   auto saved = at::empty_like(self);
   AT_DISPATCH_FLOATING_TYPES(self.scalar_type(), "torchext_pointwise", [&] {
-    const auto op = make_op(scalar_t{});
-    DispatchStub<PointwiseForwardKeep<decltype(op)>>::get()(
+    using Op = decltype(make_op(scalar_t{}));
+    const Op op = make_op(scalar_t{});
+    DispatchStub<PointwiseForwardKeep<Op>>::get()(
         op, self.numel(), self.mutable_data_ptr<scalar_t>(), saved.mutable_data_ptr<scalar_t>());
   });
   return saved;

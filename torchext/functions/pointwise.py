@@ -5,7 +5,7 @@ import dataclasses
 from typing import Callable, Optional
 
 import torch
-from torch._prims_common import is_non_overlapping_and_dense
+from torch._prims_common import is_non_overlapping_and_dense_or_false as is_non_overlapping_and_dense
 
 from .._library import ops
 from .arguments import same_device
@@ -121,9 +121,10 @@ class Forward(torch.autograd.Function):
 
 
 class Inplace(torch.autograd.Function):
-    """x = op(x) in place. An op whose backward needs the input gets it from its in-place kernel
-    (read and overwritten in one pass) as a second output, equal to the input: a second derivative
-    reaching it flows back to x unchanged."""
+    """x = op(x) in place. The backward reads the output where the input is gone (sigmoid, and
+    hardtanh, whose mask is the same on its output, as native's hardtanh_); an op whose backward
+    needs the input gets it from its in-place kernel (read and overwritten in one pass) as a second
+    output, equal to the input: a second derivative reaching it flows back to x unchanged."""
 
     @staticmethod
     def forward(ctx, spec, args, x):
@@ -169,8 +170,6 @@ SIGMOID = Spec("sigmoid", ops.sigmoid.default, ops.sigmoid_backward.default, ops
 SILU = Spec("silu", ops.silu.default, ops.silu_backward.default, ops.silu_.default,
             ops.silu_double_backward.default, keeps=True)
 HARDTANH = Spec("hardtanh", ops.hardtanh.default, ops.hardtanh_backward.default, ops.hardtanh_.default)
-# In place, hardtanh's backward reads the output (as native's hardtanh_): the same mask.
-HARDTANH_INPLACE = dataclasses.replace(HARDTANH, saves_output=True)
 HARDSWISH = Spec("hardswish", ops.hardswish.default, ops.hardswish_backward.default,
                  ops.hardswish_.default, ops.hardswish_double_backward.default, keeps=True)
 HARDSIGMOID = Spec("hardsigmoid", ops.hardsigmoid.default, ops.hardsigmoid_backward.default,
