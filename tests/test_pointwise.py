@@ -40,7 +40,10 @@ OUT_OF_PLACE = {
     "hardswish": (F.hardswish, NF.hardswish),
     "hardsigmoid": (F.hardsigmoid, NF.hardsigmoid),
     "gelu": (F.gelu, NF.gelu),
-    "gelu tanh": (lambda t: F.gelu(t, approximate="tanh"), lambda t: NF.gelu(t, approximate="tanh")),
+    # Native's float32 gradient cancels in 1 - tanh^2 near x = -5 (ours does not): its float64 is
+    # the reference.
+    "gelu tanh": (lambda t: F.gelu(t, approximate="tanh"),
+                  lambda t: NF.gelu(t.double(), approximate="tanh").to(t.dtype)),
 }
 
 
@@ -122,6 +125,8 @@ def test_boundaries_and_specials(device, name, dtype):
     """Exactly at each kink and bound, at +-inf, NaN, huge and tiny values: the values native
     gives, gradients included (the piecewise ops bit for bit)."""
     ours, native = OUT_OF_PLACE[name]
+    if name == "gelu tanh":  # native in the same dtype: its float64 does not overflow x^3 at 1e30
+        native = lambda t: NF.gelu(t, approximate="tanh")  # noqa: E731
     inf, nan = float("inf"), float("nan")
     values = [-6.0, -3.0, -2.5, -1.0, -0.5, 0.0, -0.0, 0.5, 1.0, 2.0, 2.5, 3.0, 6.0, 7.0, inf, -inf, nan,
               1e-30, -1e-30, 1e30, -1e30, 88.0, -88.0, 100.0, -100.0, 709.0, -745.0]
@@ -130,7 +135,8 @@ def test_boundaries_and_specials(device, name, dtype):
     g = torch.linspace(-2, 2, x.numel(), dtype=dtype, device=device)
     gy, gz = (torch.autograd.grad(t, x, g)[0] for t in (y, z))
     exact = name in ("hardtanh", "relu6", "hardswish", "hardsigmoid")
-    rtol, atol = (0, 0) if exact else ((1e-6, 1e-30) if dtype == torch.float32 else (1e-13, 1e-300))
+    # Native's float32 erf is within about 2e-7 absolute (ours is within 3 ulp).
+    rtol, atol = (0, 0) if exact else ((1e-6, 3e-7) if dtype == torch.float32 else (1e-13, 1e-15))
     torch.testing.assert_close(y, z, rtol=rtol, atol=atol, equal_nan=True)
     torch.testing.assert_close(gy, gz, rtol=rtol, atol=atol, equal_nan=True)
 
@@ -151,7 +157,9 @@ def test_every_capability(capability, dtype):
             torch.testing.assert_close(ga, gb, rtol=rtol, atol=atol)
             if gb.requires_grad and ours is not F.hardsigmoid:
                 gga, ggb = (torch.autograd.grad(t, x, g, allow_unused=True)[0] for t in (ga, gb))
-                if ggb is not None:
+                if gga is None:  # ours: none where the second derivative is zero; native: zeros
+                    assert not ggb.any()
+                else:
                     torch.testing.assert_close(gga, ggb, rtol=rtol * 10, atol=atol * 10)
 
 

@@ -55,7 +55,9 @@ at::Tensor linear_cpu(const at::Tensor& input, const at::Tensor& weight,
     bias = bias_opt->contiguous();
     check_linear_bias(op, bias, input, s);
   }
-  auto out = at::empty({M, N}, input.options());
+  // Allocated in its final shape (contiguous, so the GEMM writes it as M x N): a view of an
+  // M x N result would be an output that in-place ops (relu_, hardswish_) may not modify.
+  auto out = at::empty(linear_output_shape(input, N), input.options());
   auto x = input.reshape({M, K});
   AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "torchext_linear", [&] {
     scalar_t* o = out.mutable_data_ptr<scalar_t>();
@@ -65,7 +67,7 @@ at::Tensor linear_cpu(const at::Tensor& input, const at::Tensor& weight,
       cpu_kernel<AddBiasRowsKernel, scalar_t>()(o, bias.const_data_ptr<scalar_t>(), M, N);
     }
   });
-  return out.view(linear_output_shape(input, N));
+  return out;
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> linear_backward_cpu(

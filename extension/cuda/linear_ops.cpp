@@ -59,13 +59,15 @@ at::Tensor linear_cuda(const at::Tensor& input, const at::Tensor& weight,
     check_linear_bias(op, bias, input, s);
   }
   c10::cuda::CUDAGuard guard(input.device());
-  auto out = at::empty({M, N}, input.options());
+  // Allocated in its final shape (contiguous, so the GEMM writes it as M x N): a view of an
+  // M x N result would be an output that in-place ops (relu_, hardswish_) may not modify.
+  auto out = at::empty(linear_output_shape(input, N), input.options());
   const auto x = input.reshape({M, K});
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, input.scalar_type(), "torchext_linear", [&] {
     // y = x @ W^T: W^T is W with its strides swapped.
     product<scalar_t>(M, N, K, x, layout_of(x), weight, layout_of(weight, true), bias, out);
   });
-  return out.view(linear_output_shape(input, N));
+  return out;
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> linear_backward_cuda(

@@ -11,7 +11,6 @@ from .._library import ops
 from .arguments import same_device
 from .backward_call import backward_call
 from .backward_only import not_differentiable_again
-from .elementwise import add
 
 
 # ---------------------------------------------------------------- fakes
@@ -121,32 +120,49 @@ class Forward(torch.autograd.Function):
 
 
 class Inplace(torch.autograd.Function):
-    """x = op(x) in place. The backward reads the output where the input is gone (sigmoid, and
-    hardtanh, whose mask is the same on its output, as native's hardtanh_); an op whose backward
-    needs the input gets it from its in-place kernel (read and overwritten in one pass) as a second
-    output, equal to the input: a second derivative reaching it flows back to x unchanged."""
+    """x = op(x) in place, for ops whose backward reads the output (sigmoid; hardtanh, whose mask is
+    the same on its output, as native's hardtanh_)."""
 
     @staticmethod
     def forward(ctx, spec, args, x):
         ctx.spec, ctx.args = spec, args
-        ctx.set_materialize_grads(False)
-        if spec.keeps:
-            kept = spec.inplace(x, *args, True)
-            ctx.mark_dirty(x)
-            ctx.save_for_backward(kept)
-            return x, kept
         spec.inplace(x, *args)
         ctx.mark_dirty(x)
         ctx.save_for_backward(x)
         return x
 
     @staticmethod
-    def backward(ctx, grad, *grad_kept):
-        (saved,) = ctx.saved_tensors
-        g = None if grad is None else _gradient(ctx.spec, grad, saved, ctx.args)
-        if grad_kept and grad_kept[0] is not None:
-            g = grad_kept[0] if g is None else add(g, grad_kept[0])
-        return None, None, g
+    def backward(ctx, grad):
+        (out,) = ctx.saved_tensors
+        return None, None, _gradient(ctx.spec, grad, out, ctx.args)
+
+
+# In place for ops whose backward needs the input: the kernel overwrites x and returns its old
+# values (one pass). Autograd sees two nodes, as native's in-place ops with their clone of the
+# input: KeepInput, x -> kept (the identity), and InplaceFromKept, kept -> x = op(kept), which
+# saves kept; a second derivative reaching kept flows back to x's history through KeepInput.
+class KeepInput(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, spec, args, x):
+        return spec.inplace(x, *args, True)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return None, None, grad
+
+
+class InplaceFromKept(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, spec, args, x, kept):
+        ctx.spec, ctx.args = spec, args
+        ctx.mark_dirty(x)
+        ctx.save_for_backward(kept)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad):
+        (kept,) = ctx.saved_tensors
+        return None, None, None, _gradient(ctx.spec, grad, kept, ctx.args)
 
 
 def apply(spec, x, *args):
@@ -161,8 +177,9 @@ def apply_inplace(spec, x, *args):
         else:
             spec.inplace(x, *args)
         return x
-    out = Inplace.apply(spec, args, x)
-    return out[0] if spec.keeps else out
+    if spec.keeps:
+        return InplaceFromKept.apply(spec, args, x, KeepInput.apply(spec, args, x))
+    return Inplace.apply(spec, args, x)
 
 
 SIGMOID = Spec("sigmoid", ops.sigmoid.default, ops.sigmoid_backward.default, ops.sigmoid_.default,
