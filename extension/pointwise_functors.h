@@ -120,27 +120,29 @@ struct GeluTanh {
     const A inner = A(kBeta) * (x + A(kKappa) * x * x * x);
     return A(0.5) * x * (A(1) + M::tanh(inner));
   }
-  // tanh(u) and 1 - tanh(u)^2 from one exp: 1 - t * t would cancel to nothing in the tails, where
-  // x times it still counts (native's float32 loses those digits; ours keeps them).
-  template <class M> TORCHEXT_POINTWISE static void tanh_sech2(A u, A& t, A& sech2) {
+  // 1 + tanh(u) and 1 - tanh(u)^2 from one exp, without the cancellation of 1 + t and 1 - t * t
+  // in the negative tail, where x times them still counts (native's float32 gradient loses those
+  // digits; ours keeps them).
+  template <class M> TORCHEXT_POINTWISE static void tanh_terms(A u, A& one_plus_t, A& sech2) {
     const A e = M::exp(A(-2) * (u < A(0) ? -u : u));
     const A r = A(1) / (A(1) + e);
-    t = u < A(0) ? (e - A(1)) * r : (A(1) - e) * r;
+    one_plus_t = A(2) * (u < A(0) ? e * r : r);
     sech2 = A(4) * e * r * r;
   }
   template <class M> TORCHEXT_POINTWISE A backward(A g, A x) const {
     const A x_sq = x * x;
-    A t, sech2;
-    tanh_sech2<M>(A(kBeta) * (x + A(kKappa) * x_sq * x), t, sech2);
+    A one_plus_t, sech2;
+    tanh_terms<M>(A(kBeta) * (x + A(kKappa) * x_sq * x), one_plus_t, sech2);
     const A right_derivative = A(0.5) * x * sech2 * A(kBeta) * (A(1) + A(3 * kKappa) * x_sq);
-    return g * (A(0.5) * (A(1) + t) + right_derivative);
+    return g * (A(0.5) * one_plus_t + right_derivative);
   }
   // d/dx of 0.5 (1 + T) + 0.5 x (1 - T^2) u', T = tanh(u), u = beta (x + kappa x^3):
   // (1 - T^2) (u' - x T u'^2 + 0.5 x u'').
   template <class M> TORCHEXT_POINTWISE A double_backward(A gg, A g, A x) const {
     const A x_sq = x * x;
-    A t, sech2;
-    tanh_sech2<M>(A(kBeta) * (x + A(kKappa) * x_sq * x), t, sech2);
+    A one_plus_t, sech2;
+    tanh_terms<M>(A(kBeta) * (x + A(kKappa) * x_sq * x), one_plus_t, sech2);
+    const A t = one_plus_t - A(1);
     const A du = A(kBeta) * (A(1) + A(3 * kKappa) * x_sq);
     const A d2u = A(6 * kBeta * kKappa) * x;
     return gg * g * sech2 * (du - x * t * du * du + A(0.5) * x * d2u);
