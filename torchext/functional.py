@@ -87,8 +87,18 @@ def hardtanh_(input, min_val=-1.0, max_val=1.0):
     return _activation("hardtanh_", _pointwise.HARDTANH, input, True, *bounds)
 
 
+_KERNEL_DTYPES = {"cpu": (torch.float32, torch.float64),
+                  "cuda": (torch.float16, torch.bfloat16, torch.float32, torch.float64)}
+
+
 def relu6(input, inplace=False):
-    """torch.nn.functional.relu6: hardtanh(input, 0, 6)."""
+    """torch.nn.functional.relu6: hardtanh(input, 0, 6) (the dtype checked here, so that an error
+    names relu6 rather than the hardtanh kernel)."""
+    arguments.tensor("relu6", "input", input)
+    dtypes = _KERNEL_DTYPES.get(input.device.type, (input.dtype,))
+    if input.dtype not in dtypes:
+        raise RuntimeError(f"torchext.relu6: expected input to be one of {', '.join(map(str, dtypes))} "
+                           f"but got {input.dtype}")
     return _activation("relu6", _pointwise.HARDTANH, input, inplace, 0.0, 6.0)
 
 

@@ -115,11 +115,10 @@ class Hardtanh(nn.Hardtanh):
 
 
 class ReLU6(nn.ReLU6):
-    """nn.ReLU6 is an nn.Hardtanh(0, 6), as its forward says."""
     _torchext_native = nn.ReLU6
 
     def forward(self, input):
-        return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
+        return F.relu6(input, self.inplace)
 
 
 class Hardswish(nn.Hardswish):
