@@ -322,8 +322,8 @@ def check_pointwise(E):
     NaN among the values (the double backward on finite values)."""
     inf, nan = float("inf"), float("nan")
     kinks = [-3.0, 3.0, 0.0, 6.0, -1.0, 2.0]
-    values = torch.cat([torch.randn(76) * 4, torch.tensor(kinks + [inf, -inf, nan])]).reshape(8, 11)
-    finite = torch.cat([torch.randn(76) * 4, torch.tensor(kinks + [1.5, -2.5, 0.25])]).reshape(8, 11)
+    values = torch.cat([torch.randn(79) * 4, torch.tensor(kinks + [inf, -inf, nan])]).reshape(8, 11)
+    finite = torch.cat([torch.randn(79) * 4, torch.tensor(kinks + [1.5, -2.5, 0.25])]).reshape(8, 11)
     layouts = {"flat": lambda t: t, "transposed": lambda t: t.t(), "strided": lambda t: t[:, ::2]}
     ops = {"sigmoid": (torch.sigmoid, ()), "silu": (NF.silu, ()), "hardswish": (NF.hardswish, ()),
            "hardsigmoid": (NF.hardsigmoid, ()), "gelu": (NF.gelu, ("none",)),

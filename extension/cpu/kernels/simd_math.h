@@ -122,8 +122,11 @@ struct SimdMath {
     using namespace simd_math_detail;
     using C = Traits<T>;
     using B = typename C::Bits;
-    T xc = x < C::kExpLo ? C::kExpLo : x;
-    xc = xc > C::kExpHi ? C::kExpHi : xc;
+    // Selects between values, never between the constants' addresses: a conditional load would
+    // keep the loop from vectorizing.
+    const T lo = C::kExpLo, hi = C::kExpHi;
+    T xc = x < lo ? lo : x;
+    xc = xc > hi ? hi : xc;
     // Round x/ln2 to an integer by adding 1.5 * 2^mantissa: n sits in the low bits.
     const T shift = T(1.5) * from_bits<T>((B(C::kMantissa) + C::kBias) << C::kMantissa);
     const T k = xc * T(1.4426950408889634074) + shift;
@@ -151,7 +154,8 @@ struct SimdMath {
     const T x2 = x * x;
     const T small = x + x * x2 * simd_math_detail::horner(x2, C::kTanh);
     const T large = T(1) - T(2) / (exp(a + a) + T(1));
-    return a < C::kTanhSmall ? small : (x < T(0) ? -large : large);
+    const T small_limit = C::kTanhSmall;
+    return a < small_limit ? small : (x < T(0) ? -large : large);
   }
 
   // x P(x^2) below |x| = 1; 1 - e^(-x^2) Q(2 / (2 + |x|)) with x's sign up to kErfMax, where it
@@ -161,7 +165,8 @@ struct SimdMath {
     using C = simd_math_detail::Traits<T>;
     T a = x < T(0) ? -x : x;
     const T small = x * simd_math_detail::horner(x * x, C::kErf);
-    const T ac = a > C::kErfMax ? C::kErfMax : a;
+    const T a_max = C::kErfMax;
+    const T ac = a > a_max ? a_max : a;
     const T t = T(2) / (T(2) + ac);
     const T large = T(1) - exp(-(ac * ac)) * simd_math_detail::horner(t, C::kErfc);
     return a < T(1) ? small : (x < T(0) ? -large : large);
