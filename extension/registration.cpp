@@ -33,6 +33,33 @@ TORCH_LIBRARY(torchext, m) {
   m.def("relu_backward(Tensor grad_output, Tensor result) -> Tensor");          // grad * (result > 0)
   m.def("add_relu(Tensor self, Tensor other) -> Tensor");                       // relu(self + other)
 
+  // Pointwise activations (pointwise_functors.h). Backward ops take the input as `self` (the
+  // output for sigmoid, and for the in-place hardtanh_'s backward), double_backward ops return
+  // grad_grad times the derivative of the backward w.r.t. that saved tensor. The in-place forms
+  // whose backward needs the input return a copy of it taken in the same pass when keep_input
+  // (else an empty tensor).
+  m.def("sigmoid(Tensor self) -> Tensor");
+  m.def("sigmoid_(Tensor(a!) self) -> ()");
+  m.def("sigmoid_backward(Tensor grad_output, Tensor output) -> Tensor");
+  m.def("sigmoid_double_backward(Tensor grad_grad, Tensor grad_output, Tensor output) -> Tensor");
+  m.def("silu(Tensor self) -> Tensor");
+  m.def("silu_(Tensor(a!) self, bool keep_input) -> Tensor");
+  m.def("silu_backward(Tensor grad_output, Tensor self) -> Tensor");
+  m.def("silu_double_backward(Tensor grad_grad, Tensor grad_output, Tensor self) -> Tensor");
+  m.def("hardtanh(Tensor self, float min_val, float max_val) -> Tensor");
+  m.def("hardtanh_(Tensor(a!) self, float min_val, float max_val) -> ()");
+  m.def("hardtanh_backward(Tensor grad_output, Tensor self, float min_val, float max_val) -> Tensor");
+  m.def("hardswish(Tensor self) -> Tensor");
+  m.def("hardswish_(Tensor(a!) self, bool keep_input) -> Tensor");
+  m.def("hardswish_backward(Tensor grad_output, Tensor self) -> Tensor");
+  m.def("hardswish_double_backward(Tensor grad_grad, Tensor grad_output, Tensor self) -> Tensor");
+  m.def("hardsigmoid(Tensor self) -> Tensor");
+  m.def("hardsigmoid_(Tensor(a!) self, bool keep_input) -> Tensor");
+  m.def("hardsigmoid_backward(Tensor grad_output, Tensor self) -> Tensor");
+  m.def("gelu(Tensor self, str approximate) -> Tensor");                         // 'none' | 'tanh'
+  m.def("gelu_backward(Tensor grad_output, Tensor self, str approximate) -> Tensor");
+  m.def("gelu_double_backward(Tensor grad_grad, Tensor grad_output, Tensor self, str approximate) -> Tensor");
+
   // Reductions and linear algebra.
   m.def("sum(Tensor self, int[]? dim=None, bool keepdim=False, ScalarType? dtype=None) -> Tensor");
   m.def("matmul(Tensor self, Tensor other) -> Tensor");

@@ -203,6 +203,33 @@ simple("add_relu", "other broadcast", "other", F.add_relu, None, lambda: ([r(3, 
 simple("add_relu", "float32 + float64", ("dtype", "other"), F.add_relu, None,
        lambda: ([r(3), r(3, dtype=torch.float64)], {}))
 
+# pointwise activations (sigmoid, silu, hardtanh, relu6, hardswish, hardsigmoid, gelu)
+for op, ours_fn, native_fn in (("sigmoid", F.sigmoid, torch.sigmoid), ("sigmoid_", F.sigmoid_, torch.sigmoid_),
+                               ("silu", F.silu, NF.silu), ("hardtanh", F.hardtanh, NF.hardtanh),
+                               ("hardtanh_", F.hardtanh_, NF.hardtanh_), ("relu6", F.relu6, NF.relu6),
+                               ("hardswish", F.hardswish, NF.hardswish),
+                               ("hardsigmoid", F.hardsigmoid, NF.hardsigmoid), ("gelu", F.gelu, NF.gelu)):
+    tensor_arg_cases(op, ours_fn, native_fn, {"input": lambda: r(3, 4)})
+for op, ours_fn, native_fn in (("silu", F.silu, NF.silu), ("hardtanh", F.hardtanh, NF.hardtanh),
+                               ("relu6", F.relu6, NF.relu6), ("hardswish", F.hardswish, NF.hardswish),
+                               ("hardsigmoid", F.hardsigmoid, NF.hardsigmoid)):
+    simple(op, "in place on a leaf that requires grad", ("leaf", "in-place", "inplace"), ours_fn, native_fn,
+           lambda: ([r(3).requires_grad_()], {"inplace": True}))
+    simple(op, "inplace a string", "inplace", ours_fn, native_fn, lambda: ([r(3)], {"inplace": "yes"}),
+           unsupported=True)
+for op, ours_fn, native_fn in (("sigmoid_", F.sigmoid_, torch.sigmoid_), ("hardtanh_", F.hardtanh_, NF.hardtanh_)):
+    simple(op, "leaf that requires grad", ("leaf", "in-place", "inplace"), ours_fn, native_fn,
+           lambda: ([r(3).requires_grad_()], {}))
+for op, ours_fn, native_fn in (("hardtanh", F.hardtanh, NF.hardtanh), ("hardtanh_", F.hardtanh_, NF.hardtanh_)):
+    # Native's hardtanh_ clamps with crossed bounds unchecked; ours refuses them as its hardtanh.
+    simple(op, "min_val above max_val", ("min_val", "max_val"), ours_fn, native_fn, lambda: ([r(3), 2.0, 1.0], {}),
+           unsupported=op == "hardtanh_")
+    simple(op, "min_val a string", "min_val", ours_fn, native_fn, lambda: ([r(3), "a", 1.0], {}))
+    simple(op, "max_val a tensor", "max_val", ours_fn, native_fn, lambda: ([r(3), -1.0, r(2)], {}),
+           expect_type="TypeError")
+simple("gelu", "approximate unknown", "approximate", F.gelu, NF.gelu, lambda: ([r(3)], {"approximate": "fast"}))
+simple("gelu", "approximate not a string", "approximate", F.gelu, NF.gelu, lambda: ([r(3)], {"approximate": 1}))
+
 # ----------------------------------------------------------------------------- loss
 
 bce, native_bce = F.binary_cross_entropy_with_logits, NF.binary_cross_entropy_with_logits
@@ -504,6 +531,15 @@ for op, make, cases in [
                                  ("bool input", "input", lambda: [r(3) > 0])]),
     ("relu_", lambda: nn.ReLU(inplace=True), [("leaf that requires grad", ("leaf", "in-place", "inplace"),
                                                lambda: [r(3).requires_grad_()])]),
+    ("sigmoid", lambda: nn.Sigmoid(), [("int64 input", "input", lambda: [r(3).to(torch.int64)])]),
+    ("silu", lambda: nn.SiLU(inplace=True), [("leaf that requires grad", ("leaf", "in-place", "inplace"),
+                                              lambda: [r(3).requires_grad_()])]),
+    ("hardtanh", lambda: nn.Hardtanh(-2.0, 2.0), [("int64 input", "input", lambda: [r(3).to(torch.int64)])]),
+    ("relu6", lambda: nn.ReLU6(inplace=True), [("leaf that requires grad", ("leaf", "in-place", "inplace"),
+                                                lambda: [r(3).requires_grad_()])]),
+    ("hardswish", lambda: nn.Hardswish(), [("bool input", "input", lambda: [r(3) > 0])]),
+    ("hardsigmoid", lambda: nn.Hardsigmoid(), [("complex input", "input", lambda: [r(3).to(torch.complex64)])]),
+    ("gelu", lambda: nn.GELU(approximate="fast"), [("approximate unknown", "approximate", lambda: [r(3)])]),
     ("max_pool2d", lambda: nn.MaxPool2d(3, padding=2), [("padding over half the kernel", "pad", lambda: [r(1, 2, 6, 6)])]),
     ("max_pool2d", lambda: nn.MaxPool2d(2, stride=0), [("stride zero", "stride", lambda: [r(1, 2, 6, 6)])]),
     ("max_pool2d", lambda: nn.MaxPool2d(2), [("2-D input", "input", lambda: [r(6, 6)]),
@@ -579,6 +615,17 @@ for name, op, arg, thunk in [
     ("relu_backward dtypes differ", "relu_backward", ("grad_output", "result"),
      lambda: ops.relu_backward(r(3), r(3, dtype=torch.float64))),
     ("add_relu shapes differ", "add_relu", "other", lambda: ops.add_relu(r(3), r(4))),
+    ("sigmoid_backward shapes differ", "sigmoid_backward", ("grad_output", "output"),
+     lambda: ops.sigmoid_backward(r(3), r(4))),
+    ("silu_backward dtypes differ", "silu_backward", ("grad_output", "self"),
+     lambda: ops.silu_backward(r(3), r(3, dtype=torch.float64))),
+    ("hardtanh_backward min_val above max_val", "hardtanh_backward", "min_val",
+     lambda: ops.hardtanh_backward(r(3), r(3), 1.0, -1.0)),
+    ("hardswish_double_backward shapes differ", "hardswish_double_backward", ("grad_grad", "self"),
+     lambda: ops.hardswish_double_backward(r(4), r(3), r(3))),
+    ("gelu_backward approximate unknown", "gelu_backward", "approximate",
+     lambda: ops.gelu_backward(r(3), r(3), "fast")),
+    ("hardsigmoid_ int64", "hardsigmoid_", "self", lambda: ops.hardsigmoid_(torch.zeros(3, dtype=torch.int64), True)),
     ("bce reduction 7", "binary_cross_entropy_with_logits", "reduction",
      lambda: ops.binary_cross_entropy_with_logits(r(3), r(3), None, None, 7)),
     ("bce_backward grad does not broadcast", "binary_cross_entropy_with_logits", "grad_output",

@@ -84,7 +84,7 @@ def test_unsupported_configurations_stay_native_and_other_modules_are_routed():
         pass
 
     model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1, padding_mode="reflect"), MyConv(4, 4, 1),
-                          nn.GELU(), nn.Identity(), nn.Conv2d(4, 4, 1), nn.Sequential(nn.ReLU()))
+                          nn.ELU(), nn.Identity(), nn.Conv2d(4, 4, 1), nn.Sequential(nn.ReLU()))
     with pytest.warns(UserWarning, match=r"1 module\(s\) stay native") as caught:
         _, report = torchext.patch(model, return_report=True)
     assert "0 (padding_mode='reflect'" in str(caught[0].message)
@@ -92,17 +92,17 @@ def test_unsupported_configurations_stay_native_and_other_modules_are_routed():
     assert type(model[0]) is nn.Conv2d
     # A subclass torchext does not know and a module without a mirror keep their own forward,
     # run under torchext.enable(); containers and Identity are left as they are.
-    assert type(model[1]).__bases__ == (MyConv,) and type(model[2]).__bases__ == (nn.GELU,)
+    assert type(model[1]).__bases__ == (MyConv,) and type(model[2]).__bases__ == (nn.ELU,)
     assert type(model[3]) is nn.Identity and type(model) is nn.Sequential
     assert type(model[4]) is torchext.nn.Conv2d and type(model[5][0]) is torchext.nn.ReLU
-    assert report.patched == {"Conv2d": 1, "ReLU": 1} and report.routed == {"MyConv": 1, "GELU": 1}
-    assert "routed through torchext.enable(): GELU x1, MyConv x1" in str(report)
+    assert report.patched == {"Conv2d": 1, "ReLU": 1} and report.routed == {"MyConv": 1, "ELU": 1}
+    assert "routed through torchext.enable(): ELU x1, MyConv x1" in str(report)
     recorder = OpRecorder()
     with recorder:
         model(torch.rand(1, 3, 5, 5))
     assert "torchext::conv2d" in recorder.torchext_ops()  # MyConv's forward calls F.conv2d: routed
     torchext.unpatch(model)
-    assert [type(m) for m in model] == [nn.Conv2d, MyConv, nn.GELU, nn.Identity, nn.Conv2d, nn.Sequential]
+    assert [type(m) for m in model] == [nn.Conv2d, MyConv, nn.ELU, nn.Identity, nn.Conv2d, nn.Sequential]
 
 
 class Residual(nn.Module):

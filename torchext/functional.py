@@ -16,6 +16,7 @@ from .functions.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # no
 from .functions.concat import cat  # noqa: F401
 from .functions.layer_norm import layer_norm  # noqa: F401
 from .functions.dropout import dropout, stochastic_depth  # noqa: F401
+from .functions import pointwise as _pointwise
 
 
 def relu(input, inplace=False):
@@ -37,3 +38,87 @@ def add_relu(input, other):
     arguments.tensor("add_relu", "input", input)
     arguments.tensor("add_relu", "other", other)
     return AddReLU.apply(input, other)
+
+
+def _inplace_input(op, input):
+    arguments.tensor(op, "input", input)
+    if input.is_leaf and input.requires_grad and torch.is_grad_enabled():
+        raise RuntimeError(f"torchext.{op}: a leaf Variable that requires grad (input) is being used in an "
+                           "in-place operation.")
+    return input
+
+
+def _activation(op, spec, input, inplace, *args):
+    """spec's op out of place, or in place when inplace (a bool, as native)."""
+    if arguments.boolean(op, "inplace", inplace):
+        return _pointwise.apply_inplace(spec, _inplace_input(op, input), *args)
+    return _pointwise.apply(spec, arguments.tensor(op, "input", input), *args)
+
+
+def sigmoid(input):
+    """torch.sigmoid."""
+    return _activation("sigmoid", _pointwise.SIGMOID, input, False)
+
+
+def sigmoid_(input):
+    """torch.sigmoid_."""
+    return _activation("sigmoid_", _pointwise.SIGMOID, input, True)
+
+
+def silu(input, inplace=False):
+    """torch.nn.functional.silu."""
+    return _activation("silu", _pointwise.SILU, input, inplace)
+
+
+def _hardtanh_bounds(op, min_val, max_val):
+    min_val, max_val = (float(arguments.real(op, n, v)) for n, v in (("min_val", min_val), ("max_val", max_val)))
+    if min_val > max_val:
+        raise ValueError(f"torchext.{op}: min_val cannot be greater than max_val "
+                         f"(got min_val={min_val}, max_val={max_val})")
+    return min_val, max_val
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    """torch.nn.functional.hardtanh."""
+    bounds = _hardtanh_bounds("hardtanh", min_val, max_val)
+    return _activation("hardtanh", _pointwise.HARDTANH, input, inplace, *bounds)
+
+
+def hardtanh_(input, min_val=-1.0, max_val=1.0):
+    """torch.nn.functional.hardtanh_."""
+    bounds = _hardtanh_bounds("hardtanh_", min_val, max_val)
+    return _activation("hardtanh_", _pointwise.HARDTANH, input, True, *bounds)
+
+
+_KERNEL_DTYPES = {"cpu": (torch.float32, torch.float64),
+                  "cuda": (torch.float16, torch.bfloat16, torch.float32, torch.float64)}
+
+
+def relu6(input, inplace=False):
+    """torch.nn.functional.relu6: hardtanh(input, 0, 6) (the dtype checked here, so that an error
+    names relu6 rather than the hardtanh kernel)."""
+    arguments.tensor("relu6", "input", input)
+    dtypes = _KERNEL_DTYPES.get(input.device.type, (input.dtype,))
+    if input.dtype not in dtypes:
+        raise RuntimeError(f"torchext.relu6: expected input to be one of {', '.join(map(str, dtypes))} "
+                           f"but got {input.dtype}")
+    return _activation("relu6", _pointwise.HARDTANH, input, inplace, 0.0, 6.0)
+
+
+def hardswish(input, inplace=False):
+    """torch.nn.functional.hardswish."""
+    return _activation("hardswish", _pointwise.HARDSWISH, input, inplace)
+
+
+def hardsigmoid(input, inplace=False):
+    """torch.nn.functional.hardsigmoid."""
+    return _activation("hardsigmoid", _pointwise.HARDSIGMOID, input, inplace)
+
+
+def gelu(input, approximate="none"):
+    """torch.nn.functional.gelu."""
+    if not isinstance(approximate, str):
+        raise TypeError(f"torchext.gelu: expected approximate to be a str, but got {type(approximate).__name__}")
+    if approximate not in ("none", "tanh"):
+        raise RuntimeError(f"torchext.gelu: expected approximate to be 'none' or 'tanh' but got '{approximate}'")
+    return _activation("gelu", _pointwise.GELU, input, False, approximate)

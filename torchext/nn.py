@@ -12,7 +12,8 @@ from torchvision import ops as tv_ops
 from . import functional as F
 
 __all__ = ["Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Linear", "Flatten",
-           "BatchNorm1d", "LayerNorm", "Dropout", "StochasticDepth"]
+           "BatchNorm1d", "LayerNorm", "Dropout", "StochasticDepth",
+           "Sigmoid", "SiLU", "Hardtanh", "ReLU6", "Hardswish", "Hardsigmoid", "GELU"]
 
 
 class Conv2d(nn.Conv2d):
@@ -129,3 +130,52 @@ class Flatten(nn.Flatten):
 
     def forward(self, input):
         return F.flatten(input, self.start_dim, self.end_dim)
+
+
+class Sigmoid(nn.Sigmoid):
+    _torchext_native = nn.Sigmoid
+
+    def forward(self, input):
+        return F.sigmoid(input)
+
+
+class SiLU(nn.SiLU):
+    _torchext_native = nn.SiLU
+
+    def forward(self, input):
+        return F.silu(input, inplace=self.inplace)
+
+
+class Hardtanh(nn.Hardtanh):
+    _torchext_native = nn.Hardtanh
+
+    def forward(self, input):
+        return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
+
+
+class ReLU6(nn.ReLU6):
+    _torchext_native = nn.ReLU6
+
+    def forward(self, input):
+        return F.relu6(input, self.inplace)
+
+
+class Hardswish(nn.Hardswish):
+    _torchext_native = nn.Hardswish
+
+    def forward(self, input):
+        return F.hardswish(input, self.inplace)
+
+
+class Hardsigmoid(nn.Hardsigmoid):
+    _torchext_native = nn.Hardsigmoid
+
+    def forward(self, input):
+        return F.hardsigmoid(input, self.inplace)
+
+
+class GELU(nn.GELU):
+    _torchext_native = nn.GELU
+
+    def forward(self, input):
+        return F.gelu(input, approximate=self.approximate)

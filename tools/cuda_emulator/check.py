@@ -433,6 +433,64 @@ def check_half_precision(E):
         close_half("sgd", ps[0], p0 - 0.1 * f(g[0]), dt)
 
 
+def check_pointwise(E):
+    """The pointwise activations (one template over the functors of extension/pointwise_functors.h):
+    forward, backward, double backward and in-place forms against native (native's autograd for the
+    double backward), flat, transposed and strided operands, every dtype, with the kinks, +-inf and
+    NaN among the values (the double backward on finite values)."""
+    inf, nan = float("inf"), float("nan")
+    kinks = [-3.0, 3.0, 0.0, 6.0, -1.0, 2.0]
+    values = torch.cat([torch.randn(79) * 4, torch.tensor(kinks + [inf, -inf, nan])]).reshape(8, 11)
+    finite = torch.cat([torch.randn(79) * 4, torch.tensor(kinks + [1.5, -2.5, 0.25])]).reshape(8, 11)
+    layouts = {"flat": lambda t: t, "transposed": lambda t: t.t(), "strided": lambda t: t[:, ::2]}
+    ops = {"sigmoid": (torch.sigmoid, ()), "silu": (NF.silu, ()), "hardswish": (NF.hardswish, ()),
+           "hardsigmoid": (NF.hardsigmoid, ()), "gelu": (NF.gelu, ("none",)),
+           "gelu_tanh": (lambda t: NF.gelu(t, approximate="tanh"), ("tanh",)),
+           "hardtanh": (lambda t: NF.hardtanh(t, -1.0, 2.0), (-1.0, 2.0))}
+    second_order = ("silu", "hardswish", "gelu", "gelu_tanh")
+    for dt in (torch.float64, torch.float32, torch.float16, torch.bfloat16):
+        def check(name, got, want):
+            if dt in (torch.float64, torch.float32):
+                close(name, got.double(), want.detach(), **tol(dt))
+            else:
+                close_half(name, got, want.detach().float(), dt, 4)
+        for layout, view in layouts.items():
+            x, xf = view(values.to(dt)), view(finite.to(dt))
+            for name, (native, args) in ops.items():
+                op = getattr(E, name.split("_")[0])
+                backward = getattr(E, f"{name.split('_')[0]}_backward")
+                ref_in = x.double().requires_grad_()
+                ref = native(ref_in)
+                g = torch.randn(ref.shape, dtype=torch.float64)
+                (ref_grad,) = torch.autograd.grad(ref, ref_in, g)
+                if name in ("hardtanh", "hardswish"):
+                    # At a NaN input native's vectorized loop gives 0 (hardtanh) or NaN (hardswish)
+                    # and its scalar loop passes the gradient; ours is the vectorized loop's.
+                    ref_grad = torch.where(ref_in.isnan(), 0.0 if name == "hardtanh" else nan, ref_grad)
+                saved = ref.detach().to(dt) if name == "sigmoid" else x
+                check(f"{name} {layout} {dt}", op(x, *args), ref)
+                check(f"{name}_backward {layout} {dt}", backward(g.to(dt), saved, *args), ref_grad)
+                if name in second_order:
+                    ref_in = xf.double().requires_grad_()
+                    (ref_grad,) = torch.autograd.grad(native(ref_in), ref_in, g, create_graph=True)
+                    gg = torch.randn_like(g)
+                    (ref_gg,) = torch.autograd.grad(ref_grad, ref_in, gg)
+                    double_backward = getattr(E, f"{name.split('_')[0]}_double_backward")
+                    check(f"{name}_double_backward {layout} {dt}", double_backward(gg.to(dt), g.to(dt), xf, *args),
+                          ref_gg)
+            for name, native in (("silu_", NF.silu), ("hardswish_", NF.hardswish), ("hardsigmoid_", NF.hardsigmoid)):
+                y = x.clone()
+                kept = getattr(E, name)(y, True)
+                close(f"{name} keeps the input {layout} {dt}", kept, x, exact=True)
+                check(f"{name} {layout} {dt}", y, native(x.double()))
+            y = x.clone(); E.sigmoid_(y); check(f"sigmoid_ {layout} {dt}", y, torch.sigmoid(x.double()))
+            y = x.clone(); E.hardtanh_(y, 0.0, 6.0); check(f"hardtanh_ {layout} {dt}", y, NF.relu6(x.double()))
+            s = torch.sigmoid(xf.double())
+            g, gg = torch.randn_like(s), torch.randn_like(s)
+            check(f"sigmoid_double_backward {layout} {dt}",
+                  E.sigmoid_double_backward(gg.to(dt), g.to(dt), s.to(dt)), gg * g * (1 - 2 * s))
+
+
 def check_large_grids(E):
     """Sizes past the launch planners' caps, float32: an elementwise op over more elements than
     kMaxBlocks blocks of kBlock threads cover in one grid-stride pass, a batched matmul with more
@@ -461,6 +519,7 @@ def main():
     torch.manual_seed(0)
     check_full_precision(E)
     check_half_precision(E)
+    check_pointwise(E)
     check_large_grids(E)
     print("mismatches:", len(FAILS))
     for name in FAILS:

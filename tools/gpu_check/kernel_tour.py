@@ -31,6 +31,20 @@ def tour(E, device):
         E.relu_(x.clone())
         E.relu_backward(x, E.relu(x))
         E.add_relu(x, x)
+        xs = (x.reshape(12, 25) * 4, (x.reshape(12, 25) * 4).t())  # flat, and strided (transposed)
+        for t in xs:
+            g = torch.randn_like(t)
+            for name, args in (("sigmoid", ()), ("silu", ()), ("hardtanh", (-1.0, 2.0)), ("hardswish", ()),
+                               ("hardsigmoid", ()), ("gelu", ("none",)), ("gelu", ("tanh",))):
+                getattr(E, name)(t, *args)
+                getattr(E, f"{name}_backward")(g, t.t().contiguous().t() if t.is_contiguous() else t, *args)
+                if name not in ("hardtanh", "hardsigmoid"):
+                    getattr(E, f"{name}_double_backward")(g, g, t, *args)
+            E.sigmoid_(t.clone())
+            E.hardtanh_(t.clone(), 0.0, 6.0)
+            for name in ("silu_", "hardswish_", "hardsigmoid_"):
+                getattr(E, name)(t.clone(), True)
+                getattr(E, name)(t.clone(), False)
         a, b = torch.randn(5, 1, 4, dtype=dt, **kw), torch.randn(3, 1, dtype=dt, **kw)
         E.add(a, b, alpha=2)
         E.sub(a.transpose(0, 2), torch.randn(5, dtype=dt, **kw))  # strided self, broadcast other

@@ -2,12 +2,13 @@
 (module mirrors), `torchext check` (gradcheck samples) and the tests (opcheck, gradcheck and
 gradgradcheck, float32 parity, determinism; fuzz and hostile-input coverage by name). Adding an op
 is one entry in the family's file here, plus its kernel, schema and Function."""
-from . import activation, concat, conv, dropout, elementwise, linalg, loss, norm, pooling, reduction, views
+from . import activation, concat, conv, dropout, elementwise, linalg, loss, norm, pointwise, pooling, reduction, views
 from .opinfo import OpInfo, Route, Sample  # noqa: F401  (what an entry is made of)
 from .tensors import maker  # noqa: F401  (the consumers build samples with it)
 
-OPS = tuple(elementwise.ENTRIES + activation.ENTRIES + reduction.ENTRIES + views.ENTRIES + linalg.ENTRIES
-            + loss.ENTRIES + conv.ENTRIES + norm.ENTRIES + pooling.ENTRIES + concat.ENTRIES + dropout.ENTRIES)
+OPS = tuple(elementwise.ENTRIES + activation.ENTRIES + pointwise.ENTRIES + reduction.ENTRIES + views.ENTRIES
+            + linalg.ENTRIES + loss.ENTRIES + conv.ENTRIES + norm.ENTRIES + pooling.ENTRIES + concat.ENTRIES
+            + dropout.ENTRIES)
 BY_NAME = {entry.name: entry for entry in OPS}
 if len(BY_NAME) != len(OPS):
     raise ValueError("two op table entries share a name")

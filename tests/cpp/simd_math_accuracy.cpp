@@ -1,0 +1,97 @@
+// Measures the CPU math layer (extension/cpu/kernels/simd_math.h) of one capability (built with
+// -DTORCHEXT_CPU_CAPABILITY and its flags, as the kernels are) against long double libm: the
+// largest error in units in the last place of the rounded reference (the smallest subnormal's
+// for subnormal results), over a sweep of every binade (bit patterns at a fixed step, subnormal
+// inputs included) and a fine grid of the central range, plus +-inf, NaN and overflow. The loops
+// run over arrays, as the kernels do, so the vectorized code is what is measured. Built and run
+// by tests/test_simd_math.py; prints one line per function and dtype, exits non-zero on a failure.
+#include "../../extension/cpu/kernels/simd_math.h"
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <vector>
+
+namespace {
+
+using torchext::cpu::TORCHEXT_CPU_CAPABILITY::SimdMath;
+
+// Largest error allowed, in ulps (native's vectorized float kernels are within about 1-3).
+constexpr double kMaxUlps = 3.0;
+
+template <typename T>
+std::vector<T> inputs(long double lo, long double hi) {
+  using B = std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>;
+  std::vector<T> xs;
+  const B step = sizeof(T) == 4 ? B(4099) : (B(1) << 44) + 12345;
+  for (B b = 0;; b += step) {  // every binade, both signs (the top bit is the sign)
+    T x;
+    std::memcpy(&x, &b, sizeof x);
+    if (std::isfinite(x) && x >= lo && x <= hi) xs.push_back(x);
+    if (b > std::numeric_limits<B>::max() - step) break;
+  }
+  for (int i = 0; i <= 200000; ++i) xs.push_back(static_cast<T>(lo + (hi - lo) * i / 200000));
+  return xs;
+}
+
+template <typename T>
+long double ulp_of(long double ref) {
+  const T r = static_cast<T>(std::fabs(ref));
+  const T min_sub = std::numeric_limits<T>::denorm_min();
+  if (r < std::numeric_limits<T>::min()) return min_sub;
+  return static_cast<long double>(std::nextafter(r, std::numeric_limits<T>::infinity())) - r;
+}
+
+// One function of one dtype: fn applied to arrays of inputs, against ref; also inf and NaN.
+template <typename T, typename F, typename R>
+int check(const char* name, F fn, R ref, long double lo, long double hi, T at_inf, T at_minus_inf) {
+  const auto xs = inputs<T>(lo, hi);
+  std::vector<T> ys(xs.size());
+  for (size_t i = 0; i < xs.size(); ++i) ys[i] = fn(xs[i]);
+  double worst = 0;
+  T worst_x = 0;
+  int failures = 0;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const long double want = ref(static_cast<long double>(xs[i]));
+    if (std::fabs(want) > std::numeric_limits<T>::max()) {  // overflows T: must be inf
+      if (!(std::isinf(ys[i]) && (ys[i] > 0) == (want > 0))) ++failures;
+      continue;
+    }
+    const double err = static_cast<double>(std::fabs(ys[i] - want) / ulp_of<T>(want));
+    if (!(err <= worst)) worst = err, worst_x = xs[i];  // NaN counts as worst
+  }
+  const T inf = std::numeric_limits<T>::infinity(), nan = std::numeric_limits<T>::quiet_NaN();
+  const T specials[] = {inf, -inf, nan};
+  T out[3];
+  for (int i = 0; i < 3; ++i) out[i] = fn(specials[i]);
+  if (out[0] != at_inf || out[1] != at_minus_inf || !std::isnan(out[2])) ++failures;
+  if (!(worst <= kMaxUlps)) ++failures;
+  std::printf("%s %s: %zu inputs, max %.2f ulp at %.9Lg, f(inf)=%g f(-inf)=%g f(nan)=%g%s\n", name,
+              sizeof(T) == 4 ? "float32" : "float64", xs.size(), worst,
+              static_cast<long double>(worst_x), static_cast<double>(out[0]),
+              static_cast<double>(out[1]), static_cast<double>(out[2]), failures ? "  FAILED" : "");
+  return failures;
+}
+
+template <typename T>
+int check_all() {
+  const long double big = sizeof(T) == 4 ? 200.0L : 1000.0L;  // past overflow and underflow
+  int f = 0;
+  f += check<T>("exp", [](T x) { return SimdMath::exp(x); }, [](long double x) { return expl(x); },
+                -big, big, std::numeric_limits<T>::infinity(), T(0));
+  f += check<T>("sigmoid", [](T x) { return SimdMath::sigmoid(x); },
+                [](long double x) { return 1.0L / (1.0L + expl(-x)); }, -big, big, T(1), T(0));
+  f += check<T>("tanh", [](T x) { return SimdMath::tanh(x); }, [](long double x) { return tanhl(x); },
+                -big, big, T(1), T(-1));
+  f += check<T>("erf", [](T x) { return SimdMath::erf(x); }, [](long double x) { return erfl(x); },
+                -big, big, T(1), T(-1));
+  return f;
+}
+
+}  // namespace
+
+int main() {
+  const int failures = check_all<float>() + check_all<double>();
+  std::printf("%d failed\n", failures);
+  return failures ? 1 : 0;
+}
