@@ -18,7 +18,7 @@ from torchext import functional as F
 from torchext._library import ops
 from torchext.backends import cpu as cpu_backend
 from helpers import assert_close
-from op_recorder import OpRecorder
+from torchext.recorder import OpRecorder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
