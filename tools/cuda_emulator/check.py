@@ -162,7 +162,10 @@ def check_full_precision(E):
             grads = torch.autograd.grad(out, need, go, allow_unused=True)
             e = E.conv2d_backward(go, xx, W, st, pad, dil, grp, [True, True, bias])
             close(f"conv bwd x {xs} {ws}", e[0], grads[0] if grads[0] is not None else torch.zeros_like(xx), **r)
-            close(f"conv bwd w {xs} {ws}", e[1], grads[1] if grads[1] is not None else torch.zeros_like(W), **r)
+            # The weight gradient sums N x OH x OW products: float32's rounding grows with sqrt of that.
+            terms = out.shape[0] * out.shape[2] * out.shape[3]
+            rw = r if dt == torch.float64 else dict(rtol=1e-4, atol=1e-4 * max(1.0, (terms / 64) ** 0.5))
+            close(f"conv bwd w {xs} {ws}", e[1], grads[1] if grads[1] is not None else torch.zeros_like(W), **rw)
             if bias:
                 close(f"conv bwd b {xs} {ws}", e[2], grads[2] if grads[2] is not None else torch.zeros_like(bb), **r)
         # batch_norm
