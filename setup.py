@@ -117,12 +117,8 @@ def _extension():
     # -Wno-psabi: the kernels' 256-bit GCC vector types (batch_norm, max_pool2d) pass only between
     # functions of one object, so GCC's note that their ABI differs without AVX (the baseline
     # copy) concerns no caller.
-    # -fno-trapping-math: the floating-point status flags are never read here, so the compiler may
-    # evaluate both arms of a select (if-conversion); with trapping math it keeps a branch and the
-    # loops of the pointwise activations (clamps, exp's range checks) stayed scalar. Values are
-    # unchanged: the flag permits no reassociation.
-    cxx = opt + ["-fopenmp", "-fno-tree-loop-distribute-patterns", "-fno-trapping-math", "-Wall",
-                 "-Wno-unknown-pragmas", "-Wno-unused-function", "-Wno-psabi"]
+    cxx = opt + ["-fopenmp", "-fno-tree-loop-distribute-patterns", "-Wall", "-Wno-unknown-pragmas",
+                 "-Wno-unused-function", "-Wno-psabi"]
     link = ["-fopenmp"]
     if sanitize:
         san = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=undefined"]
