@@ -78,6 +78,21 @@ def test_inplace_writes_into_input():
     assert torch.equal(a, b)
 
 
+
+def test_inplace_on_a_view_of_a_non_leaf():
+    """nn.Dropout(inplace=True) after a flatten (EfficientNet's classifier): native's values,
+    gradient and generator state, the view's base updated as native's is."""
+    def run(dropout):
+        torch.manual_seed(5)
+        leaf = torch.randn(4, 3, 2, 2, requires_grad=True)
+        base = leaf * 2
+        y = dropout(base.flatten(1), 0.5, inplace=True)
+        (g,) = torch.autograd.grad((y * torch.arange(12.0)).sum(), leaf)
+        return y, base, g, torch.get_rng_state()
+
+    for a, b in zip(run(F.dropout), run(NF.dropout)):
+        assert torch.equal(a, b)
+
 def test_double_backward():
     x = torch.randn(5, 4, dtype=torch.float64, requires_grad=True)
 

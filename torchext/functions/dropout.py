@@ -82,34 +82,48 @@ class Dropout(torch.autograd.Function):
 
 
 class DropoutInplace(torch.autograd.Function):
-    """dropout written into input. Returns (input, the generator's advanced state)."""
+    """dropout written into input. Returns input alone: autograd refuses a Function that modifies
+    a view in place and returns a second tensor (nn.Dropout(inplace=True) after a flatten), so the
+    generator's advanced state goes out through `states`, a list the forward appends it to."""
 
     @staticmethod
-    def forward(ctx, input, p, rng_state):
+    def forward(ctx, input, p, rng_state, states):
         mask, state = ops.dropout_.default(input, p, rng_state)
+        states.append(state)
         ctx.mark_dirty(input)
         ctx.save_for_backward(mask)
         ctx.p = p
-        return input, state
+        return input
 
     @staticmethod
-    def backward(ctx, grad, _):
+    def backward(ctx, grad):
         (mask,) = ctx.saved_tensors
-        return dropout_backward(grad, mask, ctx.p), None, None
+        return dropout_backward(grad, mask, ctx.p), None, None, None
+
+
+def _generator_state(op, device):
+    if device.type == "cpu":
+        return torch.get_rng_state(), torch.set_rng_state
+    if device.type == "cuda":
+        return torch.cuda.get_rng_state(device), lambda state: torch.cuda.set_rng_state(state, device)
+    raise RuntimeError(f"torchext.{op}: expected input on the CPU or a CUDA device but got {device}")
 
 
 def _draw(op, function, input, *args):
     """function.apply(input, *args, state of the default generator of input's device), then that
     generator advanced to the state it returns."""
-    device = input.device
-    if device.type == "cpu":
-        out, state = function.apply(input, *args, torch.get_rng_state())
-        torch.set_rng_state(state)
-    elif device.type == "cuda":
-        out, state = function.apply(input, *args, torch.cuda.get_rng_state(device))
-        torch.cuda.set_rng_state(state, device)
-    else:
-        raise RuntimeError(f"torchext.{op}: expected input on the CPU or a CUDA device but got {device}")
+    state, set_state = _generator_state(op, input.device)
+    out, state = function.apply(input, *args, state)
+    set_state(state)
+    return out
+
+
+def _draw_inplace(input, p):
+    """DropoutInplace on input, then the generator advanced as _draw does."""
+    state, set_state = _generator_state("dropout", input.device)
+    states = []
+    out = DropoutInplace.apply(input, p, state, states)
+    set_state(states[0])
     return out
 
 
@@ -134,7 +148,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
     if input.is_leaf and input.requires_grad and torch.is_grad_enabled():
         raise RuntimeError("torchext.dropout: a leaf Variable that requires grad (input) is being used in an "
                            "in-place operation.")
-    return _draw("dropout", DropoutInplace, input, p)
+    return _draw_inplace(input, p)
 
 
 def stochastic_depth(input, p, mode, training=True):
