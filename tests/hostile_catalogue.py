@@ -772,6 +772,32 @@ for name, arg, build, unsupported, expect_type in [
 ]:
     simple("cat", name, arg, F.cat, torch.cat, build, unsupported=unsupported, expect_type=expect_type)
 
+for name, arg, build in [
+    ("0-dim input", "input", lambda: ([r(), 1], {})),
+    ("split_size negative", "split_size", lambda: ([r(5), -1], {})),
+    ("split_size 0 on a non-empty dim", "split_size", lambda: ([r(5), 0], {})),
+    ("split_size a float", "split_size", lambda: ([r(5), 2.0], {})),
+    ("sizes do not add up", ("split", "sizes", "split_sizes"), lambda: ([r(5), [2, 2]], {})),
+    ("a negative size", ("split", "sizes", "split_sizes"), lambda: ([r(5), [2, -1, 4]], {})),
+    ("dim out of range", "dim", lambda: ([r(5), 2, 1], {})),
+    ("dim absurd", "dim", lambda: ([r(5), 2, -2**40], {})),
+    ("int64 input (views)", "input", lambda: ([r(6).to(torch.int64), 4], {})),
+    ("on meta", "input", lambda: ([r(6, 2).to("meta"), [1, 5]], {})),
+]:
+    simple("split", name, arg, F.split, torch.split, build)
+# Native's torch.split (Python) trips with AttributeError on a list.
+simple("split", "input a list", "input", F.split, torch.split, lambda: ([[1.0, 2.0], 1], {}), expect_type="TypeError")
+for name, arg, build in [
+    ("0-dim input", "input", lambda: ([r(), 1], {})),
+    ("chunks zero", "chunks", lambda: ([r(5), 0], {})),
+    ("chunks negative", "chunks", lambda: ([r(5), -2], {})),
+    ("chunks a float", "chunks", lambda: ([r(5), 2.0], {})),
+    ("chunks absurd", "chunks", lambda: ([r(5), 2**62], {})),
+    ("dim out of range", "dim", lambda: ([r(5), 2, -2], {})),
+    ("bool input (views)", "input", lambda: ([r(6) > 0, 4], {})),
+]:
+    simple("chunk", name, arg, F.chunk, torch.chunk, build)
+
 for name, op, arg, thunk in [
     ("avg_pool2d_backward grad of the wrong shape", "avg_pool2d", "grad_output",
      lambda: ops.avg_pool2d_backward(r(1, 1, 3, 2), r(1, 1, 4, 4), [2, 2], [2, 2], [0, 0], False, True, None)),

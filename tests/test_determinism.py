@@ -63,10 +63,11 @@ def run_op(name, absolute=False):
         inputs = [t.detach().abs().double().requires_grad_(t.requires_grad) if isinstance(t, torch.Tensor) else t
                   for t in inputs]
     out = entry.call(entry.op)(*inputs, **sample.kwargs)
-    grad_out = torch.randn(out.shape)
-    grad_out = grad_out.abs().double() if absolute else grad_out
+    outs = out if isinstance(out, tuple) else (out,)
+    grad_outs = [torch.randn(o.shape) for o in outs]
+    grad_outs = [g.abs().double() for g in grad_outs] if absolute else grad_outs
     leaves = [t for t in inputs if isinstance(t, torch.Tensor) and t.requires_grad]
-    return [out.detach(), *torch.autograd.grad(out, leaves, grad_out)]
+    return [*(o.detach() for o in outs), *torch.autograd.grad(outs, leaves, grad_outs)]
 
 
 def bce_loss_magnitude():

@@ -709,6 +709,29 @@ def test_cat(examples, data, dtype, count, mixed, legacy):
     check_parity(lambda *ts: F.cat(list(ts), dim), lambda *ts: torch.cat(list(ts), dim), specs)
 
 
+
+@fuzzes("split", "chunk")
+@fuzzed
+@fuzz()
+@given(data=st.data(), dtype=dtypes, by_sizes=st.booleans())
+def test_split_and_chunk(examples, data, dtype, by_sizes):
+    """Any dim, any layout, pieces of 0, sizes that do not divide the dim, more chunks than
+    elements; each piece's gradient flows back through cat."""
+    shape = data.draw(shapes(1, 4))
+    nd = len(shape)
+    dim = data.draw(st.integers(-nd, nd - 1))
+    spec = data.draw(tensors(shape, dtype))
+    length = shape[dim]
+    if by_sizes:
+        cuts = sorted(data.draw(st.lists(st.integers(0, length), max_size=3)))
+        sizes = [b - a for a, b in zip([0] + cuts, cuts + [length])]
+        check_parity(lambda t: F.split(t, sizes, dim), lambda t: torch.split(t, sizes, dim), [spec])
+    chunks = data.draw(st.integers(1, 6))
+    check_parity(lambda t: F.chunk(t, chunks, dim), lambda t: torch.chunk(t, chunks, dim), [spec])
+    if length:
+        size = data.draw(st.integers(1, length + 1))
+        check_parity(lambda t: F.split(t, size, dim), lambda t: torch.split(t, size, dim), [spec])
+
 # ---------------------------------------------------------------- found by fuzzing, pinned
 
 def test_relu_gradient_passes_through_nan():

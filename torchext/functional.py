@@ -13,7 +13,7 @@ from .functions.conv import conv2d  # noqa: F401
 from .functions.linear import linear  # noqa: F401
 from .functions.norm import batch_norm, batch_norm_relu  # noqa: F401
 from .functions.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # noqa: F401
-from .functions.concat import cat  # noqa: F401
+from .functions.concat import cat, chunk, split  # noqa: F401
 from .functions.layer_norm import layer_norm  # noqa: F401
 from .functions.dropout import dropout, stochastic_depth  # noqa: F401
 from .functions import pointwise as _pointwise

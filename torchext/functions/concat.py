@@ -1,6 +1,7 @@
-"""cat: the fake kernel, the autograd Function and torch.cat's signature. The gradient of each
-input is its slice of the output's gradient (a view, no copy); the slices' own backward is cat
-again, so cat is differentiable to any order."""
+"""cat and its inverse split/chunk: the fake kernel, the autograd Functions and torch's signatures.
+split returns views of the input's slices and its backward is cat of their gradients; cat's
+backward is split of its gradient (views, no copy): each is the other's derivative, so both are
+differentiable to any order."""
 import torch
 from torch._prims_common import suggest_memory_format
 
@@ -46,25 +47,29 @@ def _cat_fake(tensors, dim=0):
     return torch.empty(shape, dtype=dtype, device=tensors[0].device, memory_format=fmt)
 
 
-def _slices(grad, dim, sizes):
-    """grad's slice along dim for each input (an empty tensor for a skipped one)."""
+def _slices(input, dim, sizes):
+    """input's slice along dim for each size (an empty tensor for a None: a skipped input of cat)."""
     out, offset = [], 0
     for size in sizes:
         if size is None:
-            out.append(grad.new_empty((0,)))
+            out.append(input.new_empty((0,)))
             continue
-        out.append(grad.narrow(dim, offset, size))
+        out.append(input.narrow(dim, offset, size))
         offset += size
     return tuple(out)
 
 
-class CatBackward(torch.autograd.Function):
-    """The gradient's slices (views); their gradients concatenate back."""
+class Split(torch.autograd.Function):
+    """input's slices along dim (views, which autograd, as for native's split, lets no in-place op
+    modify); their gradients (zeros for an unused slice) concatenate back."""
 
     @staticmethod
-    def forward(ctx, grad, dim, sizes):
-        ctx.dim = dim
-        return _slices(grad, dim, sizes)
+    def forward(input, dim, sizes):
+        return _slices(input, dim, sizes)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.dim = inputs[1]
 
     @staticmethod
     def backward(ctx, *grads):
@@ -83,7 +88,7 @@ class Cat(torch.autograd.Function):
     def backward(ctx, grad):
         if ctx.dim is None:  # only legacy empty tensors: empty gradients
             return None, *_slices(grad, 0, ctx.sizes)
-        return None, *backward_call(CatBackward, _slices)(grad, ctx.dim, ctx.sizes)
+        return None, *backward_call(Split, _slices)(grad, ctx.dim, ctx.sizes)
 
 
 def cat(tensors, dim=0):
@@ -97,3 +102,56 @@ def cat(tensors, dim=0):
     for i, t in enumerate(tensors):
         arguments.tensor("cat", f"tensors[{i}]", t)
     return Cat.apply(arguments.integer("cat", "dim", dim), *tensors)
+
+
+def _split_dim(op, input, dim):
+    arguments.tensor(op, "input", input)
+    arguments.integer(op, "dim", dim)
+    if input.dim() == 0:
+        raise RuntimeError(f"torchext.{op}: expected input to be at least 1-dimensional but got a 0-dim tensor")
+    if not -input.dim() <= dim < input.dim():
+        raise IndexError(f"torchext.{op}: dimension out of range (expected to be in range of "
+                         f"[{-input.dim()}, {input.dim() - 1}], but got {dim})")
+    return dim % input.dim()
+
+
+def _even_sizes(op, length, size):
+    """Pieces of `size` along a dim of `length`, the last one shorter (split with an int)."""
+    if size < 0:
+        raise RuntimeError(f"torchext.{op}: expected split_size to be non-negative, but got {size}")
+    if size == 0:
+        if length != 0:
+            raise RuntimeError(f"torchext.{op}: split_size can only be 0 if the dimension's size is 0, "
+                               f"but got a dimension of size {length}")
+        return [0]
+    return [min(size, length - start) for start in range(0, length, size)] or [0]
+
+
+def split(tensor, split_size_or_sections, dim=0):
+    """torch.split: views of tensor's pieces along dim, each of split_size (the last shorter) or of
+    the given sizes (which must add up to the dim's size)."""
+    dim = _split_dim("split", tensor, dim)
+    length = tensor.shape[dim]
+    if isinstance(split_size_or_sections, (list, tuple)):
+        sizes = [arguments.integer("split", "split_size_or_sections", s) for s in split_size_or_sections]
+        if any(s < 0 for s in sizes):
+            raise RuntimeError(f"torchext.split: expected split sizes to be non-negative, but got {sizes}")
+        if sum(sizes) != length:
+            raise RuntimeError(f"torchext.split: expected split sizes to add up to {length} (the "
+                               f"size of dim {dim}), but got {sizes}")
+    else:
+        sizes = _even_sizes("split", length, arguments.integer("split", "split_size_or_sections",
+                                                               split_size_or_sections))
+    return Split.apply(tensor, dim, sizes)
+
+
+def chunk(input, chunks, dim=0):
+    """torch.chunk: at most `chunks` views along dim, of ceil(size / chunks) each (the last
+    shorter; `chunks` empty ones along an empty dim)."""
+    dim = _split_dim("chunk", input, dim)
+    chunks = arguments.integer("chunk", "chunks", chunks)
+    if chunks <= 0:
+        raise RuntimeError(f"torchext.chunk: expected chunks to be greater than 0, but got {chunks}")
+    length = input.shape[dim]
+    sizes = [0] * chunks if length == 0 else _even_sizes("chunk", length, -(-length // chunks))
+    return Split.apply(input, dim, sizes)

@@ -1,8 +1,10 @@
-"""Table entries: cat."""
+"""Table entries: cat, and split/chunk (its inverse: views whose backward is cat)."""
 import torch
 
 from .. import functional as F
 from .opinfo import OpInfo, Route, Sample
+
+T = torch.Tensor
 
 
 def _samples(make):
@@ -23,9 +25,35 @@ def _tensors_as_list(fn):
     return lambda *tensors, dim=0: fn(list(tensors), dim)
 
 
+def _split_samples(make):
+    return [
+        Sample((make(7, 3), 3), name="int, last piece shorter"),
+        Sample((make(2, 9, 4, layout="transposed"), [2, 0, 7], 1), name="sizes with a zero, transposed"),
+        Sample((make(2, 6, 3, 5, layout="channels_last"), 3, -3), name="channels_last, channels"),
+        Sample((make(4, 5, layout="strided"), (4, 1), -1), name="tuple, strided"),
+        Sample((make(0, 3), 0), name="size 0 along an empty dim"),
+    ]
+
+
+def _chunk_samples(make):
+    return [
+        Sample((make(2, 6, 5), 2, 1), name="even"),
+        Sample((make(7, 3, layout="transposed"), 3), name="uneven, transposed"),
+        Sample((make(6, 4), 4), name="fewer pieces than chunks"),
+        Sample((make(2, 6, 3, 5, layout="channels_last"), 2, 1), name="channels_last (ShuffleNet)"),
+        Sample((make(3, 0, 2, layout="strided"), 3, 1), name="empty dim"),
+    ]
+
+
 ENTRIES = [
     OpInfo("cat", F.cat, torch.cat, _samples, torch_ops=("cat",),
            routes=(Route(F.cat, (torch.cat, torch.concat)),),
            determinism=lambda make: [Sample((make(8, 32, 28, 28), make(8, 32, 28, 28)), {"dim": 1})],
            call=_tensors_as_list),
+    OpInfo("split", F.split, torch.split, _split_samples, torch_ops=("cat",),
+           routes=(Route(F.split, (torch.split, T.split)),),
+           determinism=lambda make: [Sample((make(8, 64, 28, 28), [16, 48], 1))]),
+    OpInfo("chunk", F.chunk, torch.chunk, _chunk_samples, torch_ops=("cat",),
+           routes=(Route(F.chunk, (torch.chunk, T.chunk)),),
+           determinism=lambda make: [Sample((make(8, 64, 28, 28), 2, 1))]),
 ]
