@@ -4,6 +4,7 @@ import torch
 from .._library import ops
 from .backward_call import backward_call
 from .arguments import same_device
+from .function import Function, save, sum_tangents
 
 
 # The kernels write contiguous outputs whatever the input's strides.
@@ -31,19 +32,27 @@ def _add_relu_fake(self, other):
     return self.new_empty(self.shape)
 
 
-class ReLUBackward(torch.autograd.Function):
+class ReLUBackward(Function):
     """grad, zeroed where result <= 0 (a NaN result passes grad, as native); linear in grad, so its
-    own backward is itself."""
+    own backward (and its jvp: the mask's derivative is zero) is itself."""
 
     @staticmethod
-    def forward(ctx, grad, result):
-        ctx.save_for_backward(result)
+    def forward(grad, result):
         return ops.relu_backward(grad, result)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        save(ctx, inputs[1])
 
     @staticmethod
     def backward(ctx, grad_grad):
         (result,) = ctx.saved_tensors
         return relu_backward(grad_grad, result), None
+
+    @staticmethod
+    def jvp(ctx, grad_t, _result_t):
+        (result,) = ctx.saved_tensors
+        return relu_backward(grad_t, result)
 
 
 def relu_backward(grad, result):
@@ -51,44 +60,63 @@ def relu_backward(grad, result):
     return backward_call(ReLUBackward, ops.relu_backward.default)(grad, result)
 
 
-class ReLU(torch.autograd.Function):
+class ReLU(Function):
     @staticmethod
-    def forward(ctx, x):
-        out = ops.relu.default(x)
-        ctx.save_for_backward(out)
-        return out
+    def forward(x):
+        return ops.relu.default(x)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        save(ctx, output)
 
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
         return relu_backward(grad, out)
 
-
-class ReLUInplace(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x):
+    def jvp(ctx, x_t):
+        (out,) = ctx.saved_tensors
+        return relu_backward(x_t, out)
+
+
+class ReLUInplace(Function):
+    op = "relu_"
+
+    @staticmethod
+    def forward(x):
         ops.relu_.default(x)
-        ctx.mark_dirty(x)
-        ctx.save_for_backward(x)
         return x
 
     @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.mark_dirty(output)
+        ctx.save_for_backward(output)
+
+    @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
         return relu_backward(grad, out)
 
 
-class AddReLU(torch.autograd.Function):
+class AddReLU(Function):
     """relu(a + b) in one pass; both inputs get relu's gradient."""
 
     @staticmethod
-    def forward(ctx, a, b):
-        out = ops.add_relu.default(a, b)
-        ctx.save_for_backward(out)
-        return out
+    def forward(a, b):
+        return ops.add_relu.default(a, b)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        save(ctx, output)
 
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
         g = relu_backward(grad, out)
         return (g if ctx.needs_input_grad[0] else None), (g if ctx.needs_input_grad[1] else None)
+
+    @staticmethod
+    def jvp(ctx, a_t, b_t):
+        (out,) = ctx.saved_tensors
+        return relu_backward(sum_tangents(a_t, b_t), out)

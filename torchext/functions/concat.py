@@ -7,6 +7,7 @@ from torch._prims_common import suggest_memory_format
 from .._library import ops
 from . import arguments
 from .backward_call import backward_call
+from .function import Function
 
 
 def _skipped(t):
@@ -58,32 +59,46 @@ def _slices(grad, dim, sizes):
     return tuple(out)
 
 
-class CatBackward(torch.autograd.Function):
+class CatBackward(Function):
     """The gradient's slices (views); their gradients concatenate back."""
 
     @staticmethod
-    def forward(ctx, grad, dim, sizes):
-        ctx.dim = dim
+    def forward(grad, dim, sizes):
         return _slices(grad, dim, sizes)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.dim = inputs[1]
 
     @staticmethod
     def backward(ctx, *grads):
         return Cat.apply(ctx.dim, *grads), None, None
 
 
-class Cat(torch.autograd.Function):
+class Cat(Function):
     @staticmethod
-    def forward(ctx, dim, *tensors):
-        out = ops.cat(list(tensors), dim)  # validates first, with the kernel's messages
+    def forward(dim, *tensors):
+        return ops.cat(list(tensors), dim)  # validates first, with the kernel's messages
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        dim, *tensors = inputs
         ctx.dim = _cat_dim(tensors, dim)
         ctx.sizes = [None if _skipped(t) else t.shape[ctx.dim] for t in tensors]
-        return out
+        ctx.shapes = [t.shape for t in tensors]
 
     @staticmethod
     def backward(ctx, grad):
         if ctx.dim is None:  # only legacy empty tensors: empty gradients
             return None, *_slices(grad, 0, ctx.sizes)
         return None, *backward_call(CatBackward, _slices)(grad, ctx.dim, ctx.sizes)
+
+    @staticmethod
+    def jvp(ctx, _dim_t, *tangents):
+        """cat of the tangents, zeros standing in for the inputs without one."""
+        some = next(t for t in tangents if t is not None)
+        return Cat.apply(ctx.dim or 0, *[some.new_zeros(shape) if t is None else t
+                                         for t, shape in zip(tangents, ctx.shapes)])
 
 
 def cat(tensors, dim=0):

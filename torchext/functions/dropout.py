@@ -7,6 +7,7 @@ from torch._prims_common import is_non_overlapping_and_dense_or_false
 from .._library import ops
 from .backward_call import backward_call
 from . import arguments
+from .function import Function, save
 
 
 @torch.library.register_fake("torchext::dropout")
@@ -42,58 +43,82 @@ def _dropout_backward_fake(grad_output, mask, p):
     return torch.empty_like(grad_output)
 
 
-class DropoutBackward(torch.autograd.Function):
-    """grad * noise: linear in grad, so its own backward is itself."""
+class DropoutBackward(Function):
+    """grad * noise: linear in grad, so its own backward (and its jvp) is itself."""
 
     @staticmethod
-    def forward(ctx, grad, mask, p):
-        ctx.save_for_backward(mask)
-        ctx.p = p
+    def forward(grad, mask, p):
         return ops.dropout_backward(grad, mask, p)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        save(ctx, inputs[1])
+        ctx.p = inputs[2]
 
     @staticmethod
     def backward(ctx, grad_grad):
         (mask,) = ctx.saved_tensors
         return dropout_backward(grad_grad, mask, ctx.p), None, None
 
+    @staticmethod
+    def jvp(ctx, grad_t, *_):
+        (mask,) = ctx.saved_tensors
+        return dropout_backward(grad_t, mask, ctx.p)
+
 
 def dropout_backward(grad, mask, p):
     return backward_call(DropoutBackward, ops.dropout_backward.default)(grad, mask, p)
 
 
-class Dropout(torch.autograd.Function):
+class Dropout(Function):
     """input * noise, noise = mask / (1 - p); `row` None for dropout, else stochastic_depth's mode.
-    Returns (output, the generator's advanced state)."""
+    Returns (output, the generator's advanced state, the mask)."""
 
     @staticmethod
-    def forward(ctx, input, p, row, rng_state):
+    def forward(input, p, row, rng_state):
         if row is None:
             out, mask, state = ops.dropout.default(input, p, rng_state)
         else:
             out, mask, state = ops.stochastic_depth.default(input, p, row, rng_state)
-        ctx.save_for_backward(mask)
-        ctx.p = p
-        return out, state
+        return out, state, mask
 
     @staticmethod
-    def backward(ctx, grad, _):
+    def setup_context(ctx, inputs, output):
+        _, state, mask = output
+        ctx.mark_non_differentiable(state, mask)
+        save(ctx, mask)
+        ctx.p = inputs[1]
+
+    @staticmethod
+    def backward(ctx, grad, _state, _mask):
         (mask,) = ctx.saved_tensors
         return dropout_backward(grad, mask, ctx.p), None, None, None
 
+    @staticmethod
+    def jvp(ctx, input_t, *_):
+        (mask,) = ctx.saved_tensors
+        return dropout_backward(input_t, mask, ctx.p), None, None
 
-class DropoutInplace(torch.autograd.Function):
-    """dropout written into input. Returns (input, the generator's advanced state)."""
+
+class DropoutInplace(Function):
+    """dropout written into input. Returns (input, the generator's advanced state, the mask)."""
+    op = "dropout_"
 
     @staticmethod
-    def forward(ctx, input, p, rng_state):
+    def forward(input, p, rng_state):
         mask, state = ops.dropout_.default(input, p, rng_state)
-        ctx.mark_dirty(input)
-        ctx.save_for_backward(mask)
-        ctx.p = p
-        return input, state
+        return input, state, mask
 
     @staticmethod
-    def backward(ctx, grad, _):
+    def setup_context(ctx, inputs, output):
+        out, state, mask = output
+        ctx.mark_dirty(out)
+        ctx.mark_non_differentiable(state, mask)
+        ctx.save_for_backward(mask)
+        ctx.p = inputs[1]
+
+    @staticmethod
+    def backward(ctx, grad, _state, _mask):
         (mask,) = ctx.saved_tensors
         return dropout_backward(grad, mask, ctx.p), None, None
 
@@ -103,10 +128,10 @@ def _draw(op, function, input, *args):
     generator advanced to the state it returns."""
     device = input.device
     if device.type == "cpu":
-        out, state = function.apply(input, *args, torch.get_rng_state())
+        out, state, _ = function.apply(input, *args, torch.get_rng_state())
         torch.set_rng_state(state)
     elif device.type == "cuda":
-        out, state = function.apply(input, *args, torch.cuda.get_rng_state(device))
+        out, state, _ = function.apply(input, *args, torch.cuda.get_rng_state(device))
         torch.cuda.set_rng_state(state, device)
     else:
         raise RuntimeError(f"torchext.{op}: expected input on the CPU or a CUDA device but got {device}")

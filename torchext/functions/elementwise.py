@@ -10,7 +10,8 @@ from .._library import ops
 from .arguments import same_device
 from .backward_call import backward_call
 from .backward_only import not_differentiable_again
-from .reduction import sum_to_size
+from .function import Function, save
+from .reduction import Expand, sum_to_size
 
 
 def _binary_fake(op, self, other):
@@ -87,13 +88,28 @@ def _scaled(grad, factor):
     return grad if factor == 1 else MulScalar.apply(grad, factor)
 
 
-class Add(torch.autograd.Function):
+def _tangent(shape, *scaled):
+    """The sum of factor * tangent over the (tangent, factor) pairs given (None tangents are
+    zero), broadcast to the output's shape."""
+    total = None
+    for t, factor in scaled:
+        if t is not None:
+            t = _scaled(t, factor)
+            total = t if total is None else Add.apply(total, t, 1)
+    return total if tuple(total.shape) == tuple(shape) else Expand.apply(total, shape)
+
+
+class Add(Function):
     """self + alpha * other."""
 
     @staticmethod
-    def forward(ctx, a, b, alpha):
-        ctx.shapes, ctx.alpha = (a.shape, b.shape), alpha
+    def forward(a, b, alpha):
         return ops.add(a, b, alpha)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        a, b, ctx.alpha = inputs
+        ctx.shapes, ctx.out_shape = (a.shape, b.shape), output.shape
 
     @staticmethod
     def backward(ctx, grad):
@@ -102,14 +118,22 @@ class Add(torch.autograd.Function):
         gb = sum_to_size(_scaled(grad, ctx.alpha), b_shape) if ctx.needs_input_grad[1] else None
         return ga, gb, None
 
+    @staticmethod
+    def jvp(ctx, a_t, b_t, _):
+        return _tangent(ctx.out_shape, (a_t, 1), (b_t, ctx.alpha))
 
-class Sub(torch.autograd.Function):
+
+class Sub(Function):
     """self - alpha * other."""
 
     @staticmethod
-    def forward(ctx, a, b, alpha):
-        ctx.shapes, ctx.alpha = (a.shape, b.shape), alpha
+    def forward(a, b, alpha):
         return ops.sub(a, b, alpha)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        a, b, ctx.alpha = inputs
+        ctx.shapes, ctx.out_shape = (a.shape, b.shape), output.shape
 
     @staticmethod
     def backward(ctx, grad):
@@ -118,14 +142,21 @@ class Sub(torch.autograd.Function):
         gb = sum_to_size(MulScalar.apply(grad, -ctx.alpha), b_shape) if ctx.needs_input_grad[1] else None
         return ga, gb, None
 
-
-class Mul(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, a, b):
-        ctx.shapes = (a.shape, b.shape)
-        # Each gradient needs the other operand.
-        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b if ctx.needs_input_grad[0] else None)
+    def jvp(ctx, a_t, b_t, _):
+        return _tangent(ctx.out_shape, (a_t, 1), (b_t, -ctx.alpha))
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(a, b):
         return ops.mul(a, b)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        a, b = inputs
+        ctx.shapes, ctx.out_shape = (a.shape, b.shape), output.shape
+        save(ctx, a, b)
 
     @staticmethod
     def backward(ctx, grad):
@@ -135,52 +166,83 @@ class Mul(torch.autograd.Function):
         gb = sum_to_size(Mul.apply(grad, a), b_shape) if ctx.needs_input_grad[1] else None
         return ga, gb
 
+    @staticmethod
+    def jvp(ctx, a_t, b_t):
+        a, b = ctx.saved_tensors
+        return _tangent(ctx.out_shape, (None if a_t is None else Mul.apply(a_t, b), 1),
+                        (None if b_t is None else Mul.apply(a, b_t), 1))
 
-class AddScalar(torch.autograd.Function):
+
+class AddScalar(Function):
     """self + alpha * other, other a number."""
 
     @staticmethod
-    def forward(ctx, x, other, alpha):
+    def forward(x, other, alpha):
         return ops.add_scalar(x, other, alpha)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        pass
 
     @staticmethod
     def backward(ctx, grad):
         return grad, None, None
 
+    @staticmethod
+    def jvp(ctx, x_t, *_):
+        return x_t
 
-class RSubScalar(torch.autograd.Function):
+
+class RSubScalar(Function):
     """other - alpha * self, other a number."""
 
     @staticmethod
-    def forward(ctx, x, other, alpha):
-        ctx.alpha = alpha
+    def forward(x, other, alpha):
         return ops.rsub_scalar(x, other, alpha)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.alpha = inputs[2]
 
     @staticmethod
     def backward(ctx, grad):
         return MulScalar.apply(grad, -ctx.alpha), None, None
 
-
-class MulScalar(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, other):
-        ctx.other = other
+    def jvp(ctx, x_t, *_):
+        return MulScalar.apply(x_t, -ctx.alpha)
+
+
+class MulScalar(Function):
+    @staticmethod
+    def forward(x, other):
         return ops.mul_scalar(x, other)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.other = inputs[1]
 
     @staticmethod
     def backward(ctx, grad):
         return MulScalar.apply(grad, ctx.other), None
 
+    @staticmethod
+    def jvp(ctx, x_t, _):
+        return MulScalar.apply(x_t, ctx.other)
 
-class PowScalar(torch.autograd.Function):
+
+class PowScalar(Function):
     """self ** exponent. d/dx = exponent * x**(exponent - 1), computed as native does
     (grad * (exponent * x.pow(exponent - 1))); exponent 0 has a zero gradient."""
 
     @staticmethod
-    def forward(ctx, x, exponent):
-        ctx.exponent = exponent
-        ctx.save_for_backward(x)
+    def forward(x, exponent):
         return ops.pow_scalar(x, exponent)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.exponent = inputs[1]
+        save(ctx, inputs[0])
 
     @staticmethod
     def backward(ctx, grad):
@@ -190,17 +252,24 @@ class PowScalar(torch.autograd.Function):
             return torch.zeros_like(x), None
         return Mul.apply(grad, MulScalar.apply(PowScalar.apply(x, e - 1), e)), None
 
+    @staticmethod
+    def jvp(ctx, x_t, _):
+        return PowScalar.backward(ctx, x_t)[0]
 
-class Div(torch.autograd.Function):
+
+class Div(Function):
     """self / other; gradients grad / other and -grad * ((self / other) / other), as native's, with
     self / other taken from the forward and the sign flipped after the reduction (both exact)."""
 
     @staticmethod
-    def forward(ctx, a, b):
-        ctx.shapes = (a.shape, b.shape)
-        out = ops.div(a, b)
-        ctx.save_for_backward(out if ctx.needs_input_grad[1] else None, b)
-        return out
+    def forward(a, b):
+        return ops.div(a, b)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        a, b = inputs
+        ctx.shapes, ctx.out_shape = (a.shape, b.shape), output.shape
+        save(ctx, output, b)
 
     @staticmethod
     def backward(ctx, grad):
@@ -212,33 +281,52 @@ class Div(torch.autograd.Function):
             gb = MulScalar.apply(sum_to_size(Mul.apply(grad, Div.apply(out, b)), b_shape), -1)
         return ga, gb
 
+    @staticmethod
+    def jvp(ctx, a_t, b_t):
+        out, b = ctx.saved_tensors
+        return _tangent(ctx.out_shape, (None if a_t is None else Div.apply(a_t, b), 1),
+                        (None if b_t is None else Mul.apply(b_t, Div.apply(out, b)), -1))
 
-class DivScalar(torch.autograd.Function):
+
+class DivScalar(Function):
     """self / other, other a number (a true division, as native)."""
 
     @staticmethod
-    def forward(ctx, x, other):
-        ctx.other = other
+    def forward(x, other):
         return ops.div_scalar(x, other)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.other = inputs[1]
 
     @staticmethod
     def backward(ctx, grad):
         return DivScalar.apply(grad, ctx.other), None
 
+    @staticmethod
+    def jvp(ctx, x_t, _):
+        return DivScalar.apply(x_t, ctx.other)
 
-class RDivScalar(torch.autograd.Function):
+
+class RDivScalar(Function):
     """other / self, other a number; d/dself = -other / self**2 = -result / self."""
 
     @staticmethod
-    def forward(ctx, x, other):
-        out = ops.rdiv_scalar(x, other)
-        ctx.save_for_backward(x, out)
-        return out
+    def forward(x, other):
+        return ops.rdiv_scalar(x, other)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        save(ctx, inputs[0], output)
 
     @staticmethod
     def backward(ctx, grad):
         x, out = ctx.saved_tensors
         return Mul.apply(grad, MulScalar.apply(Div.apply(out, x), -1)), None
+
+    @staticmethod
+    def jvp(ctx, x_t, _):
+        return RDivScalar.backward(ctx, x_t)[0]
 
 
 # Both gradients of a ** b in one pass; the derivative of log and of the masks at a == 0 are not
@@ -246,15 +334,18 @@ class RDivScalar(torch.autograd.Function):
 PowBackward = not_differentiable_again("pow", ops.pow_backward.default)
 
 
-class Pow(torch.autograd.Function):
+class Pow(Function):
     """self ** exponent, both tensors (broadcasting, float32/float64 promotion)."""
 
     @staticmethod
-    def forward(ctx, a, b):
-        out = ops.pow(a, b)
+    def forward(a, b):
+        return ops.pow(a, b)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        a, b = inputs
         ctx.shapes = (a.shape, b.shape)
-        ctx.save_for_backward(a, b, out)
-        return out
+        ctx.save_for_backward(a, b, output)
 
     @staticmethod
     def backward(ctx, grad):

@@ -5,6 +5,7 @@ from .._library import ops
 from .backward_call import backward_call
 from .backward_only import not_differentiable_again
 from . import arguments
+from .function import Function, bilinear_jvp, save
 from .elementwise import add
 
 
@@ -29,12 +30,16 @@ def _linear_backward_fake(grad_output, input, weight, output_mask):
 LinearBackward = not_differentiable_again("linear", ops.linear_backward.default)
 
 
-class Linear(torch.autograd.Function):
+class Linear(Function):
     @staticmethod
-    def forward(ctx, input, weight, bias):
-        ctx.has_bias = bias is not None
-        ctx.save_for_backward(input, weight)
+    def forward(input, weight, bias):
         return ops.linear.default(input, weight, bias)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        input, weight, bias = inputs
+        ctx.has_bias = bias is not None
+        save(ctx, input, weight)
 
     @staticmethod
     def backward(ctx, grad):
@@ -42,6 +47,11 @@ class Linear(torch.autograd.Function):
         needs = ctx.needs_input_grad
         mask = [needs[0], needs[1], ctx.has_bias and needs[2]]
         return backward_call(LinearBackward, ops.linear_backward.default)(grad, input, weight, mask)
+
+    @staticmethod
+    def jvp(ctx, input_t, weight_t, bias_t):
+        input, weight = ctx.saved_tensors
+        return bilinear_jvp(Linear.apply, input, weight, input_t, weight_t, bias_t)
 
 
 def linear(input, weight, bias=None):

@@ -11,6 +11,7 @@ from .._library import ops
 from .arguments import same_device
 from .backward_call import backward_call
 from .backward_only import not_differentiable_again
+from .function import Function, save, sum_tangents
 
 
 # ---------------------------------------------------------------- fakes
@@ -84,15 +85,23 @@ def _gradient(spec, grad, saved, args):
     return spec.backward(grad, saved, *args)
 
 
-class Backward(torch.autograd.Function):
+def _inplace_jvp(ctx, *tangents):
+    raise RuntimeError(f"torchext.{ctx.spec.name}_: forward-mode AD (torch.func.jvp, jacfwd, "
+                       "torch.autograd.forward_ad) is not supported in place; use the out-of-place form")
+
+
+class Backward(Function):
     """grad times the derivative at saved; linear in grad, and its derivative w.r.t. saved is the
     double_backward op (not differentiable again), or zero where the op has none."""
 
     @staticmethod
-    def forward(ctx, spec, args, grad, saved):
-        ctx.spec, ctx.args = spec, args
-        ctx.save_for_backward(grad, saved)
+    def forward(spec, args, grad, saved):
         return spec.backward(grad, saved, *args)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.spec, ctx.args, grad, saved = inputs
+        save(ctx, grad, saved)
 
     @staticmethod
     def backward(ctx, grad_grad):
@@ -104,65 +113,103 @@ class Backward(torch.autograd.Function):
             d_saved = _DOUBLE_BACKWARD[spec.name](grad_grad, grad, saved, *args)
         return None, None, d_grad, d_saved
 
-
-class Forward(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, spec, args, x):
-        out = spec.forward(x, *args)
-        ctx.spec, ctx.args = spec, args
-        ctx.save_for_backward(out if spec.saves_output else x)
-        return out
+    def jvp(ctx, _spec_t, _args_t, grad_t, saved_t):
+        """The same products as the backward's, with the tangents for grad_grad."""
+        grad, saved = ctx.saved_tensors
+        spec, args = ctx.spec, ctx.args
+        by_grad = None if grad_t is None else _gradient(spec, grad_t, saved, args)
+        by_saved = None
+        if saved_t is not None and spec.double_backward is not None:
+            by_saved = _DOUBLE_BACKWARD[spec.name](saved_t, grad, saved, *args)
+        return sum_tangents(by_grad, by_saved) if by_grad is not None or by_saved is not None else \
+            grad.new_zeros(grad.shape)
+
+
+class Forward(Function):
+    op = "activation"
+
+    @staticmethod
+    def forward(spec, args, x):
+        return spec.forward(x, *args)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.spec, ctx.args, x = inputs
+        save(ctx, output if ctx.spec.saves_output else x)
 
     @staticmethod
     def backward(ctx, grad):
         (saved,) = ctx.saved_tensors
         return None, None, _gradient(ctx.spec, grad, saved, ctx.args)
 
+    @staticmethod
+    def jvp(ctx, _spec_t, _args_t, x_t):
+        """The derivative times the tangent: the backward op, with the tangent for grad."""
+        (saved,) = ctx.saved_tensors
+        return _gradient(ctx.spec, x_t, saved, ctx.args)
 
-class Inplace(torch.autograd.Function):
+
+class Inplace(Function):
     """x = op(x) in place, for ops whose backward reads the output (sigmoid; hardtanh, whose mask is
     the same on its output, as native's hardtanh_)."""
 
     @staticmethod
-    def forward(ctx, spec, args, x):
-        ctx.spec, ctx.args = spec, args
+    def forward(spec, args, x):
         spec.inplace(x, *args)
-        ctx.mark_dirty(x)
-        ctx.save_for_backward(x)
         return x
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.spec, ctx.args, _ = inputs
+        ctx.mark_dirty(output)
+        ctx.save_for_backward(output)
 
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
         return None, None, _gradient(ctx.spec, grad, out, ctx.args)
 
+    jvp = staticmethod(_inplace_jvp)
+
 
 # In place for ops whose backward needs the input: the kernel overwrites x and returns its old
 # values (one pass). Autograd sees two nodes, as native's in-place ops with their clone of the
 # input: KeepInput, x -> kept (the identity), and InplaceFromKept, kept -> x = op(kept), which
 # saves kept; a second derivative reaching kept flows back to x's history through KeepInput.
-class KeepInput(torch.autograd.Function):
+class KeepInput(Function):
     @staticmethod
-    def forward(ctx, spec, args, x):
+    def forward(spec, args, x):
         return spec.inplace(x, *args, True)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.spec = inputs[0]
 
     @staticmethod
     def backward(ctx, grad):
         return None, None, grad
 
+    jvp = staticmethod(_inplace_jvp)
 
-class InplaceFromKept(torch.autograd.Function):
+
+class InplaceFromKept(Function):
     @staticmethod
-    def forward(ctx, spec, args, x, kept):
-        ctx.spec, ctx.args = spec, args
-        ctx.mark_dirty(x)
-        ctx.save_for_backward(kept)
+    def forward(spec, args, x, kept):
         return x
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.spec, ctx.args, _, kept = inputs
+        ctx.mark_dirty(output)
+        ctx.save_for_backward(kept)
 
     @staticmethod
     def backward(ctx, grad):
         (kept,) = ctx.saved_tensors
         return None, None, None, _gradient(ctx.spec, grad, kept, ctx.args)
+
+    jvp = staticmethod(_inplace_jvp)
 
 
 def apply(spec, x, *args):
