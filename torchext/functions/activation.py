@@ -4,7 +4,7 @@ import torch
 from .._library import ops
 from .backward_call import backward_call
 from .arguments import same_device
-from .function import Function, save, sum_tangents
+from .function import Function, InplaceFunction, save, sum_tangents
 
 
 # The kernels write contiguous outputs whatever the input's strides.
@@ -80,7 +80,7 @@ class ReLU(Function):
         return relu_backward(x_t, out)
 
 
-class ReLUInplace(Function):
+class ReLUInplace(InplaceFunction):
     op = "relu_"
 
     @staticmethod
@@ -91,7 +91,7 @@ class ReLUInplace(Function):
     @staticmethod
     def setup_context(ctx, inputs, output):
         ctx.mark_dirty(output)
-        ctx.save_for_backward(output)
+        ctx.save_for_backward(output.view_as(output))  # not the input as-is (torch.func)
 
     @staticmethod
     def backward(ctx, grad):

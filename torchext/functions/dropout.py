@@ -7,7 +7,8 @@ from torch._prims_common import is_non_overlapping_and_dense_or_false
 from .._library import ops
 from .backward_call import backward_call
 from . import arguments
-from .function import Function, save
+from .batching import check_randomness
+from .function import Function, InplaceFunction, save
 
 
 @torch.library.register_fake("torchext::dropout")
@@ -100,9 +101,21 @@ class Dropout(Function):
         return dropout_backward(input_t, mask, ctx.p), None, None
 
 
-class DropoutInplace(Function):
+class DropoutInplace(InplaceFunction):
     """dropout written into input. Returns (input, the generator's advanced state, the mask)."""
     op = "dropout_"
+
+    @classmethod
+    def vmap(cls, info, in_dims, input, p, rng_state):
+        """As the dropout_ op's batching rule (functions/batching.py): one draw over the batch for
+        randomness='different', the same mask for every sample for 'same'."""
+        check_randomness(info, "dropout_", p)
+        bdim = in_dims[0]
+        if info.randomness == "same" and p != 1:
+            masks = [cls.apply(input.select(bdim, i), p, rng_state)[1:] for i in range(info.batch_size)]
+            return (input, masks[-1][0], masks[0][1]), (bdim, None, None)
+        _, state, mask = cls.apply(input.movedim(bdim, 0), p, rng_state)
+        return (input, state, mask), (bdim, None, 0)
 
     @staticmethod
     def forward(input, p, rng_state):

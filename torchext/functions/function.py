@@ -7,6 +7,8 @@ import re
 
 import torch
 
+from . import batching  # noqa: F401  (registers every op's vmap rule)
+
 
 def _op_name(cls):
     """MaxPool2dBackward -> max_pool2d_backward: the name errors give (a class's `op` overrides)."""
@@ -25,6 +27,25 @@ class Function(torch.autograd.Function):
                 raise RuntimeError(f"torchext.{name}: forward-mode AD (torch.func.jvp, jacfwd, "
                                    "torch.autograd.forward_ad) is not supported")
             cls.jvp = staticmethod(jvp)
+
+
+class InplaceFunction(Function):
+    """A Function that writes into its input (mark_dirty), which vmap's generated rule cannot
+    follow: its vmap runs the Function itself on the unwrapped tensors (the write lands in the
+    batched input's storage) and returns the input, batched as it was."""
+    generate_vmap_rule = False
+    dirty = 0  # the position of the argument written (and returned first)
+
+    @classmethod
+    def vmap(cls, info, in_dims, *args):
+        out = cls.apply(*args)
+        if not isinstance(out, tuple):
+            return out, in_dims[cls.dirty]
+        return out, (in_dims[cls.dirty], *cls.other_out_dims(in_dims))
+
+    @staticmethod
+    def other_out_dims(in_dims):
+        return ()
 
 
 def save(ctx, *tensors):

@@ -11,7 +11,7 @@ from .._library import ops
 from .arguments import same_device
 from .backward_call import backward_call
 from .backward_only import not_differentiable_again
-from .function import Function, save, sum_tangents
+from .function import Function, InplaceFunction, save, sum_tangents
 
 
 # ---------------------------------------------------------------- fakes
@@ -150,9 +150,10 @@ class Forward(Function):
         return _gradient(ctx.spec, x_t, saved, ctx.args)
 
 
-class Inplace(Function):
+class Inplace(InplaceFunction):
     """x = op(x) in place, for ops whose backward reads the output (sigmoid; hardtanh, whose mask is
     the same on its output, as native's hardtanh_)."""
+    dirty = 2
 
     @staticmethod
     def forward(spec, args, x):
@@ -163,7 +164,7 @@ class Inplace(Function):
     def setup_context(ctx, inputs, output):
         ctx.spec, ctx.args, _ = inputs
         ctx.mark_dirty(output)
-        ctx.save_for_backward(output)
+        ctx.save_for_backward(output.view_as(output))  # not the input as-is (torch.func)
 
     @staticmethod
     def backward(ctx, grad):
@@ -193,7 +194,15 @@ class KeepInput(Function):
     jvp = staticmethod(_inplace_jvp)
 
 
-class InplaceFromKept(Function):
+class InplaceFromKept(InplaceFunction):
+    dirty = 2
+
+    @classmethod
+    def vmap(cls, info, in_dims, spec, args, x, kept):
+        """kept's batch dim where x has it, so that the backward reads them alike."""
+        if in_dims[2] is not None and in_dims[3] is not None:
+            kept = kept.movedim(in_dims[3], in_dims[2])
+        return cls.apply(spec, args, x, kept), in_dims[2]
     @staticmethod
     def forward(spec, args, x, kept):
         return x
