@@ -91,7 +91,7 @@ class ReLUInplace(InplaceFunction):
     @staticmethod
     def setup_context(ctx, inputs, output):
         ctx.mark_dirty(output)
-        ctx.save_for_backward(output.view_as(output))  # not the input as-is (torch.func)
+        ctx.save_for_backward(output)
 
     @staticmethod
     def backward(ctx, grad):

@@ -101,12 +101,31 @@ def _check_written(op, args, in_dims):
                                "update the same tensor)")
 
 
+def _empty_batch(op, in_dims, args):
+    """Outputs of an empty batch: the op's fake kernel on one sample's shapes (meta tensors) gives
+    each output's shape and dtype."""
+    def meta(a, d):
+        if isinstance(a, (list, tuple)) and isinstance(d, (list, tuple)):
+            return type(a)(meta(x, y) for x, y in zip(a, d))
+        if not isinstance(a, torch.Tensor):
+            return a
+        shape = [s for k, s in enumerate(a.shape) if k != d] if d is not None else a.shape
+        return torch.empty(shape, dtype=a.dtype, device="meta")
+    device = next(a.device for a in args if isinstance(a, torch.Tensor))
+    out = op(*[meta(a, d) for a, d in zip(args, in_dims)])
+
+    def empty(o):
+        return None if o is None else torch.empty((0, *o.shape), dtype=o.dtype, device=device)
+    out = tuple(empty(o) for o in out) if isinstance(out, tuple) else empty(out)
+    return out, _out_dims(out)
+
+
 def loop(op, info, in_dims, *args):
     """The op once per sample."""
     name = op._schema.name[len(_NAMESPACE):]
     _check_written(op, args, in_dims)
     if info.batch_size == 0:
-        raise RuntimeError(f"torchext.{name}: vmap over an empty batch is not supported")
+        return _empty_batch(op, in_dims, args)
     outs = [op(*_sample(args, in_dims, i)) for i in range(info.batch_size)]
     if isinstance(outs[0], tuple):
         out = tuple(_join([o[k] for o in outs], name) for k in range(len(outs[0])))
@@ -136,6 +155,15 @@ def elementwise(same_shape):
             return out, None
         return out, _out_dims(out)
     return rule
+
+
+def dropout_backward(op, info, in_dims, grad, mask, p):
+    """Elementwise where the mask has the gradient's shape; stochastic_depth's per-row noise (one
+    value per sample's row, or one per sample) does not fold: the loop."""
+    shapes = [[s for k, s in enumerate(t.shape) if k != d] for t, d in zip((grad, mask), in_dims)]
+    if shapes[0] != shapes[1]:
+        return loop(op, info, in_dims, grad, mask, p)
+    return elementwise(same_shape=True)(op, info, in_dims, grad, mask, p)
 
 
 def reduction(op, info, in_dims, self, dim=None, keepdim=False, dtype=None):
@@ -272,7 +300,7 @@ def random(op, info, in_dims, input, *args):
 
 # ---------------------------------------------------------------- the table
 
-_SAME_SHAPE = ("relu", "relu_", "relu_backward", "add_relu", "dropout_backward") + tuple(
+_SAME_SHAPE = ("relu", "relu_", "relu_backward", "add_relu") + tuple(
     f"{name}{suffix}" for name in ("sigmoid", "silu", "hardtanh", "hardswish", "hardsigmoid", "gelu")
     for suffix in ("", "_", "_backward", "_double_backward"))
 _BROADCAST = ("add", "sub", "mul", "div", "pow", "add_scalar", "rsub_scalar", "mul_scalar", "pow_scalar",
@@ -281,7 +309,7 @@ _BROADCAST = ("add", "sub", "mul", "div", "pow", "add_scalar", "rsub_scalar", "m
 RULES = {
     **{name: elementwise(same_shape=True) for name in _SAME_SHAPE},
     **{name: elementwise(same_shape=False) for name in _BROADCAST},
-    "sum": reduction, "mean": reduction, "matmul": matmul, "cat": cat,
+    "dropout_backward": dropout_backward, "sum": reduction, "mean": reduction, "matmul": matmul, "cat": cat,
     "linear": leading((0,)), "linear_backward": leading((0, 1)),
     "layer_norm": leading((0,)), "layer_norm_backward": leading((0, 1, 3, 4)),
     "conv2d": batch_merged((0,)), "conv2d_backward": batch_merged((0, 1)),

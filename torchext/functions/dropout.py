@@ -136,16 +136,23 @@ class DropoutInplace(InplaceFunction):
         return dropout_backward(grad, mask, ctx.p), None, None
 
 
+def _plain(state):
+    """The generator state itself, out of the wrappers torch.func transforms put on outputs."""
+    while torch._C._functorch.is_functorch_wrapped_tensor(state):
+        state = torch._C._functorch.get_unwrapped(state)
+    return state
+
+
 def _draw(op, function, input, *args):
     """function.apply(input, *args, state of the default generator of input's device), then that
     generator advanced to the state it returns."""
     device = input.device
     if device.type == "cpu":
         out, state, _ = function.apply(input, *args, torch.get_rng_state())
-        torch.set_rng_state(state)
+        torch.set_rng_state(_plain(state))
     elif device.type == "cuda":
         out, state, _ = function.apply(input, *args, torch.cuda.get_rng_state(device))
-        torch.cuda.set_rng_state(state, device)
+        torch.cuda.set_rng_state(_plain(state), device)
     else:
         raise RuntimeError(f"torchext.{op}: expected input on the CPU or a CUDA device but got {device}")
     return out

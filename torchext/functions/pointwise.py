@@ -164,7 +164,7 @@ class Inplace(InplaceFunction):
     def setup_context(ctx, inputs, output):
         ctx.spec, ctx.args, _ = inputs
         ctx.mark_dirty(output)
-        ctx.save_for_backward(output.view_as(output))  # not the input as-is (torch.func)
+        ctx.save_for_backward(output)
 
     @staticmethod
     def backward(ctx, grad):
@@ -226,8 +226,9 @@ def apply(spec, x, *args):
 
 
 def apply_inplace(spec, x, *args):
-    """In place on x; without autograd (no grad needed) the kernel alone, keeping nothing."""
-    if not (torch.is_grad_enabled() and x.requires_grad):
+    """In place on x; without autograd (no grad needed, no torch.func transform) the kernel alone,
+    keeping nothing."""
+    if not (torch.is_grad_enabled() and x.requires_grad) and not torch._C._are_functorch_transforms_active():
         if spec.keeps:
             spec.inplace(x, *args, False)
         else:
