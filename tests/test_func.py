@@ -15,6 +15,7 @@ from torchext.functions.function import Function
 from torchext.optable import BY_NAME
 from fuzz_strategies import assert_same, tolerance
 from optable_helpers import build, sample_ids
+from resnet_helpers import assert_rel_close
 
 SAMPLES, SAMPLE_IDS = sample_ids()
 GRAD_SAMPLES, GRAD_SAMPLE_IDS = sample_ids(differentiable_only=True)
@@ -158,12 +159,18 @@ def test_jvp(device, name, index):
     ours, native = _fn(name, sample, positions)
     primals = tuple(sample.args[i].detach() for i in positions)
     tangents = tuple(_cotangent(p) for p in primals)
-    expected = jvp(native, primals, tangents)
-    if name in NO_FORWARD_AD and (name != "pow" or isinstance(sample.args[1], torch.Tensor)):
+    if (name in NO_FORWARD_AD and (name != "pow" or isinstance(sample.args[1], torch.Tensor))
+            or sample.kwargs.get("inplace")):
         with pytest.raises(RuntimeError, match=r"torchext\.\w+: forward-mode AD .* is not supported"):
             jvp(ours, primals, tangents)
         return
-    _compare(jvp(ours, primals, tangents), expected, sample, "jvp (output, tangent)")
+    if name in RANDOM:  # native in plain forward AD: see test_grad_vjp_jacrev
+        with torch.autograd.forward_ad.dual_level():
+            out = native(*(torch.autograd.forward_ad.make_dual(p, t) for p, t in zip(primals, tangents)))
+            expected = tuple(torch.autograd.forward_ad.unpack_dual(out))
+        _compare(jvp(ours, primals, tangents), expected, sample, "jvp (output, tangent)")
+        return
+    _compare(jvp(ours, primals, tangents), jvp(native, primals, tangents), sample, "jvp (output, tangent)")
     if sum(p.numel() for p in primals) <= 64:
         _compare(jacfwd(ours, tuple(range(len(primals))))(*primals),
                  jacfwd(native, tuple(range(len(primals))))(*primals), sample, "jacfwd")
@@ -216,9 +223,11 @@ def test_per_sample_gradients():
 
 
 class SmallCNN(nn.Module):
+    """No bias on the conv before the batch norm: that gradient is zero up to rounding there."""
+
     def __init__(self):
         super().__init__()
-        self.features = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+        self.features = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
                                       nn.MaxPool2d(2), nn.Conv2d(8, 16, 3, stride=2), nn.SiLU(),
                                       nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.head = nn.Linear(16, 10)
@@ -231,14 +240,14 @@ class SmallCNN(nn.Module):
 @pytest.mark.parametrize("train", [True, False])
 def test_functional_call_and_parameter_grad(model_name, train):
     """functional_call of a patched model with other parameters, and grad of its loss w.r.t. them,
-    equal native's (float64)."""
+    equal native's (float64; normwise relative error per tensor, as test_model)."""
     torch.manual_seed(0)
     native = (torchvision.models.resnet18(num_classes=10) if model_name == "resnet18" else SmallCNN()).double()
     native.train(train)
     ours = torchext.patch(copy.deepcopy(native))
     params = {k: v.detach() + 0.01 * torch.randn_like(v) for k, v in native.named_parameters()}
     buffers = {k: v.clone() for k, v in native.named_buffers()}
-    x, target = torch.randn(2, 3, 32, 32, dtype=torch.float64), torch.randint(0, 10, (2,))
+    x, target = torch.randn(4, 3, 64, 64, dtype=torch.float64), torch.randint(0, 10, (4,))
 
     def loss(model):
         def run(p, b):
@@ -248,10 +257,10 @@ def test_functional_call_and_parameter_grad(model_name, train):
     ours_buffers = {k: v.clone() for k, v in buffers.items()}
     got = functional_call(ours, (params, ours_buffers), (x,))
     expected = functional_call(native, (params, buffers), (x,))
-    assert_same(got, expected, 1e-10, 1e-10, "output")
+    assert_rel_close(got, expected, 1e-10, "output")
     for k in buffers:
-        assert_same(ours_buffers[k], buffers[k], 1e-10, 1e-10, f"buffer {k}")
+        assert_rel_close(ours_buffers[k], buffers[k], 1e-10, f"buffer {k}")
     ours_grads = grad(loss(ours))(params, {k: v.clone() for k, v in ours_buffers.items()})
     native_grads = grad(loss(native))(params, {k: v.clone() for k, v in ours_buffers.items()})
     for k in params:
-        assert_same(ours_grads[k], native_grads[k], 1e-9, 1e-10, f"grad {k}")
+        assert_rel_close(ours_grads[k], native_grads[k], 1e-10, f"grad {k}")
