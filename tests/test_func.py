@@ -197,6 +197,17 @@ def test_jvp(device, name, index):
                  jacfwd(native, tuple(range(len(primals))))(*primals), sample, "jacfwd")
 
 
+def test_hessian_forward_over_reverse():
+    """torch.func.hessian (jacfwd of jacrev) where both the ops and their backwards have jvps:
+    mul, div, pow by a number, sum and mean (whose backwards are the same Functions and expand)."""
+    x = torch.randn(2, 3, dtype=torch.float64).abs() + 0.5
+
+    def f(ops):
+        return lambda t: ops.sum(ops.mul(ops.div(ops.pow(t, 3), ops.add(t, 1)), t)) + ops.mean(ops.mul(t, 2.5), 1).sum()
+    assert_same(torch.func.hessian(f(torchext.functional))(x), torch.func.hessian(f(torch))(x), 1e-12, 1e-12,
+                "hessian")
+
+
 def test_every_function_is_func_ready():
     """Every autograd Function of torchext derives from the base that makes it torch.func-ready
     (setup_context, generated vmap, a named jvp error)."""

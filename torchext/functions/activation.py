@@ -34,7 +34,7 @@ def _add_relu_fake(self, other):
 
 class ReLUBackward(Function):
     """grad, zeroed where result <= 0 (a NaN result passes grad, as native); linear in grad, so its
-    own backward (and its jvp: the mask's derivative is zero) is itself."""
+    own backward is itself."""
 
     @staticmethod
     def forward(grad, result):
@@ -42,17 +42,12 @@ class ReLUBackward(Function):
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        save(ctx, inputs[1])
+        ctx.save_for_backward(inputs[1])
 
     @staticmethod
     def backward(ctx, grad_grad):
         (result,) = ctx.saved_tensors
         return relu_backward(grad_grad, result), None
-
-    @staticmethod
-    def jvp(ctx, grad_t, _result_t):
-        (result,) = ctx.saved_tensors
-        return relu_backward(grad_t, result)
 
 
 def relu_backward(grad, result):

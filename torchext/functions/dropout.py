@@ -45,7 +45,7 @@ def _dropout_backward_fake(grad_output, mask, p):
 
 
 class DropoutBackward(Function):
-    """grad * noise: linear in grad, so its own backward (and its jvp) is itself."""
+    """grad * noise: linear in grad, so its own backward is itself."""
 
     @staticmethod
     def forward(grad, mask, p):
@@ -53,18 +53,13 @@ class DropoutBackward(Function):
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        save(ctx, inputs[1])
+        ctx.save_for_backward(inputs[1])
         ctx.p = inputs[2]
 
     @staticmethod
     def backward(ctx, grad_grad):
         (mask,) = ctx.saved_tensors
         return dropout_backward(grad_grad, mask, ctx.p), None, None
-
-    @staticmethod
-    def jvp(ctx, grad_t, *_):
-        (mask,) = ctx.saved_tensors
-        return dropout_backward(grad_t, mask, ctx.p)
 
 
 def dropout_backward(grad, mask, p):

@@ -11,7 +11,7 @@ from .._library import ops
 from .arguments import same_device
 from .backward_call import backward_call
 from .backward_only import not_differentiable_again
-from .function import Function, InplaceFunction, save, sum_tangents
+from .function import Function, InplaceFunction, save
 
 
 # ---------------------------------------------------------------- fakes
@@ -101,7 +101,7 @@ class Backward(Function):
     @staticmethod
     def setup_context(ctx, inputs, output):
         ctx.spec, ctx.args, grad, saved = inputs
-        save(ctx, grad, saved)
+        ctx.save_for_backward(grad, saved)
 
     @staticmethod
     def backward(ctx, grad_grad):
@@ -113,22 +113,8 @@ class Backward(Function):
             d_saved = _DOUBLE_BACKWARD[spec.name](grad_grad, grad, saved, *args)
         return None, None, d_grad, d_saved
 
-    @staticmethod
-    def jvp(ctx, _spec_t, _args_t, grad_t, saved_t):
-        """The same products as the backward's, with the tangents for grad_grad."""
-        grad, saved = ctx.saved_tensors
-        spec, args = ctx.spec, ctx.args
-        by_grad = None if grad_t is None else _gradient(spec, grad_t, saved, args)
-        by_saved = None
-        if saved_t is not None and spec.double_backward is not None:
-            by_saved = _DOUBLE_BACKWARD[spec.name](saved_t, grad, saved, *args)
-        return sum_tangents(by_grad, by_saved) if by_grad is not None or by_saved is not None else \
-            grad.new_zeros(grad.shape)
-
 
 class Forward(Function):
-    op = "activation"
-
     @staticmethod
     def forward(spec, args, x):
         return spec.forward(x, *args)
