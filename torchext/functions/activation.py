@@ -4,7 +4,7 @@ import torch
 from .._library import ops
 from .backward_call import backward_call
 from .arguments import same_device
-from .function import Function, InplaceFunction, save, sum_tangents
+from .function import Function, InplaceFunction
 
 
 # The kernels write contiguous outputs whatever the input's strides.
@@ -62,22 +62,15 @@ class ReLU(Function):
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        save(ctx, output)
+        ctx.save_for_backward(output)
 
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
         return relu_backward(grad, out)
 
-    @staticmethod
-    def jvp(ctx, x_t):
-        (out,) = ctx.saved_tensors
-        return relu_backward(x_t, out)
-
 
 class ReLUInplace(InplaceFunction):
-    op = "relu_"
-
     @staticmethod
     def forward(x):
         ops.relu_.default(x)
@@ -103,15 +96,10 @@ class AddReLU(Function):
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        save(ctx, output)
+        ctx.save_for_backward(output)
 
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
         g = relu_backward(grad, out)
         return (g if ctx.needs_input_grad[0] else None), (g if ctx.needs_input_grad[1] else None)
-
-    @staticmethod
-    def jvp(ctx, a_t, b_t):
-        (out,) = ctx.saved_tensors
-        return relu_backward(sum_tangents(a_t, b_t), out)

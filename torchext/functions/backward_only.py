@@ -16,6 +16,6 @@ def not_differentiable_again(name, op):
         raise RuntimeError(f"torchext.{name}: double backward is not supported")
 
     return type(f"{name.title().replace('_', '')}Backward", (Function,),
-                {"__doc__": f"The {name} backward op; not differentiable again.", "op": name if name.endswith("backward") else f"{name}_backward",
+                {"__doc__": f"The {name} backward op; not differentiable again.",
                  "forward": staticmethod(forward), "setup_context": staticmethod(setup_context),
                  "backward": staticmethod(backward)})

@@ -36,12 +36,15 @@ def _batched(t, bdim, batch_size):
 def _merged(t):
     """(B, N, ...) -> (B * N, ...): a view where the strides allow, else a contiguous copy by our
     cat kernel (floating tensors only; None for others: the caller loops)."""
+    shape = (t.shape[0] * t.shape[1], *t.shape[2:])
     try:
-        return t.view(t.shape[0] * t.shape[1], *t.shape[2:])
+        return t.view(shape)
     except RuntimeError:
-        if not t.is_floating_point():
-            return None
-        return ops.cat([t], 0).view(t.shape[0] * t.shape[1], *t.shape[2:])
+        pass
+    try:
+        return ops.cat([t], 0).view(shape) if t.is_floating_point() else None
+    except RuntimeError:  # the copy kept a layout that does not merge either
+        return None
 
 
 def _split(t, batch_size):
@@ -150,7 +153,7 @@ def elementwise(same_shape):
                 a = a.expand(info.batch_size, *a.shape)
             folded.append(a)
         out = op(*folded)
-        keeps = [arg.name for arg in op._schema.arguments].count("keep_input")
+        keeps = any(arg.name == "keep_input" for arg in op._schema.arguments)
         if keeps and not args[-1]:  # the in-place op returned an empty placeholder, not a sample
             return out, None
         return out, _out_dims(out)
@@ -178,7 +181,8 @@ def reduction(op, info, in_dims, self, dim=None, keepdim=False, dtype=None):
 def matmul(op, info, in_dims, a, b):
     """1-D operands become a row / a column, the batched ones get the batch dim in front of
     broadcast batch dims, and the added dims are dropped from the product again."""
-    (da, db), (a_dim, b_dim) = (x.dim() - (d is not None) for x, d in zip((a, b), in_dims)), in_dims
+    a_dim, b_dim = in_dims
+    da, db = a.dim() - (a_dim is not None), b.dim() - (b_dim is not None)
     if a_dim is not None:
         a = _front(a, a_dim)
     if b_dim is not None:
@@ -229,6 +233,8 @@ def batch_merged(data):
     """Ops over (N, C, H, W) (conv2d, pooling and their backwards; pooling also takes (C, H, W)): the
     data arguments front-batched and the batch merged with N, or taken as N for 3-D samples."""
     def rule(op, info, in_dims, *args):
+        if info.batch_size == 0:
+            return loop(op, info, in_dims, *args)
         folded = [_batched(a, d, info.batch_size) if i in data else a
                   for i, (a, d) in enumerate(zip(args, in_dims))]
         four_d = folded[data[0]].dim() == 5

@@ -93,13 +93,6 @@ class Cat(Function):
             return None, *_slices(grad, 0, ctx.sizes)
         return None, *backward_call(CatBackward, _slices)(grad, ctx.dim, ctx.sizes)
 
-    @staticmethod
-    def jvp(ctx, _dim_t, *tangents):
-        """cat of the tangents, zeros standing in for the inputs without one."""
-        some = next(t for t in tangents if t is not None)
-        return Cat.apply(ctx.dim or 0, *[some.new_zeros(shape) if t is None else t
-                                         for t, shape in zip(tangents, ctx.shapes)])
-
 
 def cat(tensors, dim=0):
     """torch.cat: tensors joined along dim (every size but dim's must match; legacy 1-D empty

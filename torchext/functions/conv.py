@@ -6,7 +6,7 @@ from .._library import ops
 from .backward_call import backward_call
 from .backward_only import not_differentiable_again
 from . import arguments
-from .function import Function, bilinear_jvp, save
+from .function import Function
 
 
 def _out_size(size, kernel, stride, pad_before, pad_after, dilation):
@@ -50,7 +50,7 @@ class Conv2d(Function):
         input, weight, bias, *conv_args = inputs
         ctx.conv_args = tuple(conv_args)
         ctx.has_bias = bias is not None
-        save(ctx, input, weight)
+        ctx.save_for_backward(input, weight)
 
     @staticmethod
     def backward(ctx, grad):
@@ -59,12 +59,6 @@ class Conv2d(Function):
         mask = [needs[0], needs[1], ctx.has_bias and needs[2]]
         grad_input, grad_weight, grad_bias = backward_call(Conv2dBackward, ops.conv2d_backward.default)(grad, input, weight, *ctx.conv_args, mask)
         return grad_input, grad_weight, grad_bias, None, None, None, None
-
-    @staticmethod
-    def jvp(ctx, input_t, weight_t, bias_t, *_):
-        input, weight = ctx.saved_tensors
-        return bilinear_jvp(lambda x, w, b: Conv2d.apply(x, w, b, *ctx.conv_args),
-                            input, weight, input_t, weight_t, bias_t)
 
 
 def _padding(padding, weight, stride, dilation):

@@ -8,7 +8,7 @@ from .._library import ops
 from .backward_call import backward_call
 from . import arguments
 from .batching import check_randomness
-from .function import Function, InplaceFunction, save
+from .function import Function, InplaceFunction
 
 
 @torch.library.register_fake("torchext::dropout")
@@ -82,7 +82,7 @@ class Dropout(Function):
     def setup_context(ctx, inputs, output):
         _, state, mask = output
         ctx.mark_non_differentiable(state, mask)
-        save(ctx, mask)
+        ctx.save_for_backward(mask)
         ctx.p = inputs[1]
 
     @staticmethod
@@ -90,15 +90,9 @@ class Dropout(Function):
         (mask,) = ctx.saved_tensors
         return dropout_backward(grad, mask, ctx.p), None, None, None
 
-    @staticmethod
-    def jvp(ctx, input_t, *_):
-        (mask,) = ctx.saved_tensors
-        return dropout_backward(input_t, mask, ctx.p), None, None
-
 
 class DropoutInplace(InplaceFunction):
     """dropout written into input. Returns (input, the generator's advanced state, the mask)."""
-    op = "dropout_"
 
     @classmethod
     def vmap(cls, info, in_dims, input, p, rng_state):

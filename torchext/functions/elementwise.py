@@ -10,8 +10,8 @@ from .._library import ops
 from .arguments import same_device
 from .backward_call import backward_call
 from .backward_only import not_differentiable_again
-from .function import Function, save
-from .reduction import Expand, sum_to_size
+from .function import Function
+from .reduction import sum_to_size
 
 
 def _binary_fake(op, self, other):
@@ -88,17 +88,6 @@ def _scaled(grad, factor):
     return grad if factor == 1 else MulScalar.apply(grad, factor)
 
 
-def _tangent(shape, *scaled):
-    """The sum of factor * tangent over the (tangent, factor) pairs given (None tangents are
-    zero), broadcast to the output's shape."""
-    total = None
-    for t, factor in scaled:
-        if t is not None:
-            t = _scaled(t, factor)
-            total = t if total is None else Add.apply(total, t, 1)
-    return total if tuple(total.shape) == tuple(shape) else Expand.apply(total, shape)
-
-
 class Add(Function):
     """self + alpha * other."""
 
@@ -109,7 +98,7 @@ class Add(Function):
     @staticmethod
     def setup_context(ctx, inputs, output):
         a, b, ctx.alpha = inputs
-        ctx.shapes, ctx.out_shape = (a.shape, b.shape), output.shape
+        ctx.shapes = (a.shape, b.shape)
 
     @staticmethod
     def backward(ctx, grad):
@@ -117,10 +106,6 @@ class Add(Function):
         ga = sum_to_size(grad, a_shape) if ctx.needs_input_grad[0] else None
         gb = sum_to_size(_scaled(grad, ctx.alpha), b_shape) if ctx.needs_input_grad[1] else None
         return ga, gb, None
-
-    @staticmethod
-    def jvp(ctx, a_t, b_t, _):
-        return _tangent(ctx.out_shape, (a_t, 1), (b_t, ctx.alpha))
 
 
 class Sub(Function):
@@ -133,7 +118,7 @@ class Sub(Function):
     @staticmethod
     def setup_context(ctx, inputs, output):
         a, b, ctx.alpha = inputs
-        ctx.shapes, ctx.out_shape = (a.shape, b.shape), output.shape
+        ctx.shapes = (a.shape, b.shape)
 
     @staticmethod
     def backward(ctx, grad):
@@ -141,10 +126,6 @@ class Sub(Function):
         ga = sum_to_size(grad, a_shape) if ctx.needs_input_grad[0] else None
         gb = sum_to_size(MulScalar.apply(grad, -ctx.alpha), b_shape) if ctx.needs_input_grad[1] else None
         return ga, gb, None
-
-    @staticmethod
-    def jvp(ctx, a_t, b_t, _):
-        return _tangent(ctx.out_shape, (a_t, 1), (b_t, -ctx.alpha))
 
 
 class Mul(Function):
@@ -155,8 +136,9 @@ class Mul(Function):
     @staticmethod
     def setup_context(ctx, inputs, output):
         a, b = inputs
-        ctx.shapes, ctx.out_shape = (a.shape, b.shape), output.shape
-        save(ctx, a, b)
+        ctx.shapes = (a.shape, b.shape)
+        # Each gradient needs the other operand.
+        ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b if ctx.needs_input_grad[0] else None)
 
     @staticmethod
     def backward(ctx, grad):
@@ -165,12 +147,6 @@ class Mul(Function):
         ga = sum_to_size(Mul.apply(grad, b), a_shape) if ctx.needs_input_grad[0] else None
         gb = sum_to_size(Mul.apply(grad, a), b_shape) if ctx.needs_input_grad[1] else None
         return ga, gb
-
-    @staticmethod
-    def jvp(ctx, a_t, b_t):
-        a, b = ctx.saved_tensors
-        return _tangent(ctx.out_shape, (None if a_t is None else Mul.apply(a_t, b), 1),
-                        (None if b_t is None else Mul.apply(a, b_t), 1))
 
 
 class AddScalar(Function):
@@ -188,10 +164,6 @@ class AddScalar(Function):
     def backward(ctx, grad):
         return grad, None, None
 
-    @staticmethod
-    def jvp(ctx, x_t, *_):
-        return x_t
-
 
 class RSubScalar(Function):
     """other - alpha * self, other a number."""
@@ -208,10 +180,6 @@ class RSubScalar(Function):
     def backward(ctx, grad):
         return MulScalar.apply(grad, -ctx.alpha), None, None
 
-    @staticmethod
-    def jvp(ctx, x_t, *_):
-        return MulScalar.apply(x_t, -ctx.alpha)
-
 
 class MulScalar(Function):
     @staticmethod
@@ -226,10 +194,6 @@ class MulScalar(Function):
     def backward(ctx, grad):
         return MulScalar.apply(grad, ctx.other), None
 
-    @staticmethod
-    def jvp(ctx, x_t, _):
-        return MulScalar.apply(x_t, ctx.other)
-
 
 class PowScalar(Function):
     """self ** exponent. d/dx = exponent * x**(exponent - 1), computed as native does
@@ -242,7 +206,7 @@ class PowScalar(Function):
     @staticmethod
     def setup_context(ctx, inputs, output):
         ctx.exponent = inputs[1]
-        save(ctx, inputs[0])
+        ctx.save_for_backward(inputs[0])
 
     @staticmethod
     def backward(ctx, grad):
@@ -251,10 +215,6 @@ class PowScalar(Function):
         if e == 0:
             return torch.zeros_like(x), None
         return Mul.apply(grad, MulScalar.apply(PowScalar.apply(x, e - 1), e)), None
-
-    @staticmethod
-    def jvp(ctx, x_t, _):
-        return PowScalar.backward(ctx, x_t)[0]
 
 
 class Div(Function):
@@ -268,8 +228,8 @@ class Div(Function):
     @staticmethod
     def setup_context(ctx, inputs, output):
         a, b = inputs
-        ctx.shapes, ctx.out_shape = (a.shape, b.shape), output.shape
-        save(ctx, output, b)
+        ctx.shapes = (a.shape, b.shape)
+        ctx.save_for_backward(output if ctx.needs_input_grad[1] else None, b)
 
     @staticmethod
     def backward(ctx, grad):
@@ -280,12 +240,6 @@ class Div(Function):
         if ctx.needs_input_grad[1]:
             gb = MulScalar.apply(sum_to_size(Mul.apply(grad, Div.apply(out, b)), b_shape), -1)
         return ga, gb
-
-    @staticmethod
-    def jvp(ctx, a_t, b_t):
-        out, b = ctx.saved_tensors
-        return _tangent(ctx.out_shape, (None if a_t is None else Div.apply(a_t, b), 1),
-                        (None if b_t is None else Mul.apply(b_t, Div.apply(out, b)), -1))
 
 
 class DivScalar(Function):
@@ -303,10 +257,6 @@ class DivScalar(Function):
     def backward(ctx, grad):
         return DivScalar.apply(grad, ctx.other), None
 
-    @staticmethod
-    def jvp(ctx, x_t, _):
-        return DivScalar.apply(x_t, ctx.other)
-
 
 class RDivScalar(Function):
     """other / self, other a number; d/dself = -other / self**2 = -result / self."""
@@ -317,16 +267,12 @@ class RDivScalar(Function):
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        save(ctx, inputs[0], output)
+        ctx.save_for_backward(inputs[0], output)
 
     @staticmethod
     def backward(ctx, grad):
         x, out = ctx.saved_tensors
         return Mul.apply(grad, MulScalar.apply(Div.apply(out, x), -1)), None
-
-    @staticmethod
-    def jvp(ctx, x_t, _):
-        return RDivScalar.backward(ctx, x_t)[0]
 
 
 # Both gradients of a ** b in one pass; the derivative of log and of the masks at a == 0 are not

@@ -6,7 +6,7 @@ import torch
 
 from .._library import ops
 from . import arguments
-from .function import Function, save, sum_tangents
+from .function import Function
 
 
 def _batch_shape(op, a_batch, b_batch, self_shape, other_shape):
@@ -76,7 +76,7 @@ class Matmul(Function):
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        save(ctx, *inputs)
+        ctx.save_for_backward(*inputs)
 
     @staticmethod
     def backward(ctx, grad):
@@ -96,12 +96,6 @@ class Matmul(Function):
             summed = [d for d in range(nb) if b2.shape[d] == 1 and batch[d] != 1]
             gb = _summed_product(a2.transpose(-1, -2), g, summed).reshape(b.shape)
         return ga, gb
-
-    @staticmethod
-    def jvp(ctx, a_t, b_t):
-        a, b = ctx.saved_tensors
-        return sum_tangents(None if a_t is None else Matmul.apply(a_t, b),
-                            None if b_t is None else Matmul.apply(a, b_t))
 
 
 def matmul(input, other, *, out=None):

@@ -5,7 +5,7 @@ from .._library import ops
 from .backward_call import backward_call
 from .backward_only import not_differentiable_again
 from . import arguments
-from .function import Function, bilinear_jvp, save
+from .function import Function
 from .elementwise import add
 
 
@@ -39,7 +39,7 @@ class Linear(Function):
     def setup_context(ctx, inputs, output):
         input, weight, bias = inputs
         ctx.has_bias = bias is not None
-        save(ctx, input, weight)
+        ctx.save_for_backward(input, weight)
 
     @staticmethod
     def backward(ctx, grad):
@@ -47,11 +47,6 @@ class Linear(Function):
         needs = ctx.needs_input_grad
         mask = [needs[0], needs[1], ctx.has_bias and needs[2]]
         return backward_call(LinearBackward, ops.linear_backward.default)(grad, input, weight, mask)
-
-    @staticmethod
-    def jvp(ctx, input_t, weight_t, bias_t):
-        input, weight = ctx.saved_tensors
-        return bilinear_jvp(Linear.apply, input, weight, input_t, weight_t, bias_t)
 
 
 def linear(input, weight, bias=None):

@@ -61,8 +61,6 @@ def _sum(terms):
 
 
 class BCEWithLogits(Function):
-    op = "binary_cross_entropy_with_logits"
-
     @staticmethod
     def forward(x, target, weight, pos_weight, reduction):
         return ops.binary_cross_entropy_with_logits(x, target, weight, pos_weight, reduction)
@@ -90,8 +88,6 @@ class BCEWithLogitsBackward(Function):
         d gx/d target = d gt/d input = g * weight * ((pos_weight - 1) * s - pos_weight)
         d gt/d target = 0
     s itself is the kernel's d/d input of the loss at target 0, weight 1, pos_weight 1."""
-
-    op = "binary_cross_entropy_with_logits_backward"
 
     @staticmethod
     def forward(grad, x, target, weight, pos_weight, reduction, want_x, want_t):

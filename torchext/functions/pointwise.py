@@ -11,7 +11,7 @@ from .._library import ops
 from .arguments import same_device
 from .backward_call import backward_call
 from .backward_only import not_differentiable_again
-from .function import Function, InplaceFunction, save
+from .function import Function, InplaceFunction
 
 
 # ---------------------------------------------------------------- fakes
@@ -85,11 +85,6 @@ def _gradient(spec, grad, saved, args):
     return spec.backward(grad, saved, *args)
 
 
-def _inplace_jvp(ctx, *tangents):
-    raise RuntimeError(f"torchext.{ctx.spec.name}_: forward-mode AD (torch.func.jvp, jacfwd, "
-                       "torch.autograd.forward_ad) is not supported in place; use the out-of-place form")
-
-
 class Backward(Function):
     """grad times the derivative at saved; linear in grad, and its derivative w.r.t. saved is the
     double_backward op (not differentiable again), or zero where the op has none."""
@@ -122,18 +117,12 @@ class Forward(Function):
     @staticmethod
     def setup_context(ctx, inputs, output):
         ctx.spec, ctx.args, x = inputs
-        save(ctx, output if ctx.spec.saves_output else x)
+        ctx.save_for_backward(output if ctx.spec.saves_output else x)
 
     @staticmethod
     def backward(ctx, grad):
         (saved,) = ctx.saved_tensors
         return None, None, _gradient(ctx.spec, grad, saved, ctx.args)
-
-    @staticmethod
-    def jvp(ctx, _spec_t, _args_t, x_t):
-        """The derivative times the tangent: the backward op, with the tangent for grad."""
-        (saved,) = ctx.saved_tensors
-        return _gradient(ctx.spec, x_t, saved, ctx.args)
 
 
 class Inplace(InplaceFunction):
@@ -157,8 +146,6 @@ class Inplace(InplaceFunction):
         (out,) = ctx.saved_tensors
         return None, None, _gradient(ctx.spec, grad, out, ctx.args)
 
-    jvp = staticmethod(_inplace_jvp)
-
 
 # In place for ops whose backward needs the input: the kernel overwrites x and returns its old
 # values (one pass). Autograd sees two nodes, as native's in-place ops with their clone of the
@@ -176,8 +163,6 @@ class KeepInput(Function):
     @staticmethod
     def backward(ctx, grad):
         return None, None, grad
-
-    jvp = staticmethod(_inplace_jvp)
 
 
 class InplaceFromKept(InplaceFunction):
@@ -203,8 +188,6 @@ class InplaceFromKept(InplaceFunction):
     def backward(ctx, grad):
         (kept,) = ctx.saved_tensors
         return None, None, None, _gradient(ctx.spec, grad, kept, ctx.args)
-
-    jvp = staticmethod(_inplace_jvp)
 
 
 def apply(spec, x, *args):

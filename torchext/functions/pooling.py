@@ -129,10 +129,6 @@ class AvgPool2d(Function):
         backward = backward_call(AvgPool2dBackward, ops.avg_pool2d_backward.default)
         return backward(grad, input, *ctx.params), *(None,) * len(ctx.params)
 
-    @staticmethod
-    def jvp(ctx, input_t, *_):
-        return AvgPool2d.apply(input_t, *ctx.params)  # linear
-
 
 class AdaptiveAvgPool2dBackward(Function):
     """grad -> A^T grad, where A is the (linear) pooling; its own backward is A, the forward op."""
@@ -167,10 +163,6 @@ class AdaptiveAvgPool2d(Function):
         (input,) = ctx.saved_tensors
         backward = backward_call(AdaptiveAvgPool2dBackward, ops.adaptive_avg_pool2d_backward.default)
         return backward(grad, input), None
-
-    @staticmethod
-    def jvp(ctx, input_t, _):
-        return AdaptiveAvgPool2d.apply(input_t, ctx.output_size)  # linear
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,

@@ -48,10 +48,6 @@ class Sum(Function):
         grad = grad.reshape(ctx.keepdim_shape)  # restore the reduced dims as size 1
         return Expand.apply(grad, ctx.in_shape), None, None, None
 
-    @staticmethod
-    def jvp(ctx, x_t, *_):
-        return Sum.apply(x_t, ctx.dim, *ctx.options)  # linear
-
 
 @torch.library.register_fake("torchext::mean")
 def _mean_fake(self, dim=None, keepdim=False, dtype=None):
@@ -77,10 +73,6 @@ class Mean(Function):
         grad = DivScalar.apply(grad.reshape(ctx.keepdim_shape), ctx.count)
         return Expand.apply(grad, ctx.in_shape), None, None, None
 
-    @staticmethod
-    def jvp(ctx, x_t, *_):
-        return Mean.apply(x_t, ctx.dim, *ctx.options)  # linear
-
 
 class Expand(Function):
     """Broadcast view to a larger shape; its gradient sums over the broadcast dims."""
@@ -97,10 +89,6 @@ class Expand(Function):
     @staticmethod
     def backward(ctx, grad):
         return sum_to_size(grad, ctx.in_shape), None
-
-    @staticmethod
-    def jvp(ctx, x_t, _):
-        return x_t.expand(ctx.shape)
 
 
 def sum_to_size(grad, shape):
