@@ -4,6 +4,7 @@ import torch
 from .._library import ops
 from .backward_call import backward_call
 from .arguments import same_device
+from .function import Function, InplaceFunction
 
 
 # The kernels write contiguous outputs whatever the input's strides.
@@ -31,14 +32,17 @@ def _add_relu_fake(self, other):
     return self.new_empty(self.shape)
 
 
-class ReLUBackward(torch.autograd.Function):
+class ReLUBackward(Function):
     """grad, zeroed where result <= 0 (a NaN result passes grad, as native); linear in grad, so its
     own backward is itself."""
 
     @staticmethod
-    def forward(ctx, grad, result):
-        ctx.save_for_backward(result)
+    def forward(grad, result):
         return ops.relu_backward(grad, result)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[1])
 
     @staticmethod
     def backward(ctx, grad_grad):
@@ -51,12 +55,14 @@ def relu_backward(grad, result):
     return backward_call(ReLUBackward, ops.relu_backward.default)(grad, result)
 
 
-class ReLU(torch.autograd.Function):
+class ReLU(Function):
     @staticmethod
-    def forward(ctx, x):
-        out = ops.relu.default(x)
-        ctx.save_for_backward(out)
-        return out
+    def forward(x):
+        return ops.relu.default(x)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(output)
 
     @staticmethod
     def backward(ctx, grad):
@@ -64,28 +70,33 @@ class ReLU(torch.autograd.Function):
         return relu_backward(grad, out)
 
 
-class ReLUInplace(torch.autograd.Function):
+class ReLUInplace(InplaceFunction):
     @staticmethod
-    def forward(ctx, x):
+    def forward(x):
         ops.relu_.default(x)
-        ctx.mark_dirty(x)
-        ctx.save_for_backward(x)
         return x
 
     @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.mark_dirty(output)
+        ctx.save_for_backward(output)
+
+    @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
         return relu_backward(grad, out)
 
 
-class AddReLU(torch.autograd.Function):
+class AddReLU(Function):
     """relu(a + b) in one pass; both inputs get relu's gradient."""
 
     @staticmethod
-    def forward(ctx, a, b):
-        out = ops.add_relu.default(a, b)
-        ctx.save_for_backward(out)
-        return out
+    def forward(a, b):
+        return ops.add_relu.default(a, b)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(output)
 
     @staticmethod
     def backward(ctx, grad):

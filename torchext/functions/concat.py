@@ -8,6 +8,7 @@ from torch._prims_common import suggest_memory_format
 from .._library import ops
 from . import arguments
 from .backward_call import backward_call
+from .function import Function
 
 
 def _skipped(t):
@@ -59,7 +60,7 @@ def _slices(input, dim, sizes):
     return tuple(out)
 
 
-class Split(torch.autograd.Function):
+class Split(Function):
     """input's slices along dim (views, which autograd, as for native's split, lets no in-place op
     modify); their gradients (zeros for an unused slice) concatenate back."""
 
@@ -76,13 +77,17 @@ class Split(torch.autograd.Function):
         return Cat.apply(ctx.dim, *grads), None, None
 
 
-class Cat(torch.autograd.Function):
+class Cat(Function):
     @staticmethod
-    def forward(ctx, dim, *tensors):
-        out = ops.cat(list(tensors), dim)  # validates first, with the kernel's messages
+    def forward(dim, *tensors):
+        return ops.cat(list(tensors), dim)  # validates first, with the kernel's messages
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        dim, *tensors = inputs
         ctx.dim = _cat_dim(tensors, dim)
         ctx.sizes = [None if _skipped(t) else t.shape[ctx.dim] for t in tensors]
-        return out
+        ctx.shapes = [t.shape for t in tensors]
 
     @staticmethod
     def backward(ctx, grad):

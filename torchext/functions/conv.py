@@ -6,6 +6,7 @@ from .._library import ops
 from .backward_call import backward_call
 from .backward_only import not_differentiable_again
 from . import arguments
+from .function import Function
 
 
 def _out_size(size, kernel, stride, pad_before, pad_after, dilation):
@@ -37,15 +38,19 @@ def _conv2d_backward_fake(grad_output, input, weight, stride, padding, dilation,
 Conv2dBackward = not_differentiable_again("conv2d", ops.conv2d_backward.default)
 
 
-class Conv2d(torch.autograd.Function):
+class Conv2d(Function):
     """stride, dilation: [h, w]; padding: [top, bottom, left, right]."""
 
     @staticmethod
-    def forward(ctx, input, weight, bias, stride, padding, dilation, groups):
-        ctx.conv_args = (stride, padding, dilation, groups)
+    def forward(input, weight, bias, stride, padding, dilation, groups):
+        return ops.conv2d.default(input, weight, bias, stride, padding, dilation, groups)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        input, weight, bias, *conv_args = inputs
+        ctx.conv_args = tuple(conv_args)
         ctx.has_bias = bias is not None
         ctx.save_for_backward(input, weight)
-        return ops.conv2d.default(input, weight, bias, stride, padding, dilation, groups)
 
     @staticmethod
     def backward(ctx, grad):

@@ -7,6 +7,8 @@ from torch._prims_common import is_non_overlapping_and_dense_or_false
 from .._library import ops
 from .backward_call import backward_call
 from . import arguments
+from .batching import check_randomness
+from .function import Function, InplaceFunction
 
 
 @torch.library.register_fake("torchext::dropout")
@@ -42,14 +44,17 @@ def _dropout_backward_fake(grad_output, mask, p):
     return torch.empty_like(grad_output)
 
 
-class DropoutBackward(torch.autograd.Function):
+class DropoutBackward(Function):
     """grad * noise: linear in grad, so its own backward is itself."""
 
     @staticmethod
-    def forward(ctx, grad, mask, p):
-        ctx.save_for_backward(mask)
-        ctx.p = p
+    def forward(grad, mask, p):
         return ops.dropout_backward(grad, mask, p)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[1])
+        ctx.p = inputs[2]
 
     @staticmethod
     def backward(ctx, grad_grad):
@@ -61,69 +66,84 @@ def dropout_backward(grad, mask, p):
     return backward_call(DropoutBackward, ops.dropout_backward.default)(grad, mask, p)
 
 
-class Dropout(torch.autograd.Function):
+class Dropout(Function):
     """input * noise, noise = mask / (1 - p); `row` None for dropout, else stochastic_depth's mode.
-    Returns (output, the generator's advanced state)."""
+    Returns (output, the generator's advanced state, the mask)."""
 
     @staticmethod
-    def forward(ctx, input, p, row, rng_state):
+    def forward(input, p, row, rng_state):
         if row is None:
             out, mask, state = ops.dropout.default(input, p, rng_state)
         else:
             out, mask, state = ops.stochastic_depth.default(input, p, row, rng_state)
-        ctx.save_for_backward(mask)
-        ctx.p = p
-        return out, state
+        return out, state, mask
 
     @staticmethod
-    def backward(ctx, grad, _):
+    def setup_context(ctx, inputs, output):
+        _, state, mask = output
+        ctx.mark_non_differentiable(state, mask)
+        ctx.save_for_backward(mask)
+        ctx.p = inputs[1]
+
+    @staticmethod
+    def backward(ctx, grad, _state, _mask):
         (mask,) = ctx.saved_tensors
         return dropout_backward(grad, mask, ctx.p), None, None, None
 
 
-class DropoutInplace(torch.autograd.Function):
-    """dropout written into input. Returns input alone: autograd refuses a Function that modifies
-    a view in place and returns a second tensor (nn.Dropout(inplace=True) after a flatten), so the
-    generator's advanced state goes out through `states`, a list the forward appends it to."""
+class DropoutInplace(InplaceFunction):
+    """dropout written into input. Returns (input, the generator's advanced state, the mask)."""
+
+    @classmethod
+    def vmap(cls, info, in_dims, input, p, rng_state):
+        """As the dropout_ op's batching rule (functions/batching.py): one draw over the batch for
+        randomness='different', the same mask for every sample for 'same'."""
+        check_randomness(info, "dropout_", p)
+        bdim = in_dims[0]
+        if info.randomness == "same" and p != 1:
+            masks = [cls.apply(input.select(bdim, i), p, rng_state)[1:] for i in range(info.batch_size)]
+            return (input, masks[-1][0], masks[0][1]), (bdim, None, None)
+        _, state, mask = cls.apply(input.movedim(bdim, 0), p, rng_state)
+        return (input, state, mask), (bdim, None, 0)
 
     @staticmethod
-    def forward(ctx, input, p, rng_state, states):
+    def forward(input, p, rng_state):
         mask, state = ops.dropout_.default(input, p, rng_state)
-        states.append(state)
-        ctx.mark_dirty(input)
-        ctx.save_for_backward(mask)
-        ctx.p = p
-        return input
+        return input, state, mask
 
     @staticmethod
-    def backward(ctx, grad):
+    def setup_context(ctx, inputs, output):
+        out, state, mask = output
+        ctx.mark_dirty(out)
+        ctx.mark_non_differentiable(state, mask)
+        ctx.save_for_backward(mask)
+        ctx.p = inputs[1]
+
+    @staticmethod
+    def backward(ctx, grad, _state, _mask):
         (mask,) = ctx.saved_tensors
-        return dropout_backward(grad, mask, ctx.p), None, None, None
+        return dropout_backward(grad, mask, ctx.p), None, None
 
 
-def _generator_state(op, device):
-    if device.type == "cpu":
-        return torch.get_rng_state(), torch.set_rng_state
-    if device.type == "cuda":
-        return torch.cuda.get_rng_state(device), lambda state: torch.cuda.set_rng_state(state, device)
-    raise RuntimeError(f"torchext.{op}: expected input on the CPU or a CUDA device but got {device}")
+def _plain(state):
+    """The generator state itself, out of the wrappers torch.func transforms put on outputs."""
+    while torch._C._functorch.is_functorch_wrapped_tensor(state):
+        state = torch._C._functorch.get_unwrapped(state)
+    return state
 
 
 def _draw(op, function, input, *args):
     """function.apply(input, *args, state of the default generator of input's device), then that
     generator advanced to the state it returns."""
-    state, set_state = _generator_state(op, input.device)
-    out, state = function.apply(input, *args, state)
-    set_state(state)
-    return out
-
-
-def _draw_inplace(input, p):
-    """DropoutInplace on input, then the generator advanced as _draw does."""
-    state, set_state = _generator_state("dropout", input.device)
-    states = []
-    out = DropoutInplace.apply(input, p, state, states)
-    set_state(states[0])
+    device = input.device
+    if device.type == "cpu":
+        out, state, _ = function.apply(input, *args, torch.get_rng_state())
+        torch.set_rng_state(_plain(state))
+    elif device.type == "cuda":
+        out, state, _ = function.apply(input, *args, torch.cuda.get_rng_state(device))
+        torch.cuda.set_rng_state(_plain(state), device)
+    else:
+        raise RuntimeError(f"torchext.{op}: expected input on the CPU or a CUDA device but got {device}")
     return out
 
 
@@ -148,7 +168,13 @@ def dropout(input, p=0.5, training=True, inplace=False):
     if input.is_leaf and input.requires_grad and torch.is_grad_enabled():
         raise RuntimeError("torchext.dropout: a leaf Variable that requires grad (input) is being used in an "
                            "in-place operation.")
-    return _draw_inplace(input, p)
+    if input._base is not None and input.requires_grad and torch.is_grad_enabled():
+        # Autograd refuses a Function that modifies a view in place and returns more than one
+        # tensor (DropoutInplace returns the state and mask too): nn.Dropout(inplace=True) after a
+        # flatten (EfficientNet's classifier) draws out of place and copies into the view, which
+        # autograd records as native's in-place op on a view.
+        return input.copy_(_draw("dropout", Dropout, input, p, None))
+    return _draw("dropout", DropoutInplace, input, p)
 
 
 def stochastic_depth(input, p, mode, training=True):

@@ -10,6 +10,7 @@ from .._library import ops
 from .arguments import same_device
 from .backward_call import backward_call
 from .backward_only import not_differentiable_again
+from .function import Function
 from .reduction import sum_to_size
 
 
@@ -87,13 +88,17 @@ def _scaled(grad, factor):
     return grad if factor == 1 else MulScalar.apply(grad, factor)
 
 
-class Add(torch.autograd.Function):
+class Add(Function):
     """self + alpha * other."""
 
     @staticmethod
-    def forward(ctx, a, b, alpha):
-        ctx.shapes, ctx.alpha = (a.shape, b.shape), alpha
+    def forward(a, b, alpha):
         return ops.add(a, b, alpha)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        a, b, ctx.alpha = inputs
+        ctx.shapes = (a.shape, b.shape)
 
     @staticmethod
     def backward(ctx, grad):
@@ -103,13 +108,17 @@ class Add(torch.autograd.Function):
         return ga, gb, None
 
 
-class Sub(torch.autograd.Function):
+class Sub(Function):
     """self - alpha * other."""
 
     @staticmethod
-    def forward(ctx, a, b, alpha):
-        ctx.shapes, ctx.alpha = (a.shape, b.shape), alpha
+    def forward(a, b, alpha):
         return ops.sub(a, b, alpha)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        a, b, ctx.alpha = inputs
+        ctx.shapes = (a.shape, b.shape)
 
     @staticmethod
     def backward(ctx, grad):
@@ -119,13 +128,17 @@ class Sub(torch.autograd.Function):
         return ga, gb, None
 
 
-class Mul(torch.autograd.Function):
+class Mul(Function):
     @staticmethod
-    def forward(ctx, a, b):
+    def forward(a, b):
+        return ops.mul(a, b)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        a, b = inputs
         ctx.shapes = (a.shape, b.shape)
         # Each gradient needs the other operand.
         ctx.save_for_backward(a if ctx.needs_input_grad[1] else None, b if ctx.needs_input_grad[0] else None)
-        return ops.mul(a, b)
 
     @staticmethod
     def backward(ctx, grad):
@@ -136,51 +149,64 @@ class Mul(torch.autograd.Function):
         return ga, gb
 
 
-class AddScalar(torch.autograd.Function):
+class AddScalar(Function):
     """self + alpha * other, other a number."""
 
     @staticmethod
-    def forward(ctx, x, other, alpha):
+    def forward(x, other, alpha):
         return ops.add_scalar(x, other, alpha)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        pass
 
     @staticmethod
     def backward(ctx, grad):
         return grad, None, None
 
 
-class RSubScalar(torch.autograd.Function):
+class RSubScalar(Function):
     """other - alpha * self, other a number."""
 
     @staticmethod
-    def forward(ctx, x, other, alpha):
-        ctx.alpha = alpha
+    def forward(x, other, alpha):
         return ops.rsub_scalar(x, other, alpha)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.alpha = inputs[2]
 
     @staticmethod
     def backward(ctx, grad):
         return MulScalar.apply(grad, -ctx.alpha), None, None
 
 
-class MulScalar(torch.autograd.Function):
+class MulScalar(Function):
     @staticmethod
-    def forward(ctx, x, other):
-        ctx.other = other
+    def forward(x, other):
         return ops.mul_scalar(x, other)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.other = inputs[1]
 
     @staticmethod
     def backward(ctx, grad):
         return MulScalar.apply(grad, ctx.other), None
 
 
-class PowScalar(torch.autograd.Function):
+class PowScalar(Function):
     """self ** exponent. d/dx = exponent * x**(exponent - 1), computed as native does
     (grad * (exponent * x.pow(exponent - 1))); exponent 0 has a zero gradient."""
 
     @staticmethod
-    def forward(ctx, x, exponent):
-        ctx.exponent = exponent
-        ctx.save_for_backward(x)
+    def forward(x, exponent):
         return ops.pow_scalar(x, exponent)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.exponent = inputs[1]
+        ctx.save_for_backward(inputs[0])
 
     @staticmethod
     def backward(ctx, grad):
@@ -191,16 +217,19 @@ class PowScalar(torch.autograd.Function):
         return Mul.apply(grad, MulScalar.apply(PowScalar.apply(x, e - 1), e)), None
 
 
-class Div(torch.autograd.Function):
+class Div(Function):
     """self / other; gradients grad / other and -grad * ((self / other) / other), as native's, with
     self / other taken from the forward and the sign flipped after the reduction (both exact)."""
 
     @staticmethod
-    def forward(ctx, a, b):
+    def forward(a, b):
+        return ops.div(a, b)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        a, b = inputs
         ctx.shapes = (a.shape, b.shape)
-        out = ops.div(a, b)
-        ctx.save_for_backward(out if ctx.needs_input_grad[1] else None, b)
-        return out
+        ctx.save_for_backward(output if ctx.needs_input_grad[1] else None, b)
 
     @staticmethod
     def backward(ctx, grad):
@@ -213,27 +242,32 @@ class Div(torch.autograd.Function):
         return ga, gb
 
 
-class DivScalar(torch.autograd.Function):
+class DivScalar(Function):
     """self / other, other a number (a true division, as native)."""
 
     @staticmethod
-    def forward(ctx, x, other):
-        ctx.other = other
+    def forward(x, other):
         return ops.div_scalar(x, other)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.other = inputs[1]
 
     @staticmethod
     def backward(ctx, grad):
         return DivScalar.apply(grad, ctx.other), None
 
 
-class RDivScalar(torch.autograd.Function):
+class RDivScalar(Function):
     """other / self, other a number; d/dself = -other / self**2 = -result / self."""
 
     @staticmethod
-    def forward(ctx, x, other):
-        out = ops.rdiv_scalar(x, other)
-        ctx.save_for_backward(x, out)
-        return out
+    def forward(x, other):
+        return ops.rdiv_scalar(x, other)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[0], output)
 
     @staticmethod
     def backward(ctx, grad):
@@ -246,15 +280,18 @@ class RDivScalar(torch.autograd.Function):
 PowBackward = not_differentiable_again("pow", ops.pow_backward.default)
 
 
-class Pow(torch.autograd.Function):
+class Pow(Function):
     """self ** exponent, both tensors (broadcasting, float32/float64 promotion)."""
 
     @staticmethod
-    def forward(ctx, a, b):
-        out = ops.pow(a, b)
+    def forward(a, b):
+        return ops.pow(a, b)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        a, b = inputs
         ctx.shapes = (a.shape, b.shape)
-        ctx.save_for_backward(a, b, out)
-        return out
+        ctx.save_for_backward(a, b, output)
 
     @staticmethod
     def backward(ctx, grad):

@@ -6,6 +6,7 @@ from .._library import ops
 from .backward_call import backward_call
 from .backward_only import not_differentiable_again
 from . import arguments
+from .function import Function
 
 
 def _stats_dtype(input):
@@ -50,16 +51,22 @@ def _layer_norm_backward_fake(grad_output, input, normalized_shape, mean, rstd, 
 LayerNormBackward = not_differentiable_again("layer_norm", ops.layer_norm_backward.default)
 
 
-class LayerNorm(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, input, normalized_shape, weight, bias, eps):
-        out, mean, rstd = ops.layer_norm.default(input, normalized_shape, weight, bias, eps)
-        ctx.normalized_shape = normalized_shape
-        ctx.save_for_backward(input, weight, mean, rstd)
-        return out
+class LayerNorm(Function):
+    """Returns (output, mean, rstd): the statistics, for the backward, are not differentiable."""
 
     @staticmethod
-    def backward(ctx, grad):
+    def forward(input, normalized_shape, weight, bias, eps):
+        return ops.layer_norm.default(input, normalized_shape, weight, bias, eps)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        input, ctx.normalized_shape, weight, _, _ = inputs
+        _, mean, rstd = output
+        ctx.mark_non_differentiable(mean, rstd)
+        ctx.save_for_backward(input, weight, mean, rstd)
+
+    @staticmethod
+    def backward(ctx, grad, _mean, _rstd):
         mask = [ctx.needs_input_grad[0], ctx.needs_input_grad[2], ctx.needs_input_grad[3]]
         if not any(mask):
             return (None,) * 5
@@ -81,4 +88,4 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-05):
                         f"{type(normalized_shape).__name__}")
     shape = [arguments.integer("layer_norm", "normalized_shape", s) for s in normalized_shape]
     arguments.real("layer_norm", "eps", eps)
-    return LayerNorm.apply(input, shape, weight, bias, eps)
+    return LayerNorm.apply(input, shape, weight, bias, eps)[0]

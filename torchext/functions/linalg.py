@@ -6,6 +6,7 @@ import torch
 
 from .._library import ops
 from . import arguments
+from .function import Function
 
 
 def _batch_shape(op, a_batch, b_batch, self_shape, other_shape):
@@ -64,15 +65,18 @@ def _padded(t, nb):
     return t.reshape((1,) * (nb - (t.dim() - 2)) + tuple(t.shape))
 
 
-class Matmul(torch.autograd.Function):
+class Matmul(Function):
     """torch.matmul. With self and other seen as batches of matrices A (.., n, m), B (.., m, p)
     (a 1-D self as one row, a 1-D other as one column) and G the gradient of A @ B:
     dA = G @ B^T and dB = A^T @ G, each summed over the batch dims its operand was broadcast in."""
 
     @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+    def forward(a, b):
         return ops.matmul(a, b)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(*inputs)
 
     @staticmethod
     def backward(ctx, grad):

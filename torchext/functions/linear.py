@@ -5,6 +5,7 @@ from .._library import ops
 from .backward_call import backward_call
 from .backward_only import not_differentiable_again
 from . import arguments
+from .function import Function
 from .elementwise import add
 
 
@@ -29,12 +30,16 @@ def _linear_backward_fake(grad_output, input, weight, output_mask):
 LinearBackward = not_differentiable_again("linear", ops.linear_backward.default)
 
 
-class Linear(torch.autograd.Function):
+class Linear(Function):
     @staticmethod
-    def forward(ctx, input, weight, bias):
+    def forward(input, weight, bias):
+        return ops.linear.default(input, weight, bias)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        input, weight, bias = inputs
         ctx.has_bias = bias is not None
         ctx.save_for_backward(input, weight)
-        return ops.linear.default(input, weight, bias)
 
     @staticmethod
     def backward(ctx, grad):

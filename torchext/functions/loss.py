@@ -5,6 +5,7 @@ from torch.nn import _reduction
 
 from .._library import ops
 from . import arguments
+from .function import Function
 from .elementwise import Add, AddScalar, Mul, MulScalar, RSubScalar, Sub
 from .reduction import sum_to_size
 
@@ -59,12 +60,15 @@ def _sum(terms):
     return out
 
 
-class BCEWithLogits(torch.autograd.Function):
+class BCEWithLogits(Function):
     @staticmethod
-    def forward(ctx, x, target, weight, pos_weight, reduction):
-        ctx.reduction = reduction
-        ctx.save_for_backward(x, target, weight, pos_weight)
+    def forward(x, target, weight, pos_weight, reduction):
         return ops.binary_cross_entropy_with_logits(x, target, weight, pos_weight, reduction)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        *tensors, ctx.reduction = inputs
+        ctx.save_for_backward(*tensors)
 
     @staticmethod
     def backward(ctx, grad):
@@ -75,7 +79,7 @@ class BCEWithLogits(torch.autograd.Function):
         return gx, gt, None, None, None
 
 
-class BCEWithLogitsBackward(torch.autograd.Function):
+class BCEWithLogitsBackward(Function):
     """(d loss/d input, d loss/d target) times grad. Its own derivatives (the kernel's comment has
     the first ones; lw = (pos_weight - 1) * target + 1, s = sigmoid(input), g = grad / n for mean):
         d gx/d grad = weight * (lw * s - pos_weight * target)        (the kernel with grad = 1)
@@ -86,11 +90,14 @@ class BCEWithLogitsBackward(torch.autograd.Function):
     s itself is the kernel's d/d input of the loss at target 0, weight 1, pos_weight 1."""
 
     @staticmethod
-    def forward(ctx, grad, x, target, weight, pos_weight, reduction, want_x, want_t):
-        ctx.reduction = reduction
-        ctx.save_for_backward(grad, x, target, weight, pos_weight)
+    def forward(grad, x, target, weight, pos_weight, reduction, want_x, want_t):
         return ops.binary_cross_entropy_with_logits_backward(grad, x, target, weight, pos_weight, reduction,
                                                              [want_x, want_t])
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.reduction = inputs[5]
+        ctx.save_for_backward(*inputs[:5])
 
     @staticmethod
     def backward(ctx, ggx, ggt):

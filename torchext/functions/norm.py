@@ -11,6 +11,7 @@ from .._library import ops
 from .backward_call import backward_call
 from .backward_only import not_differentiable_again
 from . import arguments
+from .function import Function
 
 
 def _memory_format(input):
@@ -74,20 +75,30 @@ def _backward_statistics(ctx, input, a, b):
     return a, b, empty, empty
 
 
-class BatchNorm(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, input, weight, bias, running_mean, running_var, training, momentum, eps):
-        out, save_mean, save_invstd = ops.batch_norm.default(input, weight, bias, running_mean, running_var,
-                                                     training, momentum, eps)
-        ctx.training, ctx.eps = training, eps
-        if training:
-            ctx.save_for_backward(input, weight, save_mean, save_invstd)
-        else:
-            ctx.save_for_backward(input, weight, running_mean, running_var)
-        return out
+def _save_statistics(ctx, output, running_mean, running_var, training, eps, *tensors):
+    """Saves `tensors` and the statistics the backward reads: the batch's (the op's second and
+    third outputs, not differentiable) in training, the running ones in eval."""
+    _, save_mean, save_invstd = output
+    ctx.mark_non_differentiable(save_mean, save_invstd)
+    ctx.training, ctx.eps = training, eps
+    stats = (save_mean, save_invstd) if training else (running_mean, running_var)
+    ctx.save_for_backward(*tensors, *stats)
+
+
+class BatchNorm(Function):
+    """Returns the batch_norm op's (output, save_mean, save_invstd)."""
 
     @staticmethod
-    def backward(ctx, grad):
+    def forward(input, weight, bias, running_mean, running_var, training, momentum, eps):
+        return ops.batch_norm.default(input, weight, bias, running_mean, running_var, training, momentum, eps)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        input, weight, _, running_mean, running_var, training, _, eps = inputs
+        _save_statistics(ctx, output, running_mean, running_var, training, eps, input, weight)
+
+    @staticmethod
+    def backward(ctx, grad, _save_mean, _save_invstd):
         mask = list(ctx.needs_input_grad[:3])
         if not any(mask):
             return (None,) * 8
@@ -110,7 +121,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         arguments.tensor("batch_norm", name, t, optional=True)
     arguments.real("batch_norm", "momentum", momentum)
     arguments.real("batch_norm", "eps", eps)
-    return BatchNorm.apply(input, weight, bias, running_mean, running_var, training, momentum, eps)
+    return BatchNorm.apply(input, weight, bias, running_mean, running_var, training, momentum, eps)[0]
 
 
 @torch.library.register_fake("torchext::batch_norm_relu")
@@ -143,22 +154,23 @@ def _batch_norm_relu_backward_fake(grad_output, output, input, weight, running_m
 BatchNormReluBackward = not_differentiable_again("batch_norm_relu", ops.batch_norm_relu_backward.default)
 
 
-class BatchNormRelu(torch.autograd.Function):
+class BatchNormRelu(Function):
     """relu(batch_norm(input) + residual): the output alone is saved for relu's mask (the next
-    layer usually saves it anyway), so fusing costs no memory."""
+    layer usually saves it anyway), so fusing costs no memory. Returns the op's (output, save_mean,
+    save_invstd)."""
 
     @staticmethod
-    def forward(ctx, input, residual, weight, bias, running_mean, running_var, training, momentum,
-                eps):
-        out, save_mean, save_invstd = ops.batch_norm_relu.default(
-            input, residual, weight, bias, running_mean, running_var, training, momentum, eps)
-        ctx.training, ctx.eps = training, eps
-        stats = (save_mean, save_invstd) if training else (running_mean, running_var)
-        ctx.save_for_backward(out, input, weight, *stats)
-        return out
+    def forward(input, residual, weight, bias, running_mean, running_var, training, momentum, eps):
+        return ops.batch_norm_relu.default(input, residual, weight, bias, running_mean, running_var, training,
+                                           momentum, eps)
 
     @staticmethod
-    def backward(ctx, grad):
+    def setup_context(ctx, inputs, output):
+        input, _, weight, _, running_mean, running_var, training, _, eps = inputs
+        _save_statistics(ctx, output, running_mean, running_var, training, eps, output[0], input, weight)
+
+    @staticmethod
+    def backward(ctx, grad, _save_mean, _save_invstd):
         mask = list(ctx.needs_input_grad[:4])
         if not any(mask):
             return (None,) * 9
@@ -181,4 +193,4 @@ def batch_norm_relu(input, running_mean, running_var, weight=None, bias=None, tr
     arguments.real("batch_norm_relu", "momentum", momentum)
     arguments.real("batch_norm_relu", "eps", eps)
     return BatchNormRelu.apply(input, residual, weight, bias, running_mean, running_var, training,
-                               momentum, eps)
+                               momentum, eps)[0]

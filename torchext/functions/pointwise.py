@@ -11,6 +11,7 @@ from .._library import ops
 from .arguments import same_device
 from .backward_call import backward_call
 from .backward_only import not_differentiable_again
+from .function import Function, InplaceFunction
 
 
 # ---------------------------------------------------------------- fakes
@@ -84,15 +85,18 @@ def _gradient(spec, grad, saved, args):
     return spec.backward(grad, saved, *args)
 
 
-class Backward(torch.autograd.Function):
+class Backward(Function):
     """grad times the derivative at saved; linear in grad, and its derivative w.r.t. saved is the
     double_backward op (not differentiable again), or zero where the op has none."""
 
     @staticmethod
-    def forward(ctx, spec, args, grad, saved):
-        ctx.spec, ctx.args = spec, args
-        ctx.save_for_backward(grad, saved)
+    def forward(spec, args, grad, saved):
         return spec.backward(grad, saved, *args)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.spec, ctx.args, grad, saved = inputs
+        ctx.save_for_backward(grad, saved)
 
     @staticmethod
     def backward(ctx, grad_grad):
@@ -105,13 +109,15 @@ class Backward(torch.autograd.Function):
         return None, None, d_grad, d_saved
 
 
-class Forward(torch.autograd.Function):
+class Forward(Function):
     @staticmethod
-    def forward(ctx, spec, args, x):
-        out = spec.forward(x, *args)
-        ctx.spec, ctx.args = spec, args
-        ctx.save_for_backward(out if spec.saves_output else x)
-        return out
+    def forward(spec, args, x):
+        return spec.forward(x, *args)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.spec, ctx.args, x = inputs
+        ctx.save_for_backward(output if ctx.spec.saves_output else x)
 
     @staticmethod
     def backward(ctx, grad):
@@ -119,17 +125,21 @@ class Forward(torch.autograd.Function):
         return None, None, _gradient(ctx.spec, grad, saved, ctx.args)
 
 
-class Inplace(torch.autograd.Function):
+class Inplace(InplaceFunction):
     """x = op(x) in place, for ops whose backward reads the output (sigmoid; hardtanh, whose mask is
     the same on its output, as native's hardtanh_)."""
+    dirty = 2
 
     @staticmethod
-    def forward(ctx, spec, args, x):
-        ctx.spec, ctx.args = spec, args
+    def forward(spec, args, x):
         spec.inplace(x, *args)
-        ctx.mark_dirty(x)
-        ctx.save_for_backward(x)
         return x
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.spec, ctx.args, _ = inputs
+        ctx.mark_dirty(output)
+        ctx.save_for_backward(output)
 
     @staticmethod
     def backward(ctx, grad):
@@ -141,23 +151,38 @@ class Inplace(torch.autograd.Function):
 # values (one pass). Autograd sees two nodes, as native's in-place ops with their clone of the
 # input: KeepInput, x -> kept (the identity), and InplaceFromKept, kept -> x = op(kept), which
 # saves kept; a second derivative reaching kept flows back to x's history through KeepInput.
-class KeepInput(torch.autograd.Function):
+class KeepInput(Function):
     @staticmethod
-    def forward(ctx, spec, args, x):
+    def forward(spec, args, x):
         return spec.inplace(x, *args, True)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.spec = inputs[0]
 
     @staticmethod
     def backward(ctx, grad):
         return None, None, grad
 
 
-class InplaceFromKept(torch.autograd.Function):
+class InplaceFromKept(InplaceFunction):
+    dirty = 2
+
+    @classmethod
+    def vmap(cls, info, in_dims, spec, args, x, kept):
+        """kept's batch dim where x has it, so that the backward reads them alike."""
+        if in_dims[2] is not None and in_dims[3] is not None:
+            kept = kept.movedim(in_dims[3], in_dims[2])
+        return cls.apply(spec, args, x, kept), in_dims[2]
     @staticmethod
-    def forward(ctx, spec, args, x, kept):
-        ctx.spec, ctx.args = spec, args
-        ctx.mark_dirty(x)
-        ctx.save_for_backward(kept)
+    def forward(spec, args, x, kept):
         return x
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.spec, ctx.args, _, kept = inputs
+        ctx.mark_dirty(output)
+        ctx.save_for_backward(kept)
 
     @staticmethod
     def backward(ctx, grad):
@@ -170,8 +195,9 @@ def apply(spec, x, *args):
 
 
 def apply_inplace(spec, x, *args):
-    """In place on x; without autograd (no grad needed) the kernel alone, keeping nothing."""
-    if not (torch.is_grad_enabled() and x.requires_grad):
+    """In place on x; without autograd (no grad needed, no torch.func transform) the kernel alone,
+    keeping nothing."""
+    if not (torch.is_grad_enabled() and x.requires_grad) and not torch._C._are_functorch_transforms_active():
         if spec.keeps:
             spec.inplace(x, *args, False)
         else:

@@ -6,6 +6,7 @@ from .._library import ops
 from .backward_call import backward_call
 from .backward_only import not_differentiable_again
 from . import arguments
+from .function import Function
 
 
 def _pooled_size(size, kernel, stride, pad, dilation, ceil_mode):
@@ -71,13 +72,16 @@ def _adaptive_avg_pool2d_backward_fake(grad_output, self):
 MaxPool2dBackward = not_differentiable_again("max_pool2d", ops.max_pool2d_backward.default)
 
 
-class MaxPool2d(torch.autograd.Function):
+class MaxPool2d(Function):
     @staticmethod
-    def forward(ctx, input, kernel_size, stride, padding, dilation, ceil_mode):
-        out, indices = ops.max_pool2d.default(input, kernel_size, stride, padding, dilation, ceil_mode)
+    def forward(input, kernel_size, stride, padding, dilation, ceil_mode):
+        return ops.max_pool2d.default(input, kernel_size, stride, padding, dilation, ceil_mode)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        indices = output[1]
         ctx.mark_non_differentiable(indices)
-        ctx.save_for_backward(input, indices)
-        return out, indices
+        ctx.save_for_backward(inputs[0], indices)
 
     @staticmethod
     def backward(ctx, grad, _grad_indices):
@@ -88,28 +92,34 @@ class MaxPool2d(torch.autograd.Function):
         return backward(grad, input, indices), None, None, None, None, None
 
 
-class AvgPool2dBackward(torch.autograd.Function):
+class AvgPool2dBackward(Function):
     """grad -> A^T grad, where A is the (linear) pooling; its own backward is A, the forward op.
     self only gives the input's shape, so it gets no gradient."""
 
     @staticmethod
-    def forward(ctx, grad, input, *params):
-        ctx.params = params
+    def forward(grad, input, *params):
         return ops.avg_pool2d_backward.default(grad, input, *params)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.params = inputs[2:]
 
     @staticmethod
     def backward(ctx, grad_grad):
         return AvgPool2d.apply(grad_grad, *ctx.params), None, *(None,) * len(ctx.params)
 
 
-class AvgPool2d(torch.autograd.Function):
+class AvgPool2d(Function):
     """params: kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override."""
 
     @staticmethod
-    def forward(ctx, input, *params):
-        ctx.params = params
-        ctx.save_for_backward(input)
+    def forward(input, *params):
         return ops.avg_pool2d.default(input, *params)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.params = inputs[1:]
+        ctx.save_for_backward(inputs[0])
 
     @staticmethod
     def backward(ctx, grad):
@@ -120,24 +130,31 @@ class AvgPool2d(torch.autograd.Function):
         return backward(grad, input, *ctx.params), *(None,) * len(ctx.params)
 
 
-class AdaptiveAvgPool2dBackward(torch.autograd.Function):
+class AdaptiveAvgPool2dBackward(Function):
     """grad -> A^T grad, where A is the (linear) pooling; its own backward is A, the forward op."""
 
     @staticmethod
-    def forward(ctx, grad, input):
-        ctx.output_size = tuple(grad.shape[-2:])
+    def forward(grad, input):
         return ops.adaptive_avg_pool2d_backward.default(grad, input)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.output_size = tuple(inputs[0].shape[-2:])
 
     @staticmethod
     def backward(ctx, grad_grad):
         return AdaptiveAvgPool2d.apply(grad_grad, ctx.output_size), None
 
 
-class AdaptiveAvgPool2d(torch.autograd.Function):
+class AdaptiveAvgPool2d(Function):
     @staticmethod
-    def forward(ctx, input, output_size):
-        ctx.save_for_backward(input)
+    def forward(input, output_size):
         return ops.adaptive_avg_pool2d.default(input, output_size)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.output_size = inputs[1]
+        ctx.save_for_backward(inputs[0])
 
     @staticmethod
     def backward(ctx, grad):

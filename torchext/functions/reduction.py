@@ -8,6 +8,7 @@ import torch
 
 from .._library import ops
 from . import arguments
+from .function import Function
 
 
 def _reduced_dims(ndim, dim):
@@ -24,14 +25,23 @@ def _sum_fake(self, dim=None, keepdim=False, dtype=None):
     return self.new_empty(shape, dtype=dtype or self.dtype)
 
 
-class Sum(torch.autograd.Function):
+def _keepdim_context(ctx, x, dim):
+    reduced = _reduced_dims(x.dim(), dim)
+    ctx.in_shape = x.shape
+    ctx.keepdim_shape = [1 if d in reduced else s for d, s in enumerate(x.shape)]
+    return reduced
+
+
+class Sum(Function):
     @staticmethod
-    def forward(ctx, x, dim, keepdim, dtype):
-        out = ops.sum(x, dim, keepdim, dtype)
-        reduced = _reduced_dims(x.dim(), dim)
-        ctx.in_shape = x.shape
-        ctx.keepdim_shape = [1 if d in reduced else s for d, s in enumerate(x.shape)]
-        return out
+    def forward(x, dim, keepdim, dtype):
+        return ops.sum(x, dim, keepdim, dtype)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, dim, *ctx.options = inputs
+        ctx.dim = dim
+        _keepdim_context(ctx, x, dim)
 
     @staticmethod
     def backward(ctx, grad):
@@ -44,15 +54,16 @@ def _mean_fake(self, dim=None, keepdim=False, dtype=None):
     return _sum_fake(self, dim, keepdim, dtype)
 
 
-class Mean(torch.autograd.Function):
+class Mean(Function):
     @staticmethod
-    def forward(ctx, x, dim, keepdim, dtype):
-        out = ops.mean(x, dim, keepdim, dtype)
-        reduced = _reduced_dims(x.dim(), dim)
-        ctx.in_shape = x.shape
-        ctx.keepdim_shape = [1 if d in reduced else s for d, s in enumerate(x.shape)]
-        ctx.count = math.prod(x.shape[d] for d in reduced)
-        return out
+    def forward(x, dim, keepdim, dtype):
+        return ops.mean(x, dim, keepdim, dtype)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, dim, *ctx.options = inputs
+        ctx.dim = dim
+        ctx.count = math.prod(x.shape[d] for d in _keepdim_context(ctx, x, dim))
 
     @staticmethod
     def backward(ctx, grad):
@@ -63,13 +74,17 @@ class Mean(torch.autograd.Function):
         return Expand.apply(grad, ctx.in_shape), None, None, None
 
 
-class Expand(torch.autograd.Function):
+class Expand(Function):
     """Broadcast view to a larger shape; its gradient sums over the broadcast dims."""
 
     @staticmethod
-    def forward(ctx, x, shape):
-        ctx.in_shape = x.shape
+    def forward(x, shape):
         return x.expand(shape)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.in_shape = inputs[0].shape
+        ctx.shape = inputs[1]
 
     @staticmethod
     def backward(ctx, grad):
