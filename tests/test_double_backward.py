@@ -63,6 +63,8 @@ CASES = {
                                  [(3, 4, 3, 2), (3, 4, 3, 2), (4,), (4,)]),
     "layer_norm": (lambda x, w, b: F.layer_norm(x, [3, 4], w, b), lambda x, w, b: NF.layer_norm(x, [3, 4], w, b),
                    [(2, 5, 3, 4), (3, 4), (3, 4)]),
+    "pow tensor exponent": (lambda a, b: F.pow(F.add(a, 1.5), b), lambda a, b: torch.pow(a + 1.5, b),
+                            [(3, 1, 4), (2, 4)]),
     "layer_norm 1-D": (lambda x, w: F.layer_norm(x, [6], w), lambda x, w: NF.layer_norm(x, [6], w), [(6,), (6,)]),
 }
 
@@ -75,7 +77,8 @@ def test_second_derivatives_equal_native(name):
     _assert_second_derivatives_native(ours, native, _leaves(*shapes))
 
 
-@pytest.mark.parametrize("name", ["conv2d", "linear", "max_pool2d", "batch_norm training", "layer_norm"])
+@pytest.mark.parametrize("name", ["conv2d", "linear", "max_pool2d", "batch_norm training", "layer_norm",
+                                  "pow tensor exponent"])
 def test_third_derivatives(name):
     """The double backward is made of differentiable ops again: gradgradcheck of the first
     gradients (a third derivative of the op)."""
@@ -137,7 +140,9 @@ def test_gradient_penalty_resnet18(train):
     native, ours = _twins()
     native.train(train)
     ours.train(train)
-    x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(3), dtype=DT)
+    # 4 x 64 x 64: the last batch norms see 16 values per channel (2 x 32 x 32 leaves them 2,
+    # where the input gradient cancels to noise around 1e-10)
+    x = torch.rand(4, 3, 64, 64, generator=torch.Generator().manual_seed(3), dtype=DT)
     (out_n, total_n), (out_o, total_o) = (_penalty_step(m, x) for m in (native, ours))
     assert_rel_close(out_o, out_n, 1e-10, "output")
     assert_rel_close(total_o, total_n, 1e-10, "penalised loss")
@@ -147,7 +152,8 @@ def test_gradient_penalty_resnet18(train):
 
 def _small_cnn():
     torch.manual_seed(4)
-    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+    # No bias before the batch norm: its gradient would be rounding noise around 0.
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
                          nn.Conv2d(8, 8, 3, stride=2, groups=2), nn.ReLU(), nn.Flatten(),
                          nn.Linear(8 * 3 * 3, 10), nn.LayerNorm(10), nn.Linear(10, 4)).to(DT)
 
@@ -171,7 +177,8 @@ def test_hessian_vector_product_small_cnn():
 
 def test_double_backward_computes_on_torchext():
     """The penalty's second backward (through the double backward of conv2d, batch_norm_relu,
-    max_pool2d, linear) runs no native compute op but the autograd engine's own sums."""
+    max_pool2d, linear) runs no native compute op but the autograd engine's own sums (at most one
+    per edge merging into a node: fewer where a Function's gradient is None)."""
     _, ours = _twins(torch.float32)
     x = torch.rand(2, 3, 32, 32, requires_grad=True)
     out = ours(x)
@@ -185,5 +192,5 @@ def test_double_backward_computes_on_torchext():
     grads = [p.grad for p in ours.parameters()]
     left = recorder.native_compute_counts(grads)
     engine = left.pop("aten.add.Tensor", 0) + left.pop("aten.add_.Tensor", 0)
-    assert dict(left) == {} and engine == sums
+    assert dict(left) == {} and engine <= sums
     assert "torchext::max_pool2d_double_backward" in recorder.torchext_ops()

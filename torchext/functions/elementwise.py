@@ -273,8 +273,8 @@ class PowBackward(torch.autograd.Function):
         needs = ctx.needs_input_grad
         d_grad = d_a = d_b = None
         if needs[0]:
-            terms = [_pow_backward(gg, a, b, r, k) for k, gg in enumerate((gg_a, gg_b)) if gg is not None]
-            d_grad = terms[0] if len(terms) == 1 else Add.apply(terms[0], terms[1], 1)
+            d_grad = _sum([_pow_backward(gg, a, b, r, k) for k, gg in enumerate((gg_a, gg_b)) if gg is not None],
+                          grad.shape)
         if needs[1] or needs[2]:
             t_a = None if gg_a is None else Mul.apply(grad, gg_a)
             t_b = None if gg_b is None else Mul.apply(grad, gg_b)
