@@ -122,6 +122,21 @@ inline void check_max_pool2d_backward_args(const char* op, const at::Tensor& gra
               " and ", indices.sizes());
 }
 
+// The arguments of max_pool2d_double_backward: grad_grad_input a pooling operand (the input's
+// shape), indices int64 with its leading (batch, channel) sizes. (Index values: the kernels.)
+inline void check_max_pool2d_double_backward_args(const char* op, const at::Tensor& grad_grad_input,
+                                                  const at::Tensor& indices) {
+  check_pool_operand(op, "grad_grad_input", grad_grad_input);
+  check_same_device(op, "grad_grad_input", grad_grad_input, "indices", indices);
+  TORCH_CHECK(indices.scalar_type() == at::kLong, op, ": expected indices to be int64 but got ",
+              indices.scalar_type());
+  const int64_t lead = grad_grad_input.dim() - 2;
+  TORCH_CHECK(indices.dim() == grad_grad_input.dim() &&
+                  indices.sizes().slice(0, lead) == grad_grad_input.sizes().slice(0, lead),
+              op, ": expected indices to have grad_grad_input's leading (batch, channel) sizes ",
+              grad_grad_input.sizes().slice(0, lead), " but got shape ", indices.sizes());
+}
+
 // ---------------------------------------------------------------------------- avg_pool2d
 
 // Validates self and the pooling parameters (as max_pool2d's, without dilation) and derives the

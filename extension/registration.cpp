@@ -117,6 +117,8 @@ TORCH_LIBRARY(torchext, m) {
   m.def("max_pool2d(Tensor self, int[2] kernel_size, int[2] stride, int[2] padding, "
         "int[2] dilation, bool ceil_mode) -> (Tensor, Tensor)");
   m.def("max_pool2d_backward(Tensor grad_output, Tensor self, Tensor indices) -> Tensor");
+  // The backward's own derivative: grad_grad_input gathered at the indices (output's shape).
+  m.def("max_pool2d_double_backward(Tensor grad_grad_input, Tensor indices) -> Tensor");
   m.def("adaptive_avg_pool2d(Tensor self, int[2] output_size) -> Tensor");
   m.def("adaptive_avg_pool2d_backward(Tensor grad_output, Tensor self) -> Tensor");
 

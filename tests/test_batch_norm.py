@@ -195,14 +195,6 @@ def test_only_some_inputs_need_grad(device):
     assert_close(gw, ew, scale=10.0)
 
 
-def test_double_backward_raises(device):
-    x = torch.randn(4, 3, 2, 2, device=device, dtype=torch.float64, requires_grad=True)
-    (g,) = torch.autograd.grad(F.batch_norm(x, None, None, training=True).pow(2).sum(), x,
-                               create_graph=True)
-    with pytest.raises(RuntimeError, match="torchext.batch_norm: double backward is not supported"):
-        g.sum().backward()
-
-
 def test_errors(device):
     ops = torchext.ops
     x = torch.randn(4, 3, 5, device=device)

@@ -110,14 +110,6 @@ def test_gradcheck_channels_last(device):
     assert gradcheck(fn, tuple(_leaf(t) for t in (x, r, w, b)))
 
 
-def test_double_backward_raises(device):
-    x = torch.randn(4, 3, 2, 2, device=device, dtype=torch.float64, requires_grad=True)
-    (g,) = torch.autograd.grad(F.batch_norm_relu(x, None, None, training=True).pow(2).sum(), x,
-                               create_graph=True)
-    with pytest.raises(RuntimeError, match="torchext.batch_norm_relu: double backward is not supported"):
-        g.sum().backward()
-
-
 def test_errors(device):
     ops = torchext.ops
     x = torch.randn(4, 3, 5, device=device)

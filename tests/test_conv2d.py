@@ -288,13 +288,6 @@ def test_backward_op_returns_none_for_unasked_gradients(device):
     torch.testing.assert_close(gw, ref_w.grad, rtol=1e-4, atol=1e-4)
 
 
-def test_double_backward_raises(device):
-    x, w, b = conv_inputs(device, (1, 2, 5, 5), (3, 2, 3, 3), True)
-    (gx,) = torch.autograd.grad(F.conv2d(x, w, b).sum(), x, create_graph=True)
-    with pytest.raises(RuntimeError, match="torchext.conv2d: double backward is not supported"):
-        gx.sum().backward()
-
-
 def op(x, w, b=None, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), groups=1):
     return torchext.ops.conv2d(x, w, b, list(stride), list(padding), list(dilation), groups)
 

@@ -88,13 +88,6 @@ def test_backward_computes_only_what_is_needed(device, requires_grad, expected_m
         assert (t.grad is not None) == needed
 
 
-def test_double_backward_raises(device):
-    x, w, b = linear_inputs(device, (3, 4), (5, 4), True)
-    (gx,) = torch.autograd.grad(F.linear(x, w, b).sum(), x, create_graph=True)
-    with pytest.raises(RuntimeError, match="torchext.linear: double backward is not supported"):
-        gx.sum().backward()
-
-
 def test_errors(device):
     x = torch.randn(3, 4, device=device)
     w = torch.randn(5, 4, device=device)

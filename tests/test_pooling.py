@@ -109,13 +109,6 @@ def test_max_pool_gradcheck_unbatched(device):
     assert gradcheck(lambda t: F.max_pool2d(t, 3, 2, 1), (x,))
 
 
-def test_max_pool_double_backward_raises(device):
-    x = torch.randn(1, 1, 4, 4, device=device, dtype=torch.float64, requires_grad=True)
-    (g,) = torch.autograd.grad(F.max_pool2d(x, 2).pow(2).sum(), x, create_graph=True)
-    with pytest.raises(RuntimeError, match="torchext.max_pool2d: double backward is not supported"):
-        g.sum().backward()
-
-
 def test_max_pool_errors(device):
     x = torch.randn(1, 2, 6, 6, device=device)
     with pytest.raises(RuntimeError, match=r"torchext.max_pool2d: expected self to be 3-D .* or 4-D"):

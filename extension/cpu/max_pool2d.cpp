@@ -54,11 +54,34 @@ at::Tensor max_pool2d_backward_cpu(const at::Tensor& grad_output, const at::Tens
   return grad_input;
 }
 
+// grad_grad_input gathered at the indices (kernels/max_pool2d.cpp), of the indices' shape.
+at::Tensor max_pool2d_double_backward_cpu(const at::Tensor& grad_grad_input, const at::Tensor& indices) {
+  const char* op = "torchext.max_pool2d_double_backward";
+  check_max_pool2d_double_backward_args(op, grad_grad_input, indices);
+  auto gg = grad_grad_input.contiguous();
+  auto ix = indices.contiguous();
+  auto out = at::empty(indices.sizes(), gg.options());
+  const int64_t HW = gg.size(-2) * gg.size(-1);
+  const int64_t OHW = ix.size(-2) * ix.size(-1);
+  const int64_t planes = ix.numel() == 0 ? 0 : ix.numel() / OHW;
+  bool indices_ok = true;
+  AT_DISPATCH_FLOATING_TYPES(gg.scalar_type(), "torchext_max_pool2d_double_backward", [&] {
+    indices_ok = cpu_kernel<MaxPool2dDoubleBackwardKernel, scalar_t>()(
+        planes, HW, OHW, gg.const_data_ptr<scalar_t>(), ix.const_data_ptr<int64_t>(),
+        out.mutable_data_ptr<scalar_t>());
+  });
+  TORCH_CHECK(indices_ok, op, ": indices out of range: expected values in [0, ", HW,
+              ") or -1 (flat positions within a grad_grad_input plane of size ", gg.size(-2), "x",
+              gg.size(-1), ")");
+  return out;
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(torchext, CPU, m) {
   m.impl("max_pool2d", &max_pool2d_cpu);
   m.impl("max_pool2d_backward", &max_pool2d_backward_cpu);
+  m.impl("max_pool2d_double_backward", &max_pool2d_double_backward_cpu);
 }
 
 }  // namespace torchext::cpu

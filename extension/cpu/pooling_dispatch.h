@@ -23,6 +23,14 @@ struct MaxPool2dBackwardKernel {
                   T* grad_input);
 };
 
+// out = grad_grad_input[idx] per plane (0 for index -1): the gather that differentiates the
+// backward's scatter; false when an index is neither -1 nor inside the plane.
+template <typename T>
+struct MaxPool2dDoubleBackwardKernel {
+  using Fn = bool(int64_t planes, int64_t hw, int64_t ohw, const T* grad_grad_input, const int64_t* idx,
+                  T* out);
+};
+
 // The average of each window per plane: its sum over the input divided by divisor (when not 0),
 // else by the window's area clamped to the padded input (count_include_pad) or to the input.
 template <typename T>
@@ -53,6 +61,7 @@ struct AdaptiveAvgPool2dBackwardKernel {
 
 TORCHEXT_DECLARE_DISPATCH_FLOATING(torchext::cpu::MaxPool2dKernel);
 TORCHEXT_DECLARE_DISPATCH_FLOATING(torchext::cpu::MaxPool2dBackwardKernel);
+TORCHEXT_DECLARE_DISPATCH_FLOATING(torchext::cpu::MaxPool2dDoubleBackwardKernel);
 TORCHEXT_DECLARE_DISPATCH_FLOATING(torchext::cpu::AvgPool2dKernel);
 TORCHEXT_DECLARE_DISPATCH_FLOATING(torchext::cpu::AvgPool2dBackwardKernel);
 TORCHEXT_DECLARE_DISPATCH_FLOATING(torchext::cpu::AdaptiveAvgPool2dKernel);

@@ -51,6 +51,17 @@ __global__ void max_pool2d_backward_kernel(const T* __restrict__ grad_out,
   }
 }
 
+template <typename T>
+__global__ void max_pool2d_double_backward_kernel(const T* __restrict__ grad_grad_in,
+                                                  const int64_t* __restrict__ indices, int64_t planes,
+                                                  int64_t HW, int64_t OHW, T* __restrict__ out) {
+  const int64_t total = planes * OHW;
+  for (int64_t o = thread_index(); o < total; o += thread_count()) {
+    const int64_t i = indices[o];
+    out[o] = (i >= 0 && i < HW) ? grad_grad_in[(o / OHW) * HW + i] : T(0);
+  }
+}
+
 // The divisor of window (oh, ow), 0 when it holds no input element.
 __device__ __forceinline__ int64_t avg_divisor(const PoolGeometry& g, int64_t oh, int64_t ow,
                                                bool include_pad, int64_t divisor) {
@@ -196,6 +207,16 @@ void max_pool2d_backward_launch(const T* grad_out, const int64_t* indices, int64
 }
 
 template <typename T>
+void max_pool2d_double_backward_launch(const T* grad_grad_in, const int64_t* indices, int64_t planes,
+                                       int64_t HW, int64_t OHW, T* out) {
+  const int64_t total = planes * OHW;
+  if (total == 0) return;
+  max_pool2d_double_backward_kernel<<<grid_for(total), kBlock, 0, current_stream()>>>(
+      grad_grad_in, indices, planes, HW, OHW, out);
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+}
+
+template <typename T>
 void avg_pool2d_launch(const T* in, int64_t planes, const PoolGeometry& g, bool count_include_pad,
                        int64_t divisor, T* out) {
   const int64_t total = planes * g.OH * g.OW;
@@ -239,6 +260,8 @@ void adaptive_avg_pool2d_backward_launch(const T* grad_out, int64_t planes, int6
   template void max_pool2d_launch<T>(const T*, int64_t, const PoolGeometry&, T*, int64_t*);      \
   template void max_pool2d_backward_launch<T, acc_t<T>>(const T*, const int64_t*, int64_t,       \
                                                         int64_t, int64_t, acc_t<T>*);            \
+  template void max_pool2d_double_backward_launch<T>(const T*, const int64_t*, int64_t, int64_t,  \
+                                                     int64_t, T*);                               \
   template void avg_pool2d_launch<T>(const T*, int64_t, const PoolGeometry&, bool, int64_t, T*);   \
   template void avg_pool2d_backward_launch<T>(const T*, int64_t, const PoolGeometry&, bool, int64_t, \
                                               T*);                                               \

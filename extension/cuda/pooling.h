@@ -25,6 +25,12 @@ template <typename T, typename A>
 void max_pool2d_backward_launch(const T* grad_out, const int64_t* indices, int64_t planes,
                                 int64_t HW, int64_t OHW, A* grad_in);
 
+// out[o] = grad_grad_in[plane][indices[o]] (0 for an index outside [0, HW), as the backward adds
+// nothing there): one thread per output, no atomics, deterministic.
+template <typename T>
+void max_pool2d_double_backward_launch(const T* grad_grad_in, const int64_t* indices, int64_t planes,
+                                       int64_t HW, int64_t OHW, T* out);
+
 // out = the sum of each window over the input divided by divisor (when not 0), else by the
 // window's area clamped to the padded input (count_include_pad) or to the input; 0 for a window
 // with no input element.

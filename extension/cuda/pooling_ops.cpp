@@ -53,6 +53,23 @@ at::Tensor max_pool2d_backward_cuda(const at::Tensor& grad_output, const at::Ten
   return grad_input;
 }
 
+at::Tensor max_pool2d_double_backward_cuda(const at::Tensor& grad_grad_input, const at::Tensor& indices) {
+  const char* op = "torchext.max_pool2d_double_backward";
+  check_max_pool2d_double_backward_args(op, grad_grad_input, indices);
+  c10::cuda::CUDAGuard guard(grad_grad_input.device());
+  const auto gg = grad_grad_input.contiguous();
+  const auto ix = indices.contiguous();
+  auto out = at::empty(indices.sizes(), gg.options());
+  const int64_t OHW = ix.size(-2) * ix.size(-1);
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, gg.scalar_type(),
+                                  "torchext_max_pool2d_double_backward", [&] {
+    max_pool2d_double_backward_launch(gg.const_data_ptr<scalar_t>(), ix.const_data_ptr<int64_t>(),
+                                      OHW == 0 ? 0 : ix.numel() / OHW, gg.size(-2) * gg.size(-1), OHW,
+                                      out.mutable_data_ptr<scalar_t>());
+  });
+  return out;
+}
+
 at::Tensor avg_pool2d_cuda(const at::Tensor& self, at::IntArrayRef kernel_size, at::IntArrayRef stride,
                            at::IntArrayRef padding, bool ceil_mode, bool count_include_pad,
                            std::optional<int64_t> divisor_override) {
@@ -120,6 +137,7 @@ at::Tensor adaptive_avg_pool2d_backward_cuda(const at::Tensor& grad_output, cons
 TORCH_LIBRARY_IMPL(torchext, CUDA, m) {
   m.impl("max_pool2d", &max_pool2d_cuda);
   m.impl("max_pool2d_backward", &max_pool2d_backward_cuda);
+  m.impl("max_pool2d_double_backward", &max_pool2d_double_backward_cuda);
   m.impl("avg_pool2d", &avg_pool2d_cuda);
   m.impl("avg_pool2d_backward", &avg_pool2d_backward_cuda);
   m.impl("adaptive_avg_pool2d", &adaptive_avg_pool2d_cuda);

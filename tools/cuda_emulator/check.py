@@ -275,6 +275,9 @@ def check_full_precision(E):
             go = torch.randn_like(out)
             (gref,) = torch.autograd.grad(out, [x2], go)
             close(f"maxpool bwd {xs}", E.max_pool2d_backward(go, xx, idx), gref, **T)
+            gg = torch.randn_like(xx)
+            close(f"maxpool double bwd {xs}", E.max_pool2d_double_backward(gg, idx),
+                  torch.func.jvp(lambda t: NF.max_pool2d(t, k, s, p, d, ceil), (xx,), (gg,))[1], exact=True)
         for xs, o in [((2, 3, 9, 9), (1, 1)), ((2, 3, 10, 7), (3, 4)), ((3, 5, 5), (7, 2)), ((1, 2, 6, 6), (0, 3))]:
             xx = torch.randn(xs, dtype=dt)
             close(f"adaptive {xs} {o}", E.adaptive_avg_pool2d(xx, o), NF.adaptive_avg_pool2d(xx, o), **T)
@@ -405,6 +408,9 @@ def check_half_precision(E):
         go = torch.randn_like(ry)
         x2 = f(xp).requires_grad_(); (g,) = torch.autograd.grad(NF.max_pool2d(x2, 3, 2, 1), [x2], go)
         close_half("maxpool bwd", E.max_pool2d_backward(go.to(dt), xp, idx), g, dt)
+        gg = torch.randn(xp.shape, dtype=dt)
+        close("maxpool double bwd half", E.max_pool2d_double_backward(gg, idx),
+              f(gg).flatten(2).gather(2, ridx.flatten(2)).view_as(ridx).to(dt), exact=True)
         close_half("adaptive", E.adaptive_avg_pool2d(xp, [2, 3]), NF.adaptive_avg_pool2d(f(xp), (2, 3)), dt)
         xs = [torch.randn(2, c, 5, 6, dtype=dt) for c in (3, 1)]
         close("cat half", E.cat(xs, 1), torch.cat(xs, 1), exact=True)

@@ -101,6 +101,7 @@ def tour(E, device):
         xp = torch.randn(2, 3, 9, 9, dtype=dt, **kw)
         y, idx = E.max_pool2d(xp, [3, 3], [2, 2], [1, 1], [1, 1], False)
         E.max_pool2d_backward(torch.randn_like(y), xp, idx)
+        E.max_pool2d_double_backward(torch.randn_like(xp), idx)
         y = E.adaptive_avg_pool2d(xp, [2, 3])
         E.adaptive_avg_pool2d_backward(torch.randn_like(y), xp)
         # structural ops (issue 14)

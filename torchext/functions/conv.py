@@ -4,7 +4,7 @@ import torch
 
 from .._library import ops
 from .backward_call import backward_call
-from .backward_only import not_differentiable_again
+from .bilinear_backward import double_backward
 from . import arguments
 from .function import Function
 
@@ -35,7 +35,29 @@ def _conv2d_backward_fake(grad_output, input, weight, stride, padding, dilation,
     return grad_input, grad_weight, grad_bias
 
 
-Conv2dBackward = not_differentiable_again("conv2d", ops.conv2d_backward.default)
+class Conv2dBackward(Function):
+    """conv2d's backward op as a graph node (under create_graph); its own backward is conv2d and
+    conv2d_backward again (bilinear_backward)."""
+
+    @staticmethod
+    def forward(grad, input, weight, stride, padding, dilation, groups, mask):
+        return ops.conv2d_backward.default(grad, input, weight, stride, padding, dilation, groups, mask)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        grad, input, weight, *conv_args, _mask = inputs
+        ctx.conv_args = conv_args
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(grad, input, weight)
+
+    @staticmethod
+    def backward(ctx, gg_input, gg_weight, gg_bias):
+        args = ctx.conv_args
+        d_grad, d_input, d_weight = double_backward(
+            lambda x, w, b: Conv2d.apply(x, w, b, *args),
+            lambda g, x, w, mask: backward_call(Conv2dBackward, ops.conv2d_backward.default)(g, x, w, *args, mask),
+            ctx.saved_tensors, (gg_input, gg_weight, gg_bias), ctx.needs_input_grad, (-1, 1, 1))
+        return d_grad, d_input, d_weight, None, None, None, None, None
 
 
 class Conv2d(Function):

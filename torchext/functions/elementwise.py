@@ -1,7 +1,7 @@
 """add, sub, mul, div (tensor-tensor with broadcasting; tensor-scalar) and pow (by a scalar or a
-tensor exponent). Every backward but pow's by a tensor exponent is built from these Functions and
-sum_to_size, so those are differentiable to any order; pow_backward (both gradients of a ** b, with
-native's rules at a == 0 and negative a) is not differentiable again."""
+tensor exponent). Every backward is built from these Functions and sum_to_size, and pow_backward
+(both gradients of a ** b, with native's rules at a == 0 and negative a) has a backward made of
+pow_backward, pow and mul, so all are differentiable to any order."""
 import numbers
 
 import torch
@@ -9,7 +9,6 @@ import torch
 from .._library import ops
 from .arguments import same_device
 from .backward_call import backward_call
-from .backward_only import not_differentiable_again
 from .function import Function
 from .reduction import sum_to_size
 
@@ -275,9 +274,67 @@ class RDivScalar(Function):
         return Mul.apply(grad, MulScalar.apply(Div.apply(out, x), -1)), None
 
 
-# Both gradients of a ** b in one pass; the derivative of log and of the masks at a == 0 are not
-# ours, so it is not differentiable again.
-PowBackward = not_differentiable_again("pow", ops.pow_backward.default)
+def _pow_backward(grad, a, b, result, k):
+    """pow_backward's k-th gradient alone: grad * b * a**(b - 1) (k = 0) or grad * result * log(a)
+    (k = 1), result being a ** b."""
+    mask = [k == 0, k == 1]
+    return backward_call(PowBackward, ops.pow_backward.default)(grad, a, b, result, mask)[k]
+
+
+class PowBackward(Function):
+    """Both gradients of a ** b over the broadcast shape: ga = grad * b * a**(b-1) and
+    gb = grad * r * log(a), r = a ** b (the result, whose own dependence on a and b is counted
+    here: it gets no gradient). With gg_a, gg_b their gradients and t_a = grad * gg_a,
+    t_b = grad * gg_b:
+      d grad = pow_backward(gg_a)'s ga + pow_backward(gg_b)'s gb
+      d a    = t_a * b * (b-1) * a**(b-2) + m(t_b)     (pow_backward at exponent b - 1)
+      d b    = m(t_a) + t_b * r * log(a)**2             (gb, then gb at exponent 0: times log a)
+    with m(t) = t * p + b * (t * p * log a), p = a ** (b-1), the mixed derivative. At a == 0 the
+    log factors are pow_backward's (0 where the exponent is >= 0)."""
+
+    @staticmethod
+    def forward(grad, a, b, result, mask):
+        return ops.pow_backward.default(grad, a, b, result, mask)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(*inputs[:4])
+
+    @staticmethod
+    def backward(ctx, gg_a, gg_b):
+        grad, a, b, r = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        d_grad = d_a = d_b = None
+        if needs[0]:
+            d_grad = _sum([_pow_backward(gg, a, b, r, k) for k, gg in enumerate((gg_a, gg_b)) if gg is not None],
+                          grad.shape)
+        if needs[1] or needs[2]:
+            t_a = None if gg_a is None else Mul.apply(grad, gg_a)
+            t_b = None if gg_b is None else Mul.apply(grad, gg_b)
+            b1 = AddScalar.apply(b, -1, 1)
+            p = Pow.apply(a, b1)
+
+            def mixed(t):
+                return Add.apply(Mul.apply(t, p), Mul.apply(b, _pow_backward(t, a, b1, p, 1)), 1)
+            if needs[1]:
+                terms = [] if t_a is None else [_pow_backward(Mul.apply(t_a, b), a, b1, p, 0)]
+                terms += [] if t_b is None else [mixed(t_b)]
+                d_a = _sum(terms, a.shape)
+            if needs[2]:
+                terms = [] if t_a is None else [mixed(t_a)]
+                if t_b is not None:
+                    zero = torch.zeros_like(b)
+                    terms.append(_pow_backward(_pow_backward(t_b, a, b, r, 1), a, zero, Pow.apply(a, zero), 1))
+                d_b = _sum(terms, b.shape)
+        return d_grad, d_a, d_b, None, None
+
+
+def _sum(terms, shape):
+    """The terms' sum (over the broadcast shape) reduced to an operand's shape."""
+    if not terms:
+        return None
+    return sum_to_size(terms[0] if len(terms) == 1 else Add.apply(terms[0], terms[1], 1), shape)
 
 
 class Pow(Function):

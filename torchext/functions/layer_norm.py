@@ -4,7 +4,7 @@ import torch
 
 from .._library import ops
 from .backward_call import backward_call
-from .backward_only import not_differentiable_again
+from .norm_double_backward import Statistics, double_backward
 from . import arguments
 from .function import Function
 
@@ -48,7 +48,32 @@ def _layer_norm_backward_fake(grad_output, input, normalized_shape, mean, rstd, 
             input.new_empty(tuple(normalized_shape)) if output_mask[2] else None)
 
 
-LayerNormBackward = not_differentiable_again("layer_norm", ops.layer_norm_backward.default)
+class LayerNormBackward(Function):
+    """layer_norm's backward op as a graph node (under create_graph); its backward is native's
+    layer_norm_double_backward on our ops (norm_double_backward), statistics over the rows."""
+
+    @staticmethod
+    def forward(grad, input, normalized_shape, mean, rstd, weight, mask):
+        return ops.layer_norm_backward.default(grad, input, normalized_shape, mean, rstd, weight, mask)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        grad, input, normalized_shape, mean, rstd, weight, _ = inputs
+        ctx.normalized_shape = normalized_shape
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(grad, input, mean, rstd, weight)
+
+    @staticmethod
+    def backward(ctx, gg_input, gg_weight, gg_bias):
+        grad, input, mean, rstd, weight = ctx.saved_tensors
+        lead = input.dim() - len(ctx.normalized_shape)
+        stats = Statistics(input, mean, rstd, list(range(lead, input.dim())),
+                           differentiable=torch.is_grad_enabled())
+        needs = ctx.needs_input_grad
+        d_grad, d_input, d_weight = double_backward(
+            stats, grad, weight, (gg_input, gg_weight, gg_bias), tuple(ctx.normalized_shape), list(range(lead)),
+            (needs[0], needs[1], needs[5]))
+        return d_grad, d_input, None, None, None, d_weight, None
 
 
 class LayerNorm(Function):

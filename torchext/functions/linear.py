@@ -3,7 +3,7 @@ import torch
 
 from .._library import ops
 from .backward_call import backward_call
-from .backward_only import not_differentiable_again
+from .bilinear_backward import double_backward
 from . import arguments
 from .function import Function
 from .elementwise import add
@@ -27,7 +27,26 @@ def _linear_backward_fake(grad_output, input, weight, output_mask):
     return grad_input, grad_weight, grad_bias
 
 
-LinearBackward = not_differentiable_again("linear", ops.linear_backward.default)
+class LinearBackward(Function):
+    """linear's backward op as a graph node (under create_graph); its own backward is linear and
+    linear_backward again (bilinear_backward)."""
+
+    @staticmethod
+    def forward(grad, input, weight, mask):
+        return ops.linear_backward.default(grad, input, weight, mask)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        grad, input, weight, _mask = inputs
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(grad, input, weight)
+
+    @staticmethod
+    def backward(ctx, gg_input, gg_weight, gg_bias):
+        d_grad, d_input, d_weight = double_backward(
+            Linear.apply, backward_call(LinearBackward, ops.linear_backward.default),
+            ctx.saved_tensors, (gg_input, gg_weight, gg_bias), ctx.needs_input_grad, (-1,))
+        return d_grad, d_input, d_weight, None
 
 
 class Linear(Function):

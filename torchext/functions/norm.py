@@ -9,7 +9,9 @@ import torch
 
 from .._library import ops
 from .backward_call import backward_call
-from .backward_only import not_differentiable_again
+from .activation import relu_backward
+from .elementwise import add, pow
+from .norm_double_backward import Statistics, double_backward
 from . import arguments
 from .function import Function
 
@@ -63,7 +65,44 @@ def _batch_norm_backward_fake(grad_output, input, weight, running_mean, running_
     return grad_input, grad_weight, grad_bias
 
 
-BatchNormBackward = not_differentiable_again("batch_norm", ops.batch_norm_backward.default)
+def _statistics(input, running_mean, running_var, save_mean, save_invstd, training, eps):
+    """The double backward's view of the statistics: per channel (dim 1), the batch's in
+    training, the running ones (constants) in eval."""
+    shape = [1] * input.dim()
+    shape[1] = -1
+    reduced = [d for d in range(input.dim()) if d != 1]
+    if training:
+        return Statistics(input, save_mean.reshape(shape), save_invstd.reshape(shape), reduced,
+                          differentiable=torch.is_grad_enabled()), shape, reduced
+    invstd = pow(add(running_var, eps), -0.5).reshape(shape)
+    return Statistics(input, running_mean.reshape(shape), invstd, reduced, differentiable=False,
+                      constant=True), shape, reduced
+
+
+class BatchNormBackward(Function):
+    """batch_norm's backward op as a graph node (under create_graph); its backward is native's
+    batchnorm_double_backward on our ops (norm_double_backward)."""
+
+    @staticmethod
+    def forward(grad, input, weight, running_mean, running_var, save_mean, save_invstd, training, eps, mask):
+        return ops.batch_norm_backward.default(grad, input, weight, running_mean, running_var, save_mean,
+                                               save_invstd, training, eps, mask)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        grad, input, weight, running_mean, running_var, save_mean, save_invstd, training, eps, _ = inputs
+        ctx.training, ctx.eps = training, eps
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(grad, input, weight, running_mean, running_var, save_mean, save_invstd)
+
+    @staticmethod
+    def backward(ctx, gg_input, gg_weight, gg_bias):
+        grad, input, weight, running_mean, running_var, save_mean, save_invstd = ctx.saved_tensors
+        stats, shape, reduced = _statistics(input, running_mean, running_var, save_mean, save_invstd,
+                                            ctx.training, ctx.eps)
+        grads = double_backward(stats, grad, weight, (gg_input, gg_weight, gg_bias), shape, reduced,
+                                ctx.needs_input_grad[:3])
+        return (*grads, *(None,) * 7)
 
 
 def _backward_statistics(ctx, input, a, b):
@@ -151,7 +190,38 @@ def _batch_norm_relu_backward_fake(grad_output, output, input, weight, running_m
     return grad_input, grad_residual, grad_weight, grad_bias
 
 
-BatchNormReluBackward = not_differentiable_again("batch_norm_relu", ops.batch_norm_relu_backward.default)
+class BatchNormReluBackward(Function):
+    """batch_norm_relu's backward op as a graph node (under create_graph): batch_norm's backward
+    of g = relu_backward(grad, output), and g itself for the residual; so its backward is batch
+    norm's double backward at g, taken back through relu_backward (the output's own derivative
+    is zero almost everywhere)."""
+
+    @staticmethod
+    def forward(grad, output, input, weight, running_mean, running_var, save_mean, save_invstd, training, eps,
+                mask):
+        return ops.batch_norm_relu_backward.default(grad, output, input, weight, running_mean, running_var,
+                                                    save_mean, save_invstd, training, eps, mask)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        grad, out, input, weight, running_mean, running_var, save_mean, save_invstd, training, eps, _ = inputs
+        ctx.training, ctx.eps = training, eps
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(grad, out, input, weight, running_mean, running_var, save_mean, save_invstd)
+
+    @staticmethod
+    def backward(ctx, gg_input, gg_residual, gg_weight, gg_bias):
+        grad, out, input, weight, running_mean, running_var, save_mean, save_invstd = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        stats, shape, reduced = _statistics(input, running_mean, running_var, save_mean, save_invstd,
+                                            ctx.training, ctx.eps)
+        d_g, d_input, d_weight = double_backward(
+            stats, relu_backward(grad, out), weight, (gg_input, gg_weight, gg_bias), shape, reduced,
+            (needs[0], needs[2], needs[3]))
+        if needs[0] and gg_residual is not None:
+            d_g = gg_residual if d_g is None else add(d_g, gg_residual)
+        d_grad = relu_backward(d_g, out) if d_g is not None else None
+        return (d_grad, None, d_input, d_weight, *(None,) * 7)
 
 
 class BatchNormRelu(Function):

@@ -9,7 +9,6 @@ from torch._prims_common import is_non_overlapping_and_dense_or_false as is_non_
 
 from .._library import ops
 from .arguments import same_device
-from .backward_call import backward_call
 from .backward_only import not_differentiable_again
 from .function import Function, InplaceFunction
 
@@ -63,9 +62,8 @@ _register_fakes("gelu", "self", inplace=False, keep=False, second_order=True)
 class Spec:
     """One activation's ops. saves_output: its backward reads the output (else the input). keeps:
     its in-place op returns the input it overwrote (for a backward that needs it).
-    double_backward: the op for the second derivative, None where it is zero; gradgrad False
-    where native's backward is not differentiable (the backward then raises on a second
-    derivative)."""
+    double_backward: the op for the second derivative, None where it is zero (hardtanh,
+    hardsigmoid: piecewise linear)."""
     name: str
     forward: Callable
     backward: Callable
@@ -73,13 +71,10 @@ class Spec:
     double_backward: Optional[Callable] = None
     saves_output: bool = False
     keeps: bool = False
-    gradgrad: bool = True
 
 
 def _gradient(spec, grad, saved, args):
     """spec's backward op, as a graph node under create_graph."""
-    if not spec.gradgrad:
-        return backward_call(_NO_GRADGRAD[spec.name], spec.backward)(grad, saved, *args)
     if torch.is_grad_enabled():
         return Backward.apply(spec, args, grad, saved)
     return spec.backward(grad, saved, *args)
@@ -216,11 +211,10 @@ HARDTANH = Spec("hardtanh", ops.hardtanh.default, ops.hardtanh_backward.default,
 HARDSWISH = Spec("hardswish", ops.hardswish.default, ops.hardswish_backward.default,
                  ops.hardswish_.default, ops.hardswish_double_backward.default, keeps=True)
 HARDSIGMOID = Spec("hardsigmoid", ops.hardsigmoid.default, ops.hardsigmoid_backward.default,
-                   ops.hardsigmoid_.default, keeps=True, gradgrad=False)
+                   ops.hardsigmoid_.default, keeps=True)
 GELU = Spec("gelu", ops.gelu.default, ops.gelu_backward.default,
             double_backward=ops.gelu_double_backward.default)
 
-_NO_GRADGRAD = {"hardsigmoid": not_differentiable_again("hardsigmoid", ops.hardsigmoid_backward.default)}
 _DOUBLE_BACKWARD = {
     spec.name: not_differentiable_again(f"{spec.name}_double_backward", spec.double_backward).apply
     for spec in (SIGMOID, SILU, HARDSWISH, GELU)

@@ -4,7 +4,6 @@ import torch
 
 from .._library import ops
 from .backward_call import backward_call
-from .backward_only import not_differentiable_again
 from . import arguments
 from .function import Function
 
@@ -37,6 +36,14 @@ def _max_pool2d_backward_fake(grad_output, self, indices):
     return self.new_empty(self.shape)
 
 
+@torch.library.register_fake("torchext::max_pool2d_double_backward")
+def _max_pool2d_double_backward_fake(grad_grad_input, indices):
+    arguments.same_device("max_pool2d_double_backward", [("grad_grad_input", grad_grad_input), ("indices", indices)])
+    torch._check(grad_grad_input.shape[:-2] == indices.shape[:-2],
+                 lambda: "torchext.max_pool2d_double_backward: grad_grad_input and indices leading sizes differ")
+    return grad_grad_input.new_empty(indices.shape)
+
+
 @torch.library.register_fake("torchext::avg_pool2d")
 def _avg_pool2d_fake(self, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
     torch._check(self.dim() in (3, 4), lambda: "torchext.avg_pool2d: expected self to be 3-D or 4-D")
@@ -67,9 +74,46 @@ def _adaptive_avg_pool2d_backward_fake(grad_output, self):
     return self.new_empty(self.shape)
 
 
-# Scatters grad into the argmax positions. Its derivative would gather at the indices, for which
-# torchext has no op, so it is not differentiable again.
-MaxPool2dBackward = not_differentiable_again("max_pool2d", ops.max_pool2d_backward.default)
+class MaxPool2dBackward(Function):
+    """Scatters grad into the argmax positions: linear in grad, and piecewise constant in the
+    input (its derivative there is zero), so its backward is the gather at the indices."""
+
+    @staticmethod
+    def forward(grad, input, indices):
+        return ops.max_pool2d_backward.default(grad, input, indices)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[2])
+
+    @staticmethod
+    def backward(ctx, grad_grad):
+        if not ctx.needs_input_grad[0]:
+            return None, None, None
+        (indices,) = ctx.saved_tensors
+        gather = backward_call(MaxPool2dDoubleBackward, ops.max_pool2d_double_backward.default)
+        return gather(grad_grad, indices), None, None
+
+
+class MaxPool2dDoubleBackward(Function):
+    """grad_grad_input gathered at the indices; its backward is the scatter, max_pool2d_backward
+    (grad_grad_input has the input's shape, all that op reads of its `self`)."""
+
+    @staticmethod
+    def forward(grad_grad_input, indices):
+        return ops.max_pool2d_double_backward.default(grad_grad_input, indices)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(*inputs)
+
+    @staticmethod
+    def backward(ctx, grad):
+        if not ctx.needs_input_grad[0]:
+            return None, None
+        grad_grad_input, indices = ctx.saved_tensors
+        scatter = backward_call(MaxPool2dBackward, ops.max_pool2d_backward.default)
+        return scatter(grad, grad_grad_input, indices), None
 
 
 class MaxPool2d(Function):

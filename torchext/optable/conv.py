@@ -35,7 +35,7 @@ def _samples(make):
 
 ENTRIES = [
     OpInfo("conv2d", F.conv2d, NF.conv2d, _samples, torch_ops=("conv2d", "conv2d_backward"),
-           routes=(Route(F.conv2d, (torch.conv2d, NF.conv2d)),), modules=(tnn.Conv2d,), gradgrad=False,
+           routes=(Route(F.conv2d, (torch.conv2d, NF.conv2d)),), modules=(tnn.Conv2d,),
            determinism=lambda make: [
                Sample((make(4, 16, 24, 24), make(32, 16, 3, 3), make(32)), {"padding": 1}, "padding",
                       split_sum=4 * 24 * 24),

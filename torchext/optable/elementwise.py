@@ -28,8 +28,8 @@ def _binary(make, number_first=True, **kwargs):
 
 
 def _pow_samples(make):
-    """The first takes a tensor exponent, whose backward is not differentiable again (the double
-    backward test runs it; test_elementwise gradgradchecks the number exponents)."""
+    """Tensor exponents with positive bases (log(a) in the exponent's gradient), number exponents
+    of every sign."""
     return [
         Sample((make(3, 1, 4, low=0.5, high=2.0), make(2, 4)), name="tensor exponent, broadcast", grad_terms=3),
         Sample((make(3, 4), 3), name="cube"),
@@ -85,12 +85,10 @@ ENTRIES = [
            routes=(Route(F.mul, (torch.mul, torch.multiply, T.mul, T.__mul__, T.__rmul__)),
                    Route(in_place(F.mul), (T.mul_, T.__imul__))),
            determinism=lambda make: [Sample((make(300, 257), make(300, 257)))]),
-    # gradgrad: only pow by a number is differentiable again (pow_backward, for a tensor exponent,
-    # is not), so the entry's double backward is checked to raise.
     OpInfo("pow", F.pow, torch.pow, _pow_samples,
            torch_ops=("pow_scalar", "mul_scalar", "mul", "pow", "pow_backward", "sum"),
            routes=(Route(tensor_base(F.pow), (torch.pow, T.pow, T.__pow__)),
-                   Route(tensor_base(in_place(F.pow)), (T.pow_, T.__ipow__))), gradgrad=False,
+                   Route(tensor_base(in_place(F.pow)), (T.pow_, T.__ipow__))),
            determinism=lambda make: [Sample((make(300, 257), 3)),
                                      # base >= 1 and exponent > 0: the gradients' terms keep one sign
                                      Sample((make(300, 257, low=1.0, high=2.0), make(257, low=0.5, high=1.5)),

@@ -41,6 +41,6 @@ ENTRIES = [
                    Route(reflected(F.matmul), (T.__rmatmul__,))),
            determinism=lambda make: [Sample((make(3, 96, 128), make(128, 80)), split_sum=3 * 96)]),
     OpInfo("linear", F.linear, NF.linear, _linear, torch_ops=("linear", "linear_backward"),
-           routes=(Route(F.linear, (NF.linear,)),), modules=(tnn.Linear,), gradgrad=False,
+           routes=(Route(F.linear, (NF.linear,)),), modules=(tnn.Linear,),
            determinism=lambda make: [Sample((make(64, 256), make(128, 256), make(128)), split_sum=256)]),
 ]

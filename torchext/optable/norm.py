@@ -29,7 +29,7 @@ def _samples(make):
 
 ENTRIES = [
     OpInfo("batch_norm", F.batch_norm, NF.batch_norm, _samples, torch_ops=("batch_norm", "batch_norm_backward"),
-           routes=(Route(F.batch_norm, (NF.batch_norm,)),), modules=(tnn.BatchNorm2d, tnn.BatchNorm1d), gradgrad=False,
+           routes=(Route(F.batch_norm, (NF.batch_norm,)),), modules=(tnn.BatchNorm2d, tnn.BatchNorm1d),
            determinism=lambda make: [
                Sample((make(4, 32, 24, 24), make(32, low=0.0, high=0.0, grad=False),
                        make(32, low=1.0, high=1.0, grad=False), make(32), make(32)), {"training": True}, "training"),
@@ -68,7 +68,7 @@ def _bn_relu_samples(make):
 
 ENTRIES.append(
     OpInfo("batch_norm_relu", F.batch_norm_relu, _bn_relu_ref, _bn_relu_samples,
-           torch_ops=("batch_norm_relu", "batch_norm_relu_backward"), gradgrad=False,
+           torch_ops=("batch_norm_relu", "batch_norm_relu_backward"),
            determinism=lambda make: [
                Sample((make(4, 32, 24, 24), make(32, low=0.0, high=0.0, grad=False),
                        make(32, low=1.0, high=1.0, grad=False), make(32), make(32)),
@@ -94,5 +94,5 @@ def _layer_norm_samples(make):
 ENTRIES.append(
     OpInfo("layer_norm", F.layer_norm, NF.layer_norm, _layer_norm_samples,
            torch_ops=("layer_norm", "layer_norm_backward"), routes=(Route(F.layer_norm, (NF.layer_norm,)),),
-           modules=(tnn.LayerNorm,), gradgrad=False,
+           modules=(tnn.LayerNorm,),
            determinism=lambda make: [Sample((make(64, 33, 96), [96], make(96), make(96)), name="ConvNeXt-like rows")]))

@@ -74,7 +74,7 @@ ENTRIES = [
     OpInfo("hardsigmoid", F.hardsigmoid, NF.hardsigmoid, _unary(-5, 5),
            torch_ops=("hardsigmoid", "hardsigmoid_backward"),
            routes=(Route(F.hardsigmoid, (NF.hardsigmoid,)),), modules=(tnn.Hardsigmoid,),
-           gradgrad=False, determinism=_determinism),
+           determinism=_determinism),
     OpInfo("gelu", F.gelu, _native_gelu, _gelu_samples, torch_ops=("gelu", "gelu_backward"),
            routes=(Route(F.gelu, (NF.gelu,)),), modules=(tnn.GELU,), determinism=_determinism),
 ]

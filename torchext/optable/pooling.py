@@ -50,7 +50,7 @@ ENTRIES = [
            # F.max_pool2d reaches the mode as itself (torch's boolean dispatch on return_indices).
            routes=(Route(F.max_pool2d, (NF.max_pool2d,)), Route(adapters.max_pool2d, (NF._max_pool2d,)),
                    Route(adapters.max_pool2d_with_indices, (NF.max_pool2d_with_indices,))),
-           modules=(tnn.MaxPool2d,), gradgrad=False,
+           modules=(tnn.MaxPool2d,),
            determinism=lambda make: [Sample((make(4, 32, 24, 24), 3, 2, 1))]),
     OpInfo("avg_pool2d", F.avg_pool2d, NF.avg_pool2d, _avg_pool, torch_ops=("avg_pool2d", "avg_pool2d_backward"),
            routes=(Route(F.avg_pool2d, (NF.avg_pool2d,)),), modules=(tnn.AvgPool2d,),

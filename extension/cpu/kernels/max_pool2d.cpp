@@ -167,8 +167,31 @@ bool max_pool2d_backward(int64_t planes, int64_t HW, int64_t OHW, const T* g, co
   return !bad_index;
 }
 
+// out[j] = gg[idx[j]] per plane: each output reads one element, so any split is bitwise the same.
+template <typename T>
+bool max_pool2d_double_backward(int64_t planes, int64_t HW, int64_t OHW, const T* gg, const int64_t* idx,
+                                T* out) {
+  std::atomic<bool> bad_index{false};
+  at::parallel_for(0, planes, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(OHW, 1)),
+                   [&](int64_t b, int64_t e) {
+    for (int64_t p = b; p < e; ++p) {
+      const T* pgg = gg + p * HW;
+      const int64_t* pidx = idx + p * OHW;
+      T* pout = out + p * OHW;
+      for (int64_t j = 0; j < OHW; ++j) {
+        const int64_t i = pidx[j];
+        if (i >= 0 && i < HW) pout[j] = pgg[i];
+        else if (i == -1) pout[j] = T(0);
+        else bad_index = true;
+      }
+    }
+  });
+  return !bad_index;
+}
+
 }  // namespace
 }  // namespace torchext::cpu::TORCHEXT_CPU_CAPABILITY
 
 TORCHEXT_REGISTER_DISPATCH_FLOATING(torchext::cpu::MaxPool2dKernel, max_pool2d);
 TORCHEXT_REGISTER_DISPATCH_FLOATING(torchext::cpu::MaxPool2dBackwardKernel, max_pool2d_backward);
+TORCHEXT_REGISTER_DISPATCH_FLOATING(torchext::cpu::MaxPool2dDoubleBackwardKernel, max_pool2d_double_backward);
