@@ -453,6 +453,8 @@ for name, arg, build, unsupported, expect_type in [
      lambda: ([r(1, 2, 3, 4), r(1, 2, 5, 4), r(1, 2, 5, 6)], {"attn_mask": r(3, 5, dtype=torch.float64)}), True, None),
     ("attn_mask does not broadcast", "attn_mask",
      lambda: ([r(1, 2, 3, 4), r(1, 2, 5, 4), r(1, 2, 5, 6)], {"attn_mask": r(4, 5)}), False, None),
+    ("attn_mask 1-D", "attn_mask",
+     lambda: ([r(1, 2, 3, 4), r(1, 2, 5, 4), r(1, 2, 5, 6)], {"attn_mask": r(5)}), False, None),
     ("attn_mask with is_causal", ("attn_mask", "is_causal"),
      lambda: ([r(1, 2, 3, 4), r(1, 2, 5, 4), r(1, 2, 5, 6)], {"attn_mask": r(3, 5), "is_causal": True}), False, None),
     ("dropout_p positive", "dropout_p",

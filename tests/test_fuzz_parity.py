@@ -554,6 +554,7 @@ def test_scaled_dot_product_attention(examples, data, dtype, batch, sizes, kind,
     k = data.draw(tensors(kv_batch + (S, E), dtype, specials=False))
     v = data.draw(tensors(kv_batch + (S, Ev), dtype, specials=False))
     mask_shape = data.draw(broadcastable_to(batch + (L, S)))
+    mask_shape = (1,) * (2 - len(mask_shape)) + mask_shape  # native wants (L, S) at least
     options = {"is_causal": kind == "causal", "scale": scale}
     if kind == "bool":
         g = torch.Generator().manual_seed(data.draw(seeds()))

@@ -74,7 +74,9 @@ ENTRIES = [
                    Route(softmax_method(F.log_softmax), (torch.log_softmax, torch.Tensor.log_softmax))),
            modules=(tnn.LogSoftmax,), gradgrad=False, determinism=_softmax_determinism),
     OpInfo("scaled_dot_product_attention", F.scaled_dot_product_attention, NF.scaled_dot_product_attention,
-           _attention_samples, torch_ops=("scaled_dot_product_attention", "scaled_dot_product_attention_backward"),
+           _attention_samples,
+           # sum: a broadcast additive mask's gradient, summed to the mask's shape
+           torch_ops=("scaled_dot_product_attention", "scaled_dot_product_attention_backward", "sum"),
            routes=(Route(attention_without_dropout, (NF.scaled_dot_product_attention,), bool_tensors=True),),
            gradgrad=False, determinism=_attention_determinism),
 ]
