@@ -75,9 +75,11 @@ inline AttentionGeometry check_attention_args(const char* op, const at::Tensor& 
     TORCH_CHECK(m->scalar_type() == at::kBool || m->scalar_type() == query.scalar_type(), op,
                 ": expected attn_mask to be bool or query's dtype ", query.scalar_type(), " but got ",
                 m->scalar_type());
-    TORCH_CHECK(m->dim() >= 2 && m->dim() <= query.dim(), op, ": expected attn_mask with at least 2 ",
-                "dimensions, broadcastable to (batch..., L, S), but got shape ", m->sizes(), " for query ",
-                query.sizes());
+    // IndexError below 2 dims, as native's.
+    TORCH_CHECK_INDEX(m->dim() >= 2, op, ": expected attn_mask with at least 2 dimensions (L, S) but got shape ",
+                      m->sizes());
+    TORCH_CHECK(m->dim() <= query.dim(), op, ": expected attn_mask broadcastable to (batch..., L, S) but got ",
+                "shape ", m->sizes(), " for query ", query.sizes());
     std::vector<int64_t> full(query.sizes().begin(), query.sizes().end() - 2);
     full.push_back(g.L);
     full.push_back(g.S);

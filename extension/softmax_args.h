@@ -15,7 +15,7 @@ struct SoftmaxSplit {
 
 inline SoftmaxSplit softmax_split(const char* op, const at::Tensor& t, int64_t dim) {
   const int64_t rank = std::max<int64_t>(t.dim(), 1);
-  TORCH_CHECK(dim >= -rank && dim < rank, op, ": expected dim in [", -rank, ", ", rank - 1,
+  TORCH_CHECK_INDEX(dim >= -rank && dim < rank, op, ": expected dim in [", -rank, ", ", rank - 1,
               "] but got ", dim);
   if (dim < 0) dim += rank;
   SoftmaxSplit s{dim, 1, t.dim() == 0 ? 1 : t.size(dim), 1};

@@ -579,6 +579,7 @@ for op, make, cases in [
     ("dropout", lambda: nn.Dropout(0.3), [("int64 input", "input", lambda: [r(2, 4).to(torch.int64)])]),
     ("softmax", lambda: nn.Softmax(dim=1), [("int64 input", "input", lambda: [r(2, 4).to(torch.int64)]),
                                             ("dim out of range", "dim", lambda: [r(4)])]),
+    ("log_softmax", lambda: nn.LogSoftmax(dim=0), [("int64 input", "input", lambda: [r(2, 4).to(torch.int64)])]),
     ("stochastic_depth", lambda: torchvision.ops.StochasticDepth(0.3, "row"),
      [("int64 input", "input", lambda: [r(2, 4).to(torch.int64)])]),
     ("relu", lambda: nn.ReLU(), [("None input", "input", lambda: [None]),

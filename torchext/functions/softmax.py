@@ -11,7 +11,7 @@ from . import arguments
 
 def _check_dim(op, input, dim):
     rank = max(input.dim(), 1)
-    torch._check(-rank <= dim < rank,
+    torch._check_index(-rank <= dim < rank,
                  lambda: f"torchext.{op}: expected dim in [{-rank}, {rank - 1}] but got {dim}")
 
 
