@@ -113,6 +113,22 @@ TORCH_LIBRARY(torchext, m) {
   m.def("stochastic_depth(Tensor input, float p, bool row, Tensor rng_state) -> (Tensor, Tensor, Tensor)");
   m.def("dropout_backward(Tensor grad_output, Tensor mask, float p) -> Tensor");
 
+  // softmax/log_softmax over dim (dtype: convert the input first, as native); the backward from
+  // the output, the input gradient in input_dtype. scaled_dot_product_attention: the fused
+  // kernel (online softmax over key blocks), returning the output and each query row's logsumexp
+  // (-inf for a fully masked row), from which the backward recomputes the probabilities; it
+  // returns dq, dk, dv and, when mask_grad, the scores' gradient (batch..., L, S) for a floating
+  // attn_mask to be summed to the mask's shape.
+  m.def("softmax(Tensor self, int dim, ScalarType? dtype=None) -> Tensor");
+  m.def("softmax_backward(Tensor grad_output, Tensor output, int dim, ScalarType input_dtype) -> Tensor");
+  m.def("log_softmax(Tensor self, int dim, ScalarType? dtype=None) -> Tensor");
+  m.def("log_softmax_backward(Tensor grad_output, Tensor output, int dim, ScalarType input_dtype) -> Tensor");
+  m.def("scaled_dot_product_attention(Tensor query, Tensor key, Tensor value, Tensor? attn_mask, "
+        "bool is_causal, float? scale, bool enable_gqa) -> (Tensor, Tensor)");
+  m.def("scaled_dot_product_attention_backward(Tensor grad_out, Tensor query, Tensor key, Tensor value, "
+        "Tensor? attn_mask, Tensor out, Tensor lse, bool is_causal, float? scale, bool enable_gqa, "
+        "bool mask_grad) -> (Tensor, Tensor, Tensor, Tensor)");
+
   // Pooling.
   m.def("max_pool2d(Tensor self, int[2] kernel_size, int[2] stride, int[2] padding, "
         "int[2] dilation, bool ceil_mode) -> (Tensor, Tensor)");

@@ -417,6 +417,58 @@ for name, arg, build in [
     simple("stochastic_depth", name, arg, F.stochastic_depth, torchvision.ops.stochastic_depth, build,
            expect_type="RuntimeError" if name.startswith("0-D") else None)
 
+# ----------------------------------------------------------------------------- softmax, attention
+
+for op, ours_fn, native_fn in (("softmax", F.softmax, NF.softmax), ("log_softmax", F.log_softmax, NF.log_softmax)):
+    tensor_arg_cases(op, ours_fn, native_fn, {"input": lambda: r(3, 4)}, {"dim": 1})
+    for name, arg, build, unsupported in [
+        ("dim out of range", "dim", lambda: ([r(3, 4), 2], {}), False),
+        ("dim absurd", "dim", lambda: ([r(3, 4), -2**40], {}), False),
+        ("dim a float", "dim", lambda: ([r(3, 4), 1.0], {}), False),
+        ("dim out of range of a 0-dim", "dim", lambda: ([r(), 1], {}), False),
+        ("dtype int64", "dtype", lambda: ([r(3, 4), 1], {"dtype": torch.int64}), False),
+        ("dtype float16", "dtype", lambda: ([r(3, 4), 1], {"dtype": torch.float16}), True),
+        ("dtype a string", "dtype", lambda: ([r(3, 4), 1], {"dtype": "float64"}), False),
+    ]:
+        simple(op, name, arg, ours_fn, native_fn, build, unsupported=unsupported)
+
+_SDPA = "scaled_dot_product_attention"
+tensor_arg_cases(_SDPA, F.scaled_dot_product_attention, NF.scaled_dot_product_attention,
+                 {"query": lambda: r(1, 2, 3, 4), "key": lambda: r(1, 2, 5, 4), "value": lambda: r(1, 2, 5, 6)})
+for name, arg, build, unsupported, expect_type in [
+    ("key embedding differs", ("key", "query"), lambda: ([r(1, 2, 3, 4), r(1, 2, 5, 3), r(1, 2, 5, 6)], {}), False, None),
+    ("value length differs", ("value", "key"), lambda: ([r(1, 2, 3, 4), r(1, 2, 5, 4), r(1, 2, 6, 6)], {}), False, None),
+    ("1-D query", "query", lambda: ([r(4), r(5, 4), r(5, 6)], {}), False, None),
+    ("ranks differ", ("key", "query"), lambda: ([r(1, 2, 3, 4), r(2, 5, 4), r(2, 5, 6)], {}), True, None),
+    ("heads differ without enable_gqa", ("key", "query"),
+     lambda: ([r(1, 4, 3, 4), r(1, 2, 5, 4), r(1, 2, 5, 6)], {}), False, None),
+    ("heads do not divide", ("key", "query", "gqa"),
+     lambda: ([r(1, 3, 3, 4), r(1, 2, 5, 4), r(1, 2, 5, 4)], {"enable_gqa": True}), False, None),
+    ("query broadcast over a batch dim", "query",
+     lambda: ([r(1, 2, 3, 4), r(2, 2, 5, 4), r(2, 2, 5, 6)], {}), True, None),
+    ("attn_mask int64", "attn_mask",
+     lambda: ([r(1, 2, 3, 4), r(1, 2, 5, 4), r(1, 2, 5, 6)], {"attn_mask": torch.ones(3, 5, dtype=torch.int64)}),
+     False, None),
+    ("attn_mask float64", "attn_mask",
+     lambda: ([r(1, 2, 3, 4), r(1, 2, 5, 4), r(1, 2, 5, 6)], {"attn_mask": r(3, 5, dtype=torch.float64)}), True, None),
+    ("attn_mask does not broadcast", "attn_mask",
+     lambda: ([r(1, 2, 3, 4), r(1, 2, 5, 4), r(1, 2, 5, 6)], {"attn_mask": r(4, 5)}), False, None),
+    ("attn_mask 1-D", "attn_mask",
+     lambda: ([r(1, 2, 3, 4), r(1, 2, 5, 4), r(1, 2, 5, 6)], {"attn_mask": r(5)}), False, None),
+    ("attn_mask with is_causal", ("attn_mask", "is_causal"),
+     lambda: ([r(1, 2, 3, 4), r(1, 2, 5, 4), r(1, 2, 5, 6)], {"attn_mask": r(3, 5), "is_causal": True}), False, None),
+    ("dropout_p positive", "dropout_p",
+     lambda: ([r(1, 2, 3, 4), r(1, 2, 5, 4), r(1, 2, 5, 6)], {"dropout_p": 0.1}), True, "NotImplementedError"),
+    ("dropout_p a string", "dropout_p",
+     lambda: ([r(1, 2, 3, 4), r(1, 2, 5, 4), r(1, 2, 5, 6)], {"dropout_p": "x"}), False, None),
+    ("is_causal a string", "is_causal",
+     lambda: ([r(1, 2, 3, 4), r(1, 2, 5, 4), r(1, 2, 5, 6)], {"is_causal": "yes"}), False, None),
+    ("scale a string", "scale",
+     lambda: ([r(1, 2, 3, 4), r(1, 2, 5, 4), r(1, 2, 5, 6)], {"scale": "x"}), False, None),
+]:
+    simple(_SDPA, name, arg, F.scaled_dot_product_attention, NF.scaled_dot_product_attention, build,
+           unsupported=unsupported, expect_type=expect_type)
+
 # ----------------------------------------------------------------------------- pooling
 
 tensor_arg_cases("max_pool2d", F.max_pool2d, NF.max_pool2d, {"input": lambda: r(2, 3, 6, 6)}, {"kernel_size": 2})
@@ -525,6 +577,9 @@ for op, make, cases in [
     ("layer_norm", lambda: nn.LayerNorm(4), [("trailing dims differ", ("normalized_shape", "input"), lambda: [r(2, 5)]),
                                              ("int64 input", "input", lambda: [r(2, 4).to(torch.int64)])]),
     ("dropout", lambda: nn.Dropout(0.3), [("int64 input", "input", lambda: [r(2, 4).to(torch.int64)])]),
+    ("softmax", lambda: nn.Softmax(dim=1), [("int64 input", "input", lambda: [r(2, 4).to(torch.int64)]),
+                                            ("dim out of range", "dim", lambda: [r(4)])]),
+    ("log_softmax", lambda: nn.LogSoftmax(dim=0), [("int64 input", "input", lambda: [r(2, 4).to(torch.int64)])]),
     ("stochastic_depth", lambda: torchvision.ops.StochasticDepth(0.3, "row"),
      [("int64 input", "input", lambda: [r(2, 4).to(torch.int64)])]),
     ("relu", lambda: nn.ReLU(), [("None input", "input", lambda: [None]),
@@ -679,6 +734,19 @@ for name, op, arg, thunk in [
      lambda: ops.dropout_backward(r(3, 4), torch.ones(3, 5, dtype=torch.uint8), 0.5)),
     ("dropout_backward mask float", "dropout", "mask",
      lambda: ops.dropout_backward(r(3, 4), torch.ones(3, 4), 0.5)),
+    ("softmax_backward grad of the wrong shape", "softmax", "grad_output",
+     lambda: ops.softmax_backward(r(3, 5), r(3, 4), 1, torch.float32)),
+    ("log_softmax_backward input_dtype int64", "log_softmax", "input_dtype",
+     lambda: ops.log_softmax_backward(r(3, 4), r(3, 4), 1, torch.int64)),
+    ("attention_backward lse of the wrong size", _SDPA, "lse",
+     lambda: ops.scaled_dot_product_attention_backward(r(1, 3, 6), r(1, 3, 4), r(1, 5, 4), r(1, 5, 6), None,
+                                                       r(1, 3, 6), r(1, 4), False, None, False, False)),
+    ("attention_backward grad_out of the wrong shape", _SDPA, "grad_out",
+     lambda: ops.scaled_dot_product_attention_backward(r(1, 3, 5), r(1, 3, 4), r(1, 5, 4), r(1, 5, 6), None,
+                                                       r(1, 3, 6), r(1, 3), False, None, False, False)),
+    ("attention_backward mask_grad without a mask", _SDPA, "mask_grad",
+     lambda: ops.scaled_dot_product_attention_backward(r(1, 3, 6), r(1, 3, 4), r(1, 5, 4), r(1, 5, 6), None,
+                                                       r(1, 3, 6), r(1, 3), False, None, False, True)),
     ("sgd_step_ fewer grads than params", "sgd_step_", "grads",
      lambda: ops.sgd_step_([r(3), r(2)], [r(3)], [], 0.1, 0.0, 0.0, 0.0, False, False, False)),
     ("sgd_step_ grad of the wrong shape", "sgd_step_", "grads",

@@ -520,6 +520,54 @@ def test_layer_norm(examples, data, dtype, shape, affine, eps):
                  terms=row, grad_terms=max(row, rows) * max(1.0, scale))
 
 
+# ---------------------------------------------------------------- softmax, log_softmax, attention
+
+@fuzzes("softmax", "log_softmax")
+@fuzzed
+@fuzz()
+@given(data=st.data(), dtype=dtypes, shape=shapes(0, 4, POSITIVE_SIDES | st.sampled_from([0, 40, 197])),
+       log=st.booleans())
+def test_softmax(examples, data, dtype, shape, log):
+    """Any dim (rows and columns), every layout, NaN/+-Inf entries; the gradient from the output."""
+    rank = max(len(shape), 1)
+    dim = data.draw(st.integers(-rank, rank - 1))
+    x = data.draw(tensors(shape, dtype))
+    ours, native = (F.log_softmax, NF.log_softmax) if log else (F.softmax, NF.softmax)
+    n = shape[dim] if shape else 1
+    check_parity(lambda x: ours(x, dim), lambda x: native(x, dim), [x], terms=n, grad_terms=n)
+
+
+@fuzzes("scaled_dot_product_attention")
+@fuzzed
+@fuzz()
+@given(data=st.data(), dtype=dtypes, batch=shapes(0, 2, st.sampled_from([1, 2, 3])),
+       sizes=st.tuples(*[st.sampled_from([0, 1, 3, 7, 17])] * 2, *[st.sampled_from([1, 4, 8])] * 2),
+       kind=st.sampled_from(["none", "bool", "additive", "causal"]), scale=st.sampled_from([None, 0.5]))
+def test_scaled_dot_product_attention(examples, data, dtype, batch, sizes, kind, scale):
+    """Shapes with L != S and empty sequences, every layout, key/value broadcast over a batch dim,
+    bool (with fully masked rows) and additive masks, causal, scale. Finite values only: which
+    NaN a masked score yields is not something native specifies."""
+    L, S, E, Ev = sizes
+    kv_batch = data.draw(broadcastable_to(batch)) if batch else ()
+    kv_batch = (1,) * (len(batch) - len(kv_batch)) + kv_batch
+    q = data.draw(tensors(batch + (L, E), dtype, specials=False))
+    k = data.draw(tensors(kv_batch + (S, E), dtype, specials=False))
+    v = data.draw(tensors(kv_batch + (S, Ev), dtype, specials=False))
+    mask_shape = data.draw(broadcastable_to(batch + (L, S)))
+    mask_shape = (1,) * (2 - len(mask_shape)) + mask_shape  # native wants (L, S) at least
+    options = {"is_causal": kind == "causal", "scale": scale}
+    if kind == "bool":
+        g = torch.Generator().manual_seed(data.draw(seeds()))
+        options["attn_mask"] = torch.rand(mask_shape, generator=g) > 0.4
+    args = [q, k, v]
+    if kind == "additive":
+        args.append(data.draw(tensors(mask_shape, dtype, specials=False)))
+    group = math.prod(batch) // max(1, math.prod(kv_batch))
+    check_parity(lambda *a: F.scaled_dot_product_attention(*a, **options),
+                 lambda *a: NF.scaled_dot_product_attention(*a, **options), args,
+                 terms=max(S, E, 1), grad_terms=max(L * group, S, E, 1) * 4)
+
+
 def _seeded(fn, seed):
     def call(*args):
         torch.manual_seed(seed)

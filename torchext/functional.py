@@ -16,6 +16,8 @@ from .functions.pooling import adaptive_avg_pool2d, avg_pool2d, max_pool2d  # no
 from .functions.concat import cat, chunk, split  # noqa: F401
 from .functions.layer_norm import layer_norm  # noqa: F401
 from .functions.dropout import dropout, stochastic_depth  # noqa: F401
+from .functions.softmax import log_softmax, softmax  # noqa: F401
+from .functions.attention import scaled_dot_product_attention  # noqa: F401
 from .functions import pointwise as _pointwise
 
 

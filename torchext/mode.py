@@ -7,7 +7,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_leaves
 
 from ._library import HAS_CUDA_KERNELS
-from .optable import routes
+from .optable import bool_tensor_routes, routes
 
 _CPU_DTYPES = (torch.float32, torch.float64)
 _CUDA_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -27,15 +27,18 @@ class enable(TorchFunctionMode):
     """
 
     _table = None
+    _bool_ok = None
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         if enable._table is None:
             enable._table = routes()
+            enable._bool_ok = bool_tensor_routes()
         ours = enable._table.get(func)
         if ours is not None and "out" not in kwargs:
             tensors = [x for x in tree_leaves((args, kwargs)) if isinstance(x, torch.Tensor)]
-            if tensors and all(_supported(t) for t in tensors):
+            bool_ok = func in enable._bool_ok
+            if tensors and all(_supported(t) or (bool_ok and t.dtype == torch.bool) for t in tensors):
                 result = ours(*args, **kwargs)
                 if result is not NotImplemented:
                     return result

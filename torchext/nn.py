@@ -13,7 +13,8 @@ from . import functional as F
 
 __all__ = ["Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Linear", "Flatten",
            "BatchNorm1d", "LayerNorm", "Dropout", "StochasticDepth",
-           "Sigmoid", "SiLU", "Hardtanh", "ReLU6", "Hardswish", "Hardsigmoid", "GELU"]
+           "Sigmoid", "SiLU", "Hardtanh", "ReLU6", "Hardswish", "Hardsigmoid", "GELU",
+           "Softmax", "LogSoftmax"]
 
 
 class Conv2d(nn.Conv2d):
@@ -179,3 +180,17 @@ class GELU(nn.GELU):
 
     def forward(self, input):
         return F.gelu(input, approximate=self.approximate)
+
+
+class Softmax(nn.Softmax):
+    _torchext_native = nn.Softmax
+
+    def forward(self, input):
+        return F.softmax(input, self.dim, _stacklevel=5)
+
+
+class LogSoftmax(nn.LogSoftmax):
+    _torchext_native = nn.LogSoftmax
+
+    def forward(self, input):
+        return F.log_softmax(input, self.dim, _stacklevel=5)

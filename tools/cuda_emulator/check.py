@@ -47,6 +47,55 @@ def close_half(name, a, b, dt, scale=1.0):
         print("FAIL", name, str(e)[:300])
 
 
+def _sdpa_grads(q, k, v, mask, go, **kw):
+    """Native's output and gradients (q, k, v and a floating mask's)."""
+    leaves = [t.clone().requires_grad_() for t in (q, k, v)]
+    m = mask.clone().requires_grad_() if mask is not None and mask.is_floating_point() else mask
+    out = NF.scaled_dot_product_attention(*leaves, attn_mask=m, **kw)
+    need = leaves + ([m] if m is not None and m.requires_grad else [])
+    return out, torch.autograd.grad(out, need, go)
+
+
+def check_softmax_attention(E, dt, T):
+    """softmax/log_softmax (rows, columns, a row longer than a block) and the fused attention
+    (L != S, a key tile cut short, bool mask with a fully masked row, additive mask with its
+    gradient, causal, GQA, key/value broadcast, transposed key) against native."""
+    for xs, dim in (((5, 700), 1), ((3, 7, 5), 1), ((4, 6), 0), ((0, 3), 1), ((300, 3), 1)):
+        x = torch.randn(xs, dtype=dt) * 3
+        for name, ref in (("softmax", NF.softmax), ("log_softmax", NF.log_softmax)):
+            y = getattr(E, name)(x, dim, None)
+            close(f"{name} {xs} {dim}", y, ref(x, dim), **T)
+            x2 = x.clone().requires_grad_(); go = torch.randn(xs, dtype=dt)
+            (g,) = torch.autograd.grad(ref(x2, dim), [x2], go) if x.numel() else (torch.zeros_like(x),)
+            close(f"{name} bwd {xs} {dim}", getattr(E, f"{name}_backward")(go, y, dim, dt), g, **T)
+    r = dict(rtol=1e-9, atol=1e-9) if dt == torch.float64 else dict(rtol=2e-5, atol=2e-5)
+    mask = torch.rand(5, 37) > 0.4
+    mask[2] = False
+    cases = [
+        ("L != S", (2, 3, 5, 8), (2, 3, 37, 8), 6, None, {}),
+        ("bool mask", (2, 3, 5, 8), (2, 3, 37, 8), 6, mask, {}),
+        ("additive mask", (2, 3, 5, 8), (1, 3, 37, 8), 6, torch.randn(3, 5, 37, dtype=dt), {}),
+        ("causal, 70 rows", (1, 2, 70, 80), (1, 2, 70, 80), 70, None, {"is_causal": True, "scale": 0.2}),
+        ("gqa", (2, 4, 9, 4), (2, 2, 17, 4), 3, None, {"enable_gqa": True}),
+        ("no keys", (1, 2, 3, 4), (1, 2, 0, 4), 5, None, {}),
+    ]
+    for name, qs, ks, ev, m, kw in cases:
+        q, k = torch.randn(qs, dtype=dt), torch.randn(ks, dtype=dt).transpose(-1, -2).contiguous().transpose(-1, -2)
+        v = torch.randn(ks[:-1] + (ev,), dtype=dt)
+        y, lse = E.scaled_dot_product_attention(q, k, v, m, kw.get("is_causal", False), kw.get("scale"),
+                                                kw.get("enable_gqa", False))
+        go = torch.randn(y.shape, dtype=dt)
+        ref, grads = _sdpa_grads(q, k, v, m, go, **kw)
+        close(f"sdpa {name}", y, ref, **r)
+        mask_grad = m is not None and m.is_floating_point()
+        got = E.scaled_dot_product_attention_backward(go, q, k, v, m, y, lse, kw.get("is_causal", False),
+                                                      kw.get("scale"), kw.get("enable_gqa", False), mask_grad)
+        if mask_grad:
+            got = list(got[:3]) + [got[3].sum(0)]
+        for nm, a, b in zip("qkvm", got, grads):
+            close(f"sdpa bwd d{nm} {name}", a, b, **r)
+
+
 def check_full_precision(E):
     for dt in (torch.float64, torch.float32):
         T = tol(dt)
@@ -236,6 +285,7 @@ def check_full_precision(E):
             e = E.layer_norm_backward(go, xx, shape, mean, rstd, w, [True, affine, affine])
             for k2, nm in enumerate("xwb"[:len(need)]):
                 close(f"ln bwd {nm} {xs}", e[k2], grads[k2], **r)
+        check_softmax_attention(E, dt, T)
         # dropout, stochastic_depth: the draw is ours (not native's Philox): the mask's rate and
         # that the output, the mask and the backward agree with native's multiply
         seed_offset = torch.tensor([12345, 8], dtype=torch.int64).view(torch.uint8)
@@ -436,6 +486,22 @@ def check_half_precision(E):
         xd = torch.randn(40, 50, dtype=dt)
         y, mask, _ = E.dropout(xd, 0.25, torch.tensor([7, 0], dtype=torch.int64).view(torch.uint8))
         close_half("dropout", y, f(xd) * mask.float() / 0.75, dt)
+        xs = torch.randn(6, 197, dtype=dt) * 3
+        y = E.softmax(xs, 1, None)
+        close_half("softmax", y, NF.softmax(f(xs), 1), dt)
+        close("softmax float32 out", E.softmax(xs, 1, torch.float32), NF.softmax(f(xs), 1), rtol=1e-5, atol=1e-6)
+        go = torch.randn_like(y)
+        x2 = f(xs).requires_grad_(); (g,) = torch.autograd.grad(NF.softmax(x2, 1), [x2], f(go))
+        close_half("softmax bwd", E.softmax_backward(go, y, 1, dt), g, dt, 4)
+        q, k, v = (torch.randn(1, 2, 50, 64, dtype=dt) for _ in range(3))
+        y, lse = E.scaled_dot_product_attention(q, k, v, None, False, None, False)
+        close("sdpa lse float32", torch.tensor(lse.dtype == torch.float32), torch.tensor(True), exact=True)
+        go = torch.randn_like(y)
+        ref, grads = _sdpa_grads(f(q), f(k), f(v), None, f(go))
+        close_half("sdpa", y, ref, dt, 2)
+        got = E.scaled_dot_product_attention_backward(go, q, k, v, None, y, lse, False, None, False, False)
+        for nm, a, b in zip("qkv", got, grads):
+            close_half(f"sdpa bwd d{nm}", a, b, dt, 8)
         ps = [torch.randn(10, dtype=dt)]; bufs = [torch.empty_like(ps[0])]; g = [torch.randn(10, dtype=dt)]
         p0 = f(ps[0]).clone()
         E.sgd_step_(ps, g, bufs, 0.1, 0.9, 0, 0, False, False, True)

@@ -115,6 +115,19 @@ def tour(E, device):
         E.rdiv_scalar(a, 3)
         y = E.pow(a.abs(), b)
         E.pow_backward(torch.randn_like(y), a.abs(), b, y, [True, True])
+        # softmax (rows and columns) and the fused attention (masks, causal, GQA, strided key)
+        for xs, dim in ((torch.randn(7, 300, dtype=dt, **kw), 1), (torch.randn(3, 5, 70, dtype=dt, **kw), 1)):
+            for name in ("softmax", "log_softmax"):
+                y = getattr(E, name)(xs, dim, None)
+                getattr(E, f"{name}_backward")(torch.randn_like(y), y, dim, dt)
+        q = torch.randn(2, 4, 70, 64, dtype=dt, **kw)
+        kv = torch.randn(2, 2, 90, 64, dtype=dt, **kw)
+        masks = (None, torch.rand(70, 90, **kw) > 0.3, torch.randn(1, 4, 70, 90, dtype=dt, **kw))
+        for mask, causal in [(m, False) for m in masks] + [(None, True)]:
+            y, lse = E.scaled_dot_product_attention(q, kv.transpose(-1, -2).contiguous().transpose(-1, -2), kv,
+                                                    mask, causal, None, True)
+            E.scaled_dot_product_attention_backward(torch.randn_like(y), q, kv, kv, mask, y, lse, causal, None,
+                                                    True, mask is not None and mask.is_floating_point())
         ps = [torch.randn(s, dtype=dt, **kw) for s in [(3, 4), (20000,), (5,)]]
         gs = [torch.randn_like(p) for p in ps]
         bufs = [torch.empty_like(p) for p in ps]

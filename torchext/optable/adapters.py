@@ -57,3 +57,19 @@ def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     return F.max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode)
+
+
+def softmax_method(fn):
+    """torch.softmax(input, dim, dtype=None) / Tensor.softmax(dim, dtype=None): dtype is the third
+    positional argument there, _stacklevel in torch.nn.functional's."""
+    def run(input, dim, dtype=None):
+        return fn(input, dim, dtype=dtype)
+    return run
+
+
+def attention_without_dropout(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+                              enable_gqa=False):
+    """Attention dropout (dropout_p > 0) is not ours: native runs it."""
+    if dropout_p != 0.0:
+        return NotImplemented
+    return F.scaled_dot_product_attention(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa)

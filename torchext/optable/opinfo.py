@@ -19,9 +19,11 @@ class Sample:
 
 @dataclasses.dataclass(frozen=True)
 class Route:
-    """torch callables that torchext.enable() sends to `ours` (the functional, or an adapter)."""
+    """torch callables that torchext.enable() sends to `ours` (the functional, or an adapter).
+    bool_tensors: bool tensor arguments (attention masks) do not keep the call native."""
     ours: Callable
     torch_funcs: tuple
+    bool_tensors: bool = False
 
 
 def _direct(fn):
