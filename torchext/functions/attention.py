@@ -6,6 +6,7 @@ import torch
 from .._library import ops
 from .backward_call import backward_call
 from .backward_only import not_differentiable_again
+from .function import Function
 from . import arguments
 
 _OP = "scaled_dot_product_attention"
@@ -59,17 +60,25 @@ def _sum_to(grad, shape):
     return ops.sum.default(grad, ones, True, None) if ones else grad
 
 
-class ScaledDotProductAttention(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, query, key, value, attn_mask, is_causal, scale, enable_gqa):
-        out, lse = ops.scaled_dot_product_attention.default(query, key, value, attn_mask, is_causal, scale,
-                                                             enable_gqa)
-        ctx.save_for_backward(query, key, value, attn_mask, out, lse)
-        ctx.options = (is_causal, scale, enable_gqa)
-        return out
+class ScaledDotProductAttention(Function):
+    """Returns (output, logsumexp of each query's scores): the backward reads the latter, so it is
+    a non-differentiable output (torch.func saves no intermediates)."""
 
     @staticmethod
-    def backward(ctx, grad):
+    def forward(query, key, value, attn_mask, is_causal, scale, enable_gqa):
+        return ops.scaled_dot_product_attention.default(query, key, value, attn_mask, is_causal, scale,
+                                                        enable_gqa)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        query, key, value, attn_mask, is_causal, scale, enable_gqa = inputs
+        out, lse = output
+        ctx.mark_non_differentiable(lse)
+        ctx.save_for_backward(query, key, value, attn_mask, out, lse)
+        ctx.options = (is_causal, scale, enable_gqa)
+
+    @staticmethod
+    def backward(ctx, grad, _lse):
         if not any(ctx.needs_input_grad[:4]):
             return (None,) * 7
         query, key, value, attn_mask, out, lse = ctx.saved_tensors
@@ -96,4 +105,4 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if dropout_p != 0.0:
         raise NotImplementedError(f"torchext.{_OP}: dropout_p > 0 is not supported (got dropout_p={dropout_p}): "
                                   "native's attention dropout mask cannot be reproduced")
-    return ScaledDotProductAttention.apply(query, key, value, attn_mask, is_causal, scale, enable_gqa)
+    return ScaledDotProductAttention.apply(query, key, value, attn_mask, is_causal, scale, enable_gqa)[0]

@@ -5,6 +5,7 @@ import torch.nn.functional as NF
 
 from .._library import ops
 from .backward_call import backward_call
+from .function import Function
 from .backward_only import not_differentiable_again
 from . import arguments
 
@@ -41,15 +42,18 @@ SoftmaxBackward = not_differentiable_again("softmax", ops.softmax_backward.defau
 LogSoftmaxBackward = not_differentiable_again("log_softmax", ops.log_softmax_backward.default)
 
 
-class _Softmax(torch.autograd.Function):
+class _Softmax(Function):
     """softmax, or log_softmax when log; the backward reads the output only."""
 
     @staticmethod
-    def forward(ctx, input, dim, dtype, log):
-        out = (ops.log_softmax if log else ops.softmax).default(input, dim, dtype)
-        ctx.save_for_backward(out)
-        ctx.dim, ctx.input_dtype, ctx.log = dim, input.dtype, log
-        return out
+    def forward(input, dim, dtype, log):
+        return (ops.log_softmax if log else ops.softmax).default(input, dim, dtype)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        input, ctx.dim, _, ctx.log = inputs
+        ctx.input_dtype = input.dtype
+        ctx.save_for_backward(output)
 
     @staticmethod
     def backward(ctx, grad):
