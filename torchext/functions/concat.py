@@ -47,15 +47,12 @@ def _cat_fake(tensors, dim=0):
 
 
 def _slices(grad, dim, sizes):
-    """grad's slice along dim for each input (an empty tensor for a skipped one)."""
-    out, offset = [], 0
-    for size in sizes:
-        if size is None:
-            out.append(grad.new_empty((0,)))
-            continue
-        out.append(grad.narrow(dim, offset, size))
-        offset += size
-    return tuple(out)
+    """grad's slice along dim for each input (an empty tensor for a skipped one), all the views
+    made by one split call (DenseNet joins up to 32 tensors: one narrow each cost more than the
+    forward's copy)."""
+    kept = [size for size in sizes if size is not None]
+    parts = iter(grad.split_with_sizes(kept, dim) if kept else ())
+    return tuple(grad.new_empty((0,)) if size is None else next(parts) for size in sizes)
 
 
 class CatBackward(torch.autograd.Function):
