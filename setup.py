@@ -43,13 +43,14 @@ from torch.utils import cpp_extension  # noqa: E402
 ROOT = os.path.dirname(os.path.abspath(__file__))
 
 
-def _cpu_capabilities():
-    """name -> compiler flags, loaded by path: importing the torchext package needs the build."""
+def _cpu_flags():
+    """torchext/backends/cpu_flags.py, loaded by path: importing the torchext package needs the
+    build."""
     path = os.path.join(ROOT, "torchext", "backends", "cpu_flags.py")
     spec = importlib.util.spec_from_file_location("torchext_cpu_flags", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.CPU_CAPABILITIES
+    return module
 
 
 KERNEL_SOURCES = sorted(glob.glob("extension/cpu/kernels/*.cpp"))
@@ -64,12 +65,21 @@ class BuildExtension(cpp_extension.BuildExtension):
     def build_extension(self, ext):
         args = ext.extra_compile_args
         cxx = list(args["cxx"] if isinstance(args, dict) else args)
+        cpu_flags = _cpu_flags()
+        # Sources with extra flags are compiled in calls of their own, into their own folders.
+        special = {os.path.join("extension", "cpu", "kernels", source): extra
+                   for source, extra in cpu_flags.SOURCE_FLAGS.items()}
+        groups = [([s for s in KERNEL_SOURCES if s not in special], [], "")]
+        groups += [([path], extra, "_" + os.path.splitext(os.path.basename(path))[0])
+                   for path, extra in special.items()]
         objects = []
-        for name, flags in _cpu_capabilities().items():
-            objects += self.compiler.compile(
-                KERNEL_SOURCES, output_dir=os.path.join(self.build_temp, "cpu_" + name),
-                macros=ext.define_macros + [("TORCHEXT_CPU_CAPABILITY", name.upper())],
-                include_dirs=ext.include_dirs, debug=self.debug, extra_postargs=cxx + flags)
+        for name, flags in cpu_flags.CPU_CAPABILITIES.items():
+            for sources, extra, suffix in groups:
+                objects += self.compiler.compile(
+                    sources, output_dir=os.path.join(self.build_temp, "cpu_" + name + suffix),
+                    macros=ext.define_macros + [("TORCHEXT_CPU_CAPABILITY", name.upper())],
+                    include_dirs=ext.include_dirs, debug=self.debug,
+                    extra_postargs=cxx + flags + extra)
         # Link order matters: inline functions and templates of shared headers (std, c10, ATen)
         # that several objects instantiate are merged, and the linker keeps the first copy it
         # meets. The generic objects come first, then the kernels for the baseline ("default",

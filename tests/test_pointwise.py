@@ -50,15 +50,15 @@ OUT_OF_PLACE = {
 @pytest.mark.parametrize("capability", cpu_backend.supported_capabilities())
 def test_simd_math_accuracy(capability):
     """exp, sigmoid, tanh and erf of the CPU kernels (kernels/simd_math.h), as compiled for each
-    capability this CPU runs, within 3 ulp of long double libm over every binade, with +-inf and NaN
+    capability this CPU runs (with pointwise.cpp's flags), within 3 ulp of long double libm over every binade, with +-inf and NaN
     (tests/cpp/simd_math_accuracy.cpp)."""
     from torch.utils import cpp_extension
-    from torchext.backends.cpu_flags import CPU_CAPABILITIES
+    from torchext.backends.cpu_flags import CPU_CAPABILITIES, SOURCE_FLAGS
 
     exe = os.path.join(ROOT, "build", f"simd_math_accuracy_{capability}")
     os.makedirs(os.path.dirname(exe), exist_ok=True)
     cmd = [os.environ.get("CXX", "c++"), "-O3", "-std=c++20", f"-DTORCHEXT_CPU_CAPABILITY={capability.upper()}",
-           *CPU_CAPABILITIES[capability], os.path.join(ROOT, "tests", "cpp", "simd_math_accuracy.cpp"), "-o", exe]
+           *CPU_CAPABILITIES[capability], *SOURCE_FLAGS["pointwise.cpp"], os.path.join(ROOT, "tests", "cpp", "simd_math_accuracy.cpp"), "-o", exe]
     cmd += [f"-I{p}" for p in cpp_extension.include_paths()]
     subprocess.run(cmd, check=True)
     run = subprocess.run([exe], capture_output=True, text=True)

@@ -12,7 +12,7 @@ ALLOCATION = {"empty", "empty_like", "empty_strided", "new_empty", "new_empty_st
               "new_full", "scalar_tensor", "lift_fresh", "eye", "_local_scalar_dense"}
 VIEWS = {"view", "_unsafe_view", "as_strided", "t", "transpose", "expand", "unsqueeze", "squeeze",
          "permute", "alias", "detach", "select", "slice", "_reshape_alias", "reshape", "view_as",
-         "unflatten", "flatten", "split", "narrow", "set_"}
+         "unflatten", "flatten", "split", "split_with_sizes", "narrow", "set_"}
 COPIES = {"copy_", "clone", "_to_copy", "contiguous", "lift_fresh_copy", "_copy_from"}
 FILLS = {"fill_", "zero_"}
 NON_COMPUTE = ALLOCATION | VIEWS | COPIES | FILLS

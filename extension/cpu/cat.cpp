@@ -1,6 +1,6 @@
-// cat (CPU): each input copied into its slice of the output by our strided copy, the dims laid
-// out in the output's memory order and merged where both sides step through them linearly (so a
-// contiguous input is one row per outer index).
+// cat (CPU): contiguous inputs and output by one row-run copy over all the inputs; otherwise each
+// input copied into its slice of the output by our strided copy, the dims laid out in the output's
+// memory order and merged where both sides step through them linearly.
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <torch/library.h>
@@ -40,15 +40,39 @@ BroadcastLayout<2> copy_layout(const at::Tensor& out, const at::Tensor& in) {
   return layout;
 }
 
+// Contiguous inputs (of plan.dtype) into a contiguous output: one row-run kernel call; false
+// (nothing written) for any other layout.
+bool cat_contiguous(const std::vector<at::Tensor>& inputs, int64_t dim, at::Tensor& out) {
+  if (!out.is_contiguous()) return false;
+  for (const auto& t : inputs)
+    if (!t.is_contiguous()) return false;
+  int64_t inner = 1;
+  for (int64_t d = dim + 1; d < out.dim(); ++d) inner *= out.size(d);
+  const int64_t row = out.size(dim) * inner;
+  AT_DISPATCH_FLOATING_TYPES(out.scalar_type(), "torchext_cat", [&] {
+    std::vector<CatInput<scalar_t>> runs;
+    int64_t offset = 0;
+    for (const auto& t : inputs) {
+      runs.push_back({t.const_data_ptr<scalar_t>(), t.size(dim) * inner, offset});
+      offset += t.size(dim) * inner;
+    }
+    cpu_kernel<CatRowsKernel, scalar_t>()(out.numel() / row, row, runs,
+                                          out.mutable_data_ptr<scalar_t>());
+  });
+  return true;
+}
+
 at::Tensor cat_cpu(at::TensorList tensors, int64_t dim) {
   const CatPlan plan = cat_args("torchext.cat", tensors, dim);
   auto out = at::empty(plan.shape, tensors[0].options().dtype(plan.dtype).memory_format(plan.format));
+  if (out.numel() == 0) return out;
+  std::vector<at::Tensor> inputs;  // those that add elements, in plan.dtype
+  for (size_t i = 0; i < tensors.size(); ++i)
+    if (!plan.skipped[i] && tensors[i].size(plan.dim) > 0) inputs.push_back(tensors[i].to(plan.dtype));
+  if (cat_contiguous(inputs, plan.dim, out)) return out;
   int64_t offset = 0;
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    if (plan.skipped[i]) continue;
-    const int64_t size = tensors[i].size(plan.dim);
-    if (size == 0) continue;
-    const auto in = tensors[i].to(plan.dtype);
+  for (const auto& in : inputs) {
+    const int64_t size = in.size(plan.dim);
     auto slice = out.narrow(plan.dim, offset, size);
     const auto layout = copy_layout(slice, in);
     AT_DISPATCH_FLOATING_TYPES(plan.dtype, "torchext_cat", [&] {

@@ -1,5 +1,5 @@
-// The elementwise arithmetic kernels (kernels/elementwise.cpp), dispatched to the capability in
-// use (dispatch.h); called through elementwise_operands.h's elementwise<Kernel, T, N>().
+// The elementwise arithmetic kernels (kernels/elementwise.cpp, pow.cpp), dispatched to the
+// capability in use (dispatch.h); called through elementwise_operands.h's elementwise<Kernel, T, N>().
 #pragma once
 #include <array>
 

@@ -49,15 +49,12 @@ def _cat_fake(tensors, dim=0):
 
 
 def _slices(input, dim, sizes):
-    """input's slice along dim for each size (an empty tensor for a None: a skipped input of cat)."""
-    out, offset = [], 0
-    for size in sizes:
-        if size is None:
-            out.append(input.new_empty((0,)))
-            continue
-        out.append(input.narrow(dim, offset, size))
-        offset += size
-    return tuple(out)
+    """input's slice along dim for each size (an empty tensor for a None: a skipped input of cat),
+    all the views made by one split call (DenseNet joins up to 32 tensors: one narrow each cost
+    more than the forward's copy)."""
+    kept = [size for size in sizes if size is not None]
+    parts = iter(input.split_with_sizes(kept, dim) if kept else ())
+    return tuple(input.new_empty((0,)) if size is None else next(parts) for size in sizes)
 
 
 class Split(Function):

@@ -1,9 +1,11 @@
-// add, sub, mul, div, pow (tensor and scalar forms) and pow's backward, over a broadcast layout.
+// add, sub, mul, div and pow (tensor and scalar forms; pow's tensor form and backward in pow.cpp),
+// over a broadcast layout.
 #include <array>
 #include <cmath>
 
 #include "../elementwise_dispatch.h"
 #include "elementwise_loop.h"
+#include "pow.h"
 
 namespace torchext::cpu::TORCHEXT_CPU_CAPABILITY {
 namespace {
@@ -23,8 +25,8 @@ void binary(BinaryOp op, T a, const BroadcastLayout<2>& layout, T* out,
       return run([](T x, T y) { return x * y; });
     case BinaryOp::kDiv:
       return run([](T x, T y) { return x / y; });
-    case BinaryOp::kPow:  // std::pow: inf for 0 ** negative, nan for negative ** fractional
-      return run([](T x, T y) { return std::pow(x, y); });
+    case BinaryOp::kPow:
+      return pow_tensor(layout, out, in);
   }
 }
 
@@ -75,24 +77,9 @@ void pow_scalar(double e, const BroadcastLayout<1>& layout, T* out, const std::a
   }
 }
 
-template <typename T>
-void pow_backward(bool exponent_grad, const BroadcastLayout<4>& layout, T* out,
-                  const std::array<const T*, 4>& in) {
-  if (exponent_grad) {
-    for_each_element(layout, out, in, [](T g, T x, T e, T r) {
-      return g * ((x == T(0) && e >= T(0)) ? T(0) : r * std::log(x));
-    });
-  } else {
-    for_each_element(layout, out, in, [](T g, T x, T e, T e_minus_one) {
-      return e == T(0) ? T(0) : g * (e * std::pow(x, e_minus_one));
-    });
-  }
-}
-
 }  // namespace
 }  // namespace torchext::cpu::TORCHEXT_CPU_CAPABILITY
 
 TORCHEXT_REGISTER_DISPATCH_FLOATING(torchext::cpu::BinaryKernel, binary);
 TORCHEXT_REGISTER_DISPATCH_FLOATING(torchext::cpu::ScalarKernel, scalar);
 TORCHEXT_REGISTER_DISPATCH_FLOATING(torchext::cpu::PowScalarKernel, pow_scalar);
-TORCHEXT_REGISTER_DISPATCH_FLOATING(torchext::cpu::PowBackwardKernel, pow_backward);

@@ -54,16 +54,17 @@ inline void inner_loop(T* out, const std::array<const T*, N>& in, const std::arr
 
 }  // namespace detail
 
-// out (contiguous, layout.numel elements) = f applied elementwise to the inputs' data pointers
-// laid out by `layout`. Parallel over chunks of the flat output index.
-template <typename T, size_t N, typename F>
-void for_each_element(const BroadcastLayout<N>& layout, T* out, const std::array<const T*, N>& in,
-                      const F& f) {
+// The output (contiguous, layout.numel elements) cut into runs along the last dim, in parallel
+// chunks of the flat output index: row(out, in, stride, n) computes n outputs from the inputs at
+// in[k], in[k] + stride[k], ...
+template <typename T, size_t N, typename Row>
+void for_each_row(const BroadcastLayout<N>& layout, T* out, const std::array<const T*, N>& in,
+                  const Row& row) {
   const int64_t ndim = static_cast<int64_t>(layout.sizes.size());
   if (layout.numel == 0) return;
   if (ndim == 0) {  // a single element
     std::array<int64_t, N> zero{};
-    detail::inner_loop(out, in, zero, 1, f);
+    row(out, in, zero, int64_t(1));
     return;
   }
   const int64_t inner = layout.sizes[ndim - 1];
@@ -85,7 +86,7 @@ void for_each_element(const BroadcastLayout<N>& layout, T* out, const std::array
       const int64_t n = std::min(inner - j, end - pos);
       std::array<const T*, N> ptr;
       for (size_t k = 0; k < N; ++k) ptr[k] = in[k] + offset[k] + j * inner_stride[k];
-      detail::inner_loop(out + pos, ptr, inner_stride, n, f);
+      row(out + pos, ptr, inner_stride, n);
       pos += n;
       j = 0;
       for (int64_t d = ndim - 2; d >= 0; --d) {  // next row: odometer step over the outer dims
@@ -96,6 +97,16 @@ void for_each_element(const BroadcastLayout<N>& layout, T* out, const std::array
       }
     }
   });
+}
+
+// out (contiguous, layout.numel elements) = f applied elementwise to the inputs' data pointers
+// laid out by `layout`. Parallel over chunks of the flat output index.
+template <typename T, size_t N, typename F>
+void for_each_element(const BroadcastLayout<N>& layout, T* out, const std::array<const T*, N>& in,
+                      const F& f) {
+  for_each_row(layout, out, in,
+               [&f](T* o, const std::array<const T*, N>& p, const std::array<int64_t, N>& stride,
+                    int64_t n) { detail::inner_loop(o, p, stride, n, f); });
 }
 
 }  // namespace torchext::cpu::TORCHEXT_CPU_CAPABILITY

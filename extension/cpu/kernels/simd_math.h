@@ -90,6 +90,13 @@ struct Traits<double> {
       1.29658413029865562894e-7};
 };
 
+// log(1 + f) = f - f^2/2 + s (f^2/2 + R(s^2)), s = f / (2 + f), on sqrt(2)/2 <= 1 + f < sqrt(2)
+// (fdlibm's e_log.c coefficients, error below 1 ulp).
+constexpr double kLog[] = {1.479819860511658591e-01, 1.531383769920937332e-01,
+                           1.818357216161805012e-01, 2.222219843214978396e-01,
+                           2.857142874366239149e-01, 3.999999999940941908e-01,
+                           6.666666666666735130e-01};
+
 template <typename T>
 [[gnu::always_inline]] inline typename Traits<T>::Bits bits_of(T x) {
   typename Traits<T>::Bits b;
@@ -170,6 +177,48 @@ struct SimdMath {
     const T t = T(2) / (T(2) + ac);
     const T large = T(1) - exp(-(ac * ac)) * simd_math_detail::horner(t, C::kErfc);
     return a < T(1) ? small : (x < T(0) ? -large : large);
+  }
+
+  // Natural log in double: x = 2^k m with sqrt(2)/2 <= m < sqrt(2) read from the bits (subnormals
+  // scaled by 2^54 first), k converted through the bits too (AVX2 has no vector int64 -> double).
+  // log(0) = -inf, log(inf) = inf, NaN for NaN and negatives.
+  [[gnu::always_inline]] static inline double log(double x) {
+    using namespace simd_math_detail;
+    constexpr double kInf = __builtin_inf();
+    const bool subnormal = x < 2.2250738585072014e-308;
+    const uint64_t b = bits_of(subnormal ? x * 0x1p54 : x) + (0x3ff0000000000000ull - 0x3fe6a09e00000000ull);
+    const double m = from_bits<double>((b & 0x000fffffffffffffull) + 0x3fe6a09e00000000ull);
+    const double k = from_bits<double>(0x4330000000000000ull | (b >> 52)) -
+                     (0x1p52 + 1023. + (subnormal ? 54. : 0.));
+    const double f = m - 1.0;
+    const double half_f2 = 0.5 * f * f;
+    const double s = f / (2.0 + f);
+    const double z = s * s;
+    const double r = z * horner(z, kLog);
+    const double y = s * (half_f2 + r) + k * Traits<double>::kLn2Lo - half_f2 + f + k * Traits<double>::kLn2Hi;
+    const double special = x == 0. ? -kInf : (x < 0. ? __builtin_nan("") : x);  // inf, NaN: x
+    return (x > 0.) & (x < kInf) ? y : special;
+  }
+
+  // powf(x, y) with C's special cases, computed as exp(y log|x|) in double: wherever the result is
+  // a finite nonzero float, |y log|x|| < 104, so double's rounding leaves the float result
+  // correctly rounded but for near-ties. 1 for y = 0 and for x = 1 (even with a NaN), and for
+  // x = -1 with y = +-inf; a negative x takes the sign for odd integer y, and NaN for non-integer
+  // y unless it is -0 or -inf.
+  [[gnu::always_inline]] static inline float pow(float x, float y) {
+    using namespace simd_math_detail;
+    constexpr double kInf = __builtin_inf();
+    const double xd = x, yd = y;
+    const double ax = xd < 0. ? -xd : xd;
+    const double r = exp(yd * log(ax));
+    const double half = yd * 0.5;
+    const bool y_integer = __builtin_trunc(yd) == yd;  // +-inf count as even integers
+    const bool y_odd = y_integer & (__builtin_trunc(half) != half);
+    const bool negative = (bits_of(x) >> 31) != 0;  // -0 included
+    double out = negative & y_odd ? -r : r;
+    out = (xd < 0.) & (xd > -kInf) & !y_integer ? __builtin_nan("") : out;
+    const bool one = (yd == 0.) | (xd == 1.) | ((ax == 1.) & ((yd == kInf) | (yd == -kInf)));
+    return one ? 1.f : static_cast<float>(out);
   }
 };
 
