@@ -155,6 +155,9 @@ def _small_second_order(name, index):
     return out.numel() * sample.args[position].numel() ** 2 <= 4000
 
 
+# Native has no double backward for these ("derivative for aten::hardsigmoid_backward is not
+# implemented"); ours is the exact one, 0 almost everywhere.
+PIECEWISE_LINEAR_WITHOUT_NATIVE_DOUBLE_BACKWARD = {"hardsigmoid"}
 SECOND_ORDER = [(p, i) for p, i in zip(GRAD_SAMPLES, GRAD_SAMPLE_IDS) if _small_second_order(*p)]
 
 
@@ -166,7 +169,11 @@ def test_jacrev_of_jacrev(device, name, index):
     positions = _tensor_positions(sample, differentiable=True)[:1]
     ours, native = _fn(name, sample, positions)
     primal = sample.args[positions[0]].detach()
-    _compare(jacrev(jacrev(ours))(primal), jacrev(jacrev(native))(primal), sample, "jacrev(jacrev)")
+    got = jacrev(jacrev(ours))(primal)
+    if name in PIECEWISE_LINEAR_WITHOUT_NATIVE_DOUBLE_BACKWARD:
+        assert torch.count_nonzero(got) == 0, f"{name}: a piecewise-linear op's second derivative is 0"
+        return
+    _compare(got, jacrev(jacrev(native))(primal), sample, "jacrev(jacrev)")
 
 
 @pytest.mark.parametrize("name,index", GRAD_SAMPLES, ids=GRAD_SAMPLE_IDS)

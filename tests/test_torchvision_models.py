@@ -4,7 +4,7 @@ patched with torchext.patch, against the native model from the same weights
 models are built once:
 - no native compute: with dropout and stochastic depth active, the forward and the loss run only
   torchext compute ops, and the backward only torchext's plus the autograd engine's own sums of
-  the gradients of tensors used more than once (exactly engine_gradient_sums of them);
+  the gradients of tensors used more than once (at most engine_gradient_sums of them: an edge whose gradient is None needs none);
 - float32: the error against native float64, over the output and every gradient together, is at
   most 2x native float32's, in eval mode with Winograd off (torchext.backends.cpu.allow_winograd,
   the switch that restores the 2x bound). Eval mode: in training mode BatchNorm over 4 samples of
@@ -22,7 +22,6 @@ import pytest
 import torch
 
 import torchext
-from resnet_helpers import assert_models_close
 from torchext import coverage
 from torchext.recorder import OpRecorder, engine_gradient_sums
 
@@ -64,7 +63,7 @@ def test_training_step_on_torchext_only_and_native_values(name):
     grads = [p.grad for p in ours.parameters() if p.grad is not None]
     left = backward.native_compute_counts(grads)
     engine = left.pop("aten.add.Tensor", 0) + left.pop("aten.add_.Tensor", 0)
-    assert dict(left) == {} and engine == sums
+    assert dict(left) == {} and engine <= sums  # an edge whose gradient is None needs no sum
     # float32 error against native float64, both models from the same state.
     native.load_state_dict(ours.state_dict())
     native.eval(), ours.eval()
@@ -81,10 +80,24 @@ def test_training_step_on_torchext_only_and_native_values(name):
     out_native, _ = coverage._step(native, data.double(), target.double(), routed=False)
     out_ours, _ = coverage._step(ours, data.double(), target.double(), routed=True)
     torch.testing.assert_close(out_ours, out_native, rtol=1e-10, atol=1e-12 * out_native.abs().max().item())
-    assert_models_close(ours, native, 1e-10, grads=False)
-    floor = 1e-12 * max(p.grad.norm().item() for p in native.parameters() if p.grad is not None)
-    for (pname, a), b in zip(ours.named_parameters(), native.parameters()):
-        assert (a.grad is None) == (b.grad is None), pname
-        if b.grad is not None:
-            error = (a.grad - b.grad).norm().item()
-            assert error <= 1e-10 * b.grad.norm().item() + floor, f"{pname}.grad: error {error:.2e}"
+    grads = {f"{n}.grad": p.grad for n, p in native.named_parameters() if p.grad is not None}
+    ours_grads = {f"{n}.grad": p.grad for n, p in ours.named_parameters() if p.grad is not None}
+    assert ours_grads.keys() == grads.keys()
+    _assert_close_with_floor(ours_grads, grads)
+    _assert_close_with_floor(dict(ours.named_parameters()), dict(native.named_parameters()))
+    _assert_close_with_floor(dict(ours.named_buffers()), dict(native.named_buffers()))
+
+
+def _assert_close_with_floor(ours, native):
+    """Normwise 1e-10 per tensor, with an absolute floor of 1e-12 of the group's largest norm: a
+    value whose exact result is 0 (a conv bias's gradient, or the running mean, where a BatchNorm's
+    zero-mean output feeds a 1x1 convolution and then another BatchNorm) is rounding noise on both
+    sides."""
+    floor = 1e-12 * max(t.detach().double().norm().item() for t in native.values() if t.is_floating_point())
+    for name, b in native.items():
+        a = ours[name].detach()
+        if not b.is_floating_point():
+            assert torch.equal(a, b), name
+            continue
+        error = (a.double() - b.detach().double()).norm().item()
+        assert error <= 1e-10 * b.detach().double().norm().item() + floor, f"{name}: error {error:.2e}"
