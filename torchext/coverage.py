@@ -22,6 +22,7 @@ import time
 import warnings
 
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from .patch import patch
 from .mode import enable
@@ -110,6 +111,69 @@ def _flat(output, grads):
 
 def _error(x, reference):
     return ((x - reference).norm() / reference.norm()).item()
+
+
+def _piece(x, breaks):
+    """Which interval between the breakpoints each entry of x lies in."""
+    piece = torch.zeros(x.shape, dtype=torch.int8)
+    for b in breaks:
+        piece += (x > b).to(torch.int8)
+    return piece
+
+
+# The ops whose result has a kink, torchext's and native's: the breakpoints of each, read from the
+# input before the call (in-place ops overwrite it).
+_BREAKS = {"relu": lambda a: (0.0,), "relu_": lambda a: (0.0,), "threshold": lambda a: (a[1],),
+           "hardtanh": lambda a: (a[1] if len(a) > 1 else -1.0, a[2] if len(a) > 2 else 1.0),
+           "hardtanh_": lambda a: (a[1] if len(a) > 1 else -1.0, a[2] if len(a) > 2 else 1.0),
+           "hardswish": lambda a: (-3.0, 3.0), "hardswish_": lambda a: (-3.0, 3.0),
+           "hardsigmoid": lambda a: (-3.0, 3.0), "hardsigmoid_": lambda a: (-3.0, 3.0)}
+# Kinks read from the result: relu after an op (its pre-activation is not an input), max pooling's
+# choice.
+_RESULT = {"add_relu": lambda out: _piece(out, (0.0,)), "batch_norm_relu": lambda out: _piece(out[0], (0.0,)),
+           "max_pool2d": lambda out: out[1], "max_pool2d_with_indices": lambda out: out[1]}
+
+
+class _Kinks(TorchDispatchMode):
+    """Records, for every op with a kink in the forward, the piece each entry falls in (relu's
+    side of 0, max pooling's argmax): two runs of one model in two precisions that differ here
+    took different branches of a non-differentiable point."""
+
+    def __init__(self):
+        super().__init__()
+        self.pieces = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        name = func._schema.name.split("::")[-1]
+        if name in _BREAKS and not kwargs:
+            self.pieces.append(_piece(args[0].detach(), _BREAKS[name](args)))
+        out = func(*args, **(kwargs or {}))
+        if name in _RESULT:
+            self.pieces.append(_RESULT[name](out).detach().clone())
+        return out
+
+
+def _branches(model, data, target, routed):
+    with _Kinks() as kinks:
+        _step(model, data, target, routed)
+    return kinks.pieces
+
+
+def kinks_agree(ours, native, data, target):
+    """Whether each model's float32 step takes the branches its float64 step takes at every kink
+    (dropout and stochastic depth at p=0): where one side does not, its float32 error measures a
+    branch, not rounding (as gradcheck needs inputs away from kinks)."""
+    restore = [_no_randomness(ours), _no_randomness(native)]
+    agree = True
+    for model, routed in ((ours, True), (native, False)):
+        low = _branches(model, data, target, routed)
+        model.double()
+        high = _branches(model, data.double(), target.double(), routed)
+        model.float()
+        agree = agree and len(low) == len(high) and all(torch.equal(a, b) for a, b in zip(low, high))
+    for undo in restore:
+        undo()
+    return agree
 
 
 def _parity(ours, native, data, target):
